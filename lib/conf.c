@@ -1,0 +1,587 @@
+/*
+ * conf - the option table, validation callbacks, and conversion to structs.
+ */
+#include "config.h"
+
+#include <confuse.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "conf.h"
+#include "hostname.h"
+#include "xalloc.h"
+
+/* libconfuse's error callback has no user pointer: loading is single-threaded */
+static mc_err *conf_err;
+static int conf_failed;
+static char default_host_where[512];
+static int acme_seen;
+
+static void conf_errfn(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char msg[MC_ERRLEN];
+
+	if (conf_failed++)
+		return; /* the first error is the useful one */
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (cfg && cfg->filename)
+		mc_err_set(conf_err, "%s:%d: %s", cfg->filename, cfg->line, msg);
+	else
+		mc_err_set(conf_err, "%s", msg);
+}
+
+static int in_list(const char *v, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(v, *list) == 0)
+			return 1;
+	return 0;
+}
+
+static int check_enum(cfg_t *cfg, cfg_opt_t *opt, const char *v, const char *const *allowed,
+		      const char *what)
+{
+	if (in_list(v, allowed))
+		return 0;
+	cfg_error(cfg, "%s: invalid %s \"%s\"", opt->name, what, v);
+	return -1;
+}
+
+static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
+static const char *const challenges[] = { "http-01", "dns-01", "tls-alpn-01", NULL };
+static const char *const sources[] = { "acme", "manual", "self-signed", NULL };
+static const char *const map_types[] = { "hash", "lmdb", "btree", "cdb", NULL };
+
+static int v_key_type(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	return check_enum(cfg, opt, *(char **)value, key_types, "key type (ec256, ec384, rsa2048, rsa3072, rsa4096)");
+}
+
+static int v_challenge(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	return check_enum(cfg, opt, *(char **)value, challenges, "challenge (http-01, dns-01, tls-alpn-01)");
+}
+
+static int v_source(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	return check_enum(cfg, opt, *(char **)value, sources, "source (acme, manual, self-signed)");
+}
+
+static int v_map_type(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	return check_enum(cfg, opt, *(char **)value, map_types, "map type (hash, lmdb, btree, cdb)");
+}
+
+static int v_name(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	char out[MC_HOSTNAME_MAX + 1];
+	mc_err e;
+
+	if (mc_hostname_check(*(char **)value, 1, out, &e) < 0) {
+		cfg_error(cfg, "%s: %s", opt->name, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int v_default_host(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	snprintf(default_host_where, sizeof default_host_where, "%s:%d", cfg->filename, cfg->line);
+	if (!**(char **)value)
+		return 0;
+	return v_name(cfg, opt, value);
+}
+
+static int v_abs_path_or_empty(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	const char *v = *(char **)value;
+
+	if (strlen(v) > 1024) {
+		cfg_error(cfg, "%s: path longer than 1024 characters", opt->name);
+		return -1;
+	}
+	if (*v && *v != '/') {
+		cfg_error(cfg, "%s: \"%s\" is not an absolute path", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int v_directory(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	const char *v = *(char **)value;
+
+	if (strcmp(v, "letsencrypt") == 0 || strcmp(v, "letsencrypt-staging") == 0 ||
+	    strncmp(v, "https://", 8) == 0)
+		return 0;
+	cfg_error(cfg, "%s: \"%s\" is not an https:// URL or a known alias (letsencrypt, letsencrypt-staging)",
+		  opt->name, v);
+	return -1;
+}
+
+static int v_listen(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	const char *v = *(char **)value, *colon = strrchr(v, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == v || (v[0] == '[' && colon[-1] != ']')) {
+		cfg_error(cfg, "%s: \"%s\" is not HOST:PORT", opt->name, v);
+		return -1;
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535) {
+		cfg_error(cfg, "%s: bad port in \"%s\"", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int v_positive(cfg_t *cfg, cfg_opt_t *opt, void *value)
+{
+	if (*(long *)value <= 0) {
+		cfg_error(cfg, "%s: must be a positive number of seconds", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int v_acme(cfg_t *cfg, cfg_opt_t *opt)
+{
+	acme_seen = 1;
+	return 0;
+}
+
+static int v_host(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	char out[MC_HOSTNAME_MAX + 1];
+	mc_err e;
+
+	if (mc_hostname_check(cfg_title(sec), 1, out, &e) < 0) {
+		cfg->line = sec->line;
+		cfg_error(cfg, "host: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* libconfuse wants writable default strings for lists */
+static char listen_default[] = "{\"[::]:80\"}";
+static char to_default[] = "{\"postmaster+Alerts@{domain}\"}";
+static char names_default[] = "{}";
+
+static cfg_opt_t acme_opts[] = {
+	CFG_STR("directory", "letsencrypt", CFGF_NONE),
+	CFG_STR("email", "", CFGF_NONE),
+	CFG_BOOL("agree_tos", cfg_false, CFGF_NONE),
+	CFG_STR("ca_bundle", "", CFGF_NONE),
+	CFG_STR("key_type", "ec256", CFGF_NONE),
+	CFG_STR("profile", "", CFGF_NONE),
+	CFG_STR("preferred_chain", "", CFGF_NONE),
+	CFG_BOOL("test_on_staging", cfg_false, CFGF_NONE),
+	CFG_STR("eab_kid", "", CFGF_NONE),
+	CFG_STR("eab_hmac_key", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t http01_opts[] = {
+	CFG_STR_LIST("listen", listen_default, CFGF_NONE),
+	CFG_STR("webroot", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t dns01_opts[] = {
+	CFG_STR("hook", "", CFGF_NONE),
+	CFG_STR("resolver", "", CFGF_NONE),
+	CFG_STR("challenge_file", "", CFGF_NONE),
+	CFG_INT("propagation_timeout", 300, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t notify_opts[] = {
+	CFG_STR("sendmail", "/usr/sbin/sendmail", CFGF_NONE),
+	CFG_STR_LIST("to", to_default, CFGF_NONE),
+	CFG_STR("contact", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t listener_opts[] = {
+	CFG_BOOL("postfix", cfg_true, CFGF_NONE),
+	CFG_BOOL("dovecot", cfg_true, CFGF_NONE),
+	CFG_BOOL("sendmail", cfg_false, CFGF_NONE),
+	CFG_STR("postfix_config_dir", "/etc/postfix", CFGF_NONE),
+	CFG_STR("postfix_map_type", "hash", CFGF_NONE),
+	CFG_STR("dovecot_config", "", CFGF_NONE),
+	CFG_STR("sendmail_pid_file", "/run/sendmail/mta/sendmail.pid", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t host_opts[] = {
+	CFG_STR_LIST("names", names_default, CFGF_NONE),
+	CFG_STR("challenge", "http-01", CFGF_NONE),
+	CFG_STR("source", "acme", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t root_opts[] = {
+	CFG_STR("store", LOCALSTATEDIR "/lib/mailcert", CFGF_NONE),
+	CFG_STR("default_host", "", CFGF_NONE),
+	CFG_SEC("acme", acme_opts, CFGF_NONE),
+	CFG_SEC("http01", http01_opts, CFGF_NONE),
+	CFG_SEC("dns01", dns01_opts, CFGF_NONE),
+	CFG_SEC("notify", notify_opts, CFGF_NONE),
+	CFG_SEC("listeners", listener_opts, CFGF_NONE),
+	CFG_SEC("host", host_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+static const struct {
+	const char *name;
+	cfg_validate_callback2_t fn;
+} validators[] = {
+	{ "default_host", v_default_host },
+	{ "store", v_abs_path_or_empty },
+	{ "acme|directory", v_directory },
+	{ "acme|key_type", v_key_type },
+	{ "acme|ca_bundle", v_abs_path_or_empty },
+	{ "http01|listen", v_listen },
+	{ "http01|webroot", v_abs_path_or_empty },
+	{ "dns01|hook", v_abs_path_or_empty },
+	{ "dns01|challenge_file", v_abs_path_or_empty },
+	{ "dns01|propagation_timeout", v_positive },
+	{ "notify|sendmail", v_abs_path_or_empty },
+	{ "listeners|postfix_config_dir", v_abs_path_or_empty },
+	{ "listeners|postfix_map_type", v_map_type },
+	{ "listeners|dovecot_config", v_abs_path_or_empty },
+	{ "listeners|sendmail_pid_file", v_abs_path_or_empty },
+	{ "host|names", v_name },
+	{ "host|challenge", v_challenge },
+	{ "host|source", v_source },
+};
+
+const char *mc_config_default_path(void)
+{
+	return SYSCONFDIR "/mailcert/mailcert.conf";
+}
+
+static char **strlist(cfg_t *cfg, const char *name, size_t *count)
+{
+	unsigned int i, n = cfg_size(cfg, name);
+	char **v = mc_calloc(n + 1, sizeof *v);
+
+	for (i = 0; i < n; i++)
+		v[i] = mc_strdup(cfg_getnstr(cfg, name, i));
+	if (count)
+		*count = n;
+	return v;
+}
+
+static char *dupstr(cfg_t *cfg, const char *name)
+{
+	const char *s = cfg_getstr(cfg, name);
+
+	return mc_strdup(s ? s : "");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* FILE's directory + "/conf.d/ *.conf", sorted */
+static char **confd_files(const char *file, size_t *count)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	const char *slash = strrchr(file, '/');
+	size_t n = 0, cap = 8;
+	char **v = mc_calloc(cap, sizeof *v);
+	struct dirent *de;
+	DIR *d;
+
+	if (slash)
+		snprintf(dir, sizeof dir, "%.*s/conf.d", (int)(slash - file), file);
+	else
+		snprintf(dir, sizeof dir, "conf.d");
+	d = opendir(dir);
+	while (d && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0)
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
+		    stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n + 2 > cap) {
+			cap *= 2;
+			v = mc_realloc(v, cap * sizeof *v);
+		}
+		v[n++] = mc_strdup(path);
+	}
+	if (d)
+		closedir(d);
+	qsort(v, n, sizeof *v, cmp_str);
+	*count = n;
+	return v;
+}
+
+static int parse_file(cfg_t *cfg, const char *file, mc_err *e)
+{
+	int rc = cfg_parse(cfg, file);
+
+	if (rc == CFG_FILE_ERROR) {
+		if (!conf_failed)
+			mc_err_set(e, "%s: cannot read: %s", file, strerror(errno));
+		return -1;
+	}
+	if (rc != CFG_SUCCESS) {
+		if (!conf_failed)
+			mc_err_set(e, "%s: parse error", file);
+		return -1;
+	}
+	return 0;
+}
+
+static void host_where(cfg_t *sec, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s:%d", sec->filename ? sec->filename : "?", sec->line);
+}
+
+static int convert_hosts(cfg_t *cfg, mc_config *c, mc_err *e)
+{
+	unsigned int i, j, k, n = cfg_size(cfg, "host");
+
+	c->hosts = mc_calloc(n ? n : 1, sizeof *c->hosts);
+	for (i = 0; i < n; i++) {
+		cfg_t *sec = cfg_getnsec(cfg, "host", i);
+		mc_host *h = &c->hosts[c->nhosts++];
+		char norm[MC_HOSTNAME_MAX + 1];
+		unsigned int nn = cfg_size(sec, "names");
+		const char *ch = cfg_getstr(sec, "challenge"), *src = cfg_getstr(sec, "source");
+
+		host_where(sec, h->where, sizeof h->where);
+		if (mc_hostname_check(cfg_title(sec), 1, norm, e) < 0)
+			return mc_err_prefix(e, "%s", h->where);
+		h->name = mc_strdup(norm);
+		mc_hostname_dirname(norm, h->dir, sizeof h->dir);
+		h->names = mc_calloc(nn + 2, sizeof *h->names);
+		h->names[h->nnames++] = mc_strdup(norm);
+		for (j = 0; j < nn; j++) {
+			if (mc_hostname_check(cfg_getnstr(sec, "names", j), 1, norm, e) < 0)
+				return mc_err_prefix(e, "%s", h->where);
+			for (k = 0; k < h->nnames; k++)
+				if (strcmp(h->names[k], norm) == 0)
+					break;
+			if (k == h->nnames) /* a repeated name is harmless: keep one */
+				h->names[h->nnames++] = mc_strdup(norm);
+		}
+		h->challenge = strcmp(ch, "dns-01") == 0 ? MC_CHAL_DNS01
+			       : strcmp(ch, "tls-alpn-01") == 0 ? MC_CHAL_TLSALPN01 : MC_CHAL_HTTP01;
+		h->source = strcmp(src, "manual") == 0 ? MC_SRC_MANUAL
+			    : strcmp(src, "self-signed") == 0 ? MC_SRC_SELFSIGNED : MC_SRC_ACME;
+		for (j = 0; j + 1 < c->nhosts; j++) {
+			if (strcmp(c->hosts[j].name, h->name) == 0)
+				return mc_err_set(e, "%s: duplicate host \"%s\" (first defined at %s)",
+						  h->where, h->name, c->hosts[j].where);
+			for (k = 0; k < c->hosts[j].nnames; k++)
+				for (nn = 0; nn < h->nnames; nn++)
+					if (strcmp(c->hosts[j].names[k], h->names[nn]) == 0)
+						return mc_err_set(e, "%s: name \"%s\" is already used by host \"%s\" (%s)",
+								  h->where, h->names[nn], c->hosts[j].name, c->hosts[j].where);
+		}
+		if (h->challenge == MC_CHAL_HTTP01 && h->name[0] == '*')
+			return mc_err_set(e, "%s: host \"%s\": wildcard names need challenge = \"dns-01\"",
+					  h->where, h->name);
+		for (k = 1; k < h->nnames; k++)
+			if (h->names[k][0] == '*' && h->challenge != MC_CHAL_DNS01 && h->source == MC_SRC_ACME)
+				return mc_err_set(e, "%s: host \"%s\": wildcard name %s needs challenge = \"dns-01\"",
+						  h->where, h->name, h->names[k]);
+	}
+	return 0;
+}
+
+static int cross_checks(mc_config *c, mc_err *e)
+{
+	size_t i;
+
+	if (c->default_host[0] && !mc_config_find_host(c, c->default_host))
+		return mc_err_set(e, "%s: default_host \"%s\" is not a configured host",
+				  default_host_where, c->default_host);
+	for (i = 0; i < c->nhosts; i++) {
+		const mc_host *h = &c->hosts[i];
+		if (h->source == MC_SRC_ACME && h->challenge == MC_CHAL_DNS01 &&
+		    !c->dns01_hook[0] && !c->dns01_challenge_file[0])
+			return mc_err_set(e, "%s: host \"%s\" uses dns-01 but neither dns01.hook nor dns01.challenge_file is set",
+					  h->where, h->name);
+	}
+	return 0;
+}
+
+int mc_config_load(const char *file, mc_config **out, mc_err *e)
+{
+	cfg_t *cfg = cfg_init(root_opts, CFGF_NONE);
+	mc_config *c;
+	char **extra;
+	size_t i, nextra;
+	int rc = 0;
+	cfg_t *sec;
+	const char *dir;
+
+	conf_err = e;
+	conf_failed = 0;
+	default_host_where[0] = '\0';
+	cfg_set_error_function(cfg, conf_errfn);
+	for (i = 0; i < sizeof validators / sizeof validators[0]; i++)
+		cfg_set_validate_func2(cfg, validators[i].name, validators[i].fn);
+	cfg_set_validate_func(cfg, "host", v_host);
+	cfg_set_validate_func(cfg, "acme", v_acme);
+	acme_seen = 0;
+
+	rc = parse_file(cfg, file, e);
+	extra = confd_files(file, &nextra);
+	for (i = 0; rc == 0 && i < nextra; i++)
+		rc = parse_file(cfg, extra[i], e);
+	for (i = 0; i < nextra; i++)
+		free(extra[i]);
+	free(extra);
+	if (rc < 0) {
+		cfg_free(cfg);
+		return -1;
+	}
+
+	c = mc_calloc(1, sizeof *c);
+	c->file = mc_strdup(file);
+	c->store = dupstr(cfg, "store");
+	if (!c->store[0]) {
+		free(c->store);
+		c->store = mc_strdup(LOCALSTATEDIR "/lib/mailcert");
+	}
+	c->default_host = dupstr(cfg, "default_host");
+	for (i = 0; c->default_host[i]; i++)
+		if (c->default_host[i] >= 'A' && c->default_host[i] <= 'Z')
+			c->default_host[i] = (char)(c->default_host[i] - 'A' + 'a');
+
+	c->acme_present = acme_seen;
+	sec = cfg_getsec(cfg, "acme");
+	dir = cfg_getstr(sec, "directory");
+	c->acme_directory = mc_strdup(strcmp(dir, "letsencrypt") == 0 ? MC_DIRECTORY_LETSENCRYPT
+				      : strcmp(dir, "letsencrypt-staging") == 0 ? MC_DIRECTORY_LETSENCRYPT_STAGING
+				      : dir);
+	c->acme_email = dupstr(sec, "email");
+	c->acme_agree_tos = cfg_getbool(sec, "agree_tos");
+	c->acme_ca_bundle = dupstr(sec, "ca_bundle");
+	c->acme_key_type = dupstr(sec, "key_type");
+	c->acme_profile = dupstr(sec, "profile");
+	c->acme_preferred_chain = dupstr(sec, "preferred_chain");
+	c->acme_test_on_staging = cfg_getbool(sec, "test_on_staging");
+	c->acme_eab_kid = dupstr(sec, "eab_kid");
+	c->acme_eab_hmac_key = dupstr(sec, "eab_hmac_key");
+
+	sec = cfg_getsec(cfg, "http01");
+	c->http01_listen = strlist(sec, "listen", &c->http01_nlisten);
+	c->http01_webroot = dupstr(sec, "webroot");
+
+	sec = cfg_getsec(cfg, "dns01");
+	c->dns01_hook = dupstr(sec, "hook");
+	c->dns01_resolver = dupstr(sec, "resolver");
+	c->dns01_challenge_file = dupstr(sec, "challenge_file");
+	c->dns01_propagation_timeout = cfg_getint(sec, "propagation_timeout");
+
+	sec = cfg_getsec(cfg, "notify");
+	c->notify_sendmail = dupstr(sec, "sendmail");
+	c->notify_to = strlist(sec, "to", &c->notify_nto);
+	c->notify_contact = dupstr(sec, "contact");
+
+	sec = cfg_getsec(cfg, "listeners");
+	c->listen_postfix = cfg_getbool(sec, "postfix");
+	c->listen_dovecot = cfg_getbool(sec, "dovecot");
+	c->listen_sendmail = cfg_getbool(sec, "sendmail");
+	c->postfix_config_dir = dupstr(sec, "postfix_config_dir");
+	c->postfix_map_type = dupstr(sec, "postfix_map_type");
+	c->dovecot_config = dupstr(sec, "dovecot_config");
+	c->sendmail_pid_file = dupstr(sec, "sendmail_pid_file");
+
+	rc = convert_hosts(cfg, c, e);
+	if (rc == 0)
+		rc = cross_checks(c, e);
+	cfg_free(cfg);
+	if (rc < 0) {
+		mc_config_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+static void strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+void mc_config_free(mc_config *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nhosts; i++) {
+		free(c->hosts[i].name);
+		strv_free(c->hosts[i].names);
+	}
+	free(c->hosts);
+	free(c->file);
+	free(c->store);
+	free(c->default_host);
+	free(c->acme_directory);
+	free(c->acme_email);
+	free(c->acme_ca_bundle);
+	free(c->acme_key_type);
+	free(c->acme_profile);
+	free(c->acme_preferred_chain);
+	free(c->acme_eab_kid);
+	mc_free_secret(c->acme_eab_hmac_key);
+	strv_free(c->http01_listen);
+	free(c->http01_webroot);
+	free(c->dns01_hook);
+	free(c->dns01_resolver);
+	free(c->dns01_challenge_file);
+	free(c->notify_sendmail);
+	strv_free(c->notify_to);
+	free(c->notify_contact);
+	free(c->postfix_config_dir);
+	free(c->postfix_map_type);
+	free(c->dovecot_config);
+	free(c->sendmail_pid_file);
+	free(c);
+}
+
+mc_host *mc_config_find_host(mc_config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhosts; i++)
+		if (strcasecmp(c->hosts[i].name, name) == 0 || strcmp(c->hosts[i].dir, name) == 0)
+			return &c->hosts[i];
+	return NULL;
+}
+
+const mc_host *mc_config_default(const mc_config *c)
+{
+	size_t i;
+
+	for (i = 0; c->default_host[0] && i < c->nhosts; i++)
+		if (strcmp(c->hosts[i].name, c->default_host) == 0)
+			return &c->hosts[i];
+	return c->nhosts ? &c->hosts[0] : NULL;
+}

@@ -1,0 +1,18 @@
+# lib/: what both programs need (config, store, x509 checks, logging, files, spawn)
+noinst_LIBRARIES += lib/libmailcert.a
+lib_libmailcert_a_SOURCES = \
+	lib/b64url.c lib/b64url.h \
+	lib/conf.c lib/conf.h \
+	lib/err.c lib/err.h \
+	lib/fsutil.c lib/fsutil.h \
+	lib/hostname.c lib/hostname.h \
+	lib/log.c lib/log.h \
+	lib/spawn.c lib/spawn.h \
+	lib/state.c lib/state.h \
+	lib/store.c lib/store.h \
+	lib/timefmt.c lib/timefmt.h \
+	lib/x509chk.c lib/x509chk.h \
+	lib/xalloc.c lib/xalloc.h
+
+MAILCERT_LIBS = lib/libmailcert.a $(OPENSSL_LIBS) $(CURL_LIBS) $(CONFUSE_LIBS) \
+	$(JANSSON_LIBS) $(PTHREAD_LIBS)

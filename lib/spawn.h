@@ -1,0 +1,22 @@
+/*
+ * spawn - run an external program with fork/exec (never a shell), a time
+ * limit, extra environment, and its stdout+stderr captured (bounded).
+ */
+#ifndef MC_SPAWN_H
+#define MC_SPAWN_H
+
+#include "err.h"
+#include "xalloc.h"
+
+#define MC_SPAWN_OUTPUT_MAX (64 * 1024)
+
+/*
+ * Run ARGV[0] (looked up in PATH when it has no '/') with ARGV.  ENV_ADD is a
+ * NULL-terminated list of "NAME=value" added to the environment (may be NULL).
+ * Output goes to OUT (may be NULL).  Returns 0 when the program exited 0;
+ * otherwise -1 with E saying how it ended (exit code, signal, time-out) and
+ * the last line of its output.
+ */
+int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *out, mc_err *e);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * state - state.json encoding with jansson.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "state.h"
+#include "timefmt.h"
+#include "x509chk.h"
+
+void mc_state_init(mc_state *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+void mc_state_free(mc_state *s)
+{
+	mc_strv_free(s->names);
+	free(s->last_failure_error_message);
+	free(s->cert_url);
+	mc_state_init(s);
+}
+
+void mc_state_set_error(mc_state *s, const char *msg)
+{
+	free(s->last_failure_error_message);
+	s->last_failure_error_message = msg ? mc_strdup(msg) : NULL;
+}
+
+static json_t *time_or_null(time_t t)
+{
+	char buf[MC_TIMEFMT_LEN];
+
+	if (!t)
+		return json_null();
+	mc_time_format(t, buf);
+	return json_string(buf);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+json_t *mc_state_to_json(const mc_state *s)
+{
+	json_t *j = json_object(), *names = json_array();
+	size_t i;
+
+	for (i = 0; s->names && s->names[i]; i++)
+		json_array_append_new(names, json_string(s->names[i]));
+	json_object_set_new(j, "host", json_string(s->host));
+	json_object_set_new(j, "names", names);
+	json_object_set_new(j, "source", json_string(s->source[0] ? s->source : "acme"));
+	json_object_set_new(j, "has_cert", json_boolean(s->has_cert));
+	json_object_set_new(j, "serial", str_or_null(s->serial));
+	json_object_set_new(j, "issuer", str_or_null(s->issuer));
+	json_object_set_new(j, "cert_start_time", time_or_null(s->not_before));
+	json_object_set_new(j, "cert_expiration_time", time_or_null(s->cert_expiration_time));
+	json_object_set_new(j, "renewal_time", time_or_null(s->renewal_time));
+	json_object_set_new(j, "last_success_time", time_or_null(s->last_success_time));
+	json_object_set_new(j, "last_failure_time", time_or_null(s->last_failure_time));
+	json_object_set_new(j, "last_failure_error_message", str_or_null(s->last_failure_error_message));
+	json_object_set_new(j, "next_retry_time", time_or_null(s->next_retry_time));
+	json_object_set_new(j, "consecutive_failures", json_integer(s->failures));
+	json_object_set_new(j, "cert_url", str_or_null(s->cert_url));
+	return j;
+}
+
+static void get_str(json_t *j, const char *key, char *out, size_t outlen)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	snprintf(out, outlen, "%s", v ? v : "");
+}
+
+static char *get_dup(json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	return v ? mc_strdup(v) : NULL;
+}
+
+static time_t get_time(json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+	time_t t = 0;
+
+	if (v && mc_time_parse(v, &t) < 0)
+		t = 0;
+	return t;
+}
+
+int mc_state_from_json(json_t *j, mc_state *s, mc_err *e)
+{
+	json_t *names, *v;
+	size_t i;
+
+	mc_state_init(s);
+	if (!json_is_object(j))
+		return mc_err_set(e, "state is not a JSON object");
+	get_str(j, "host", s->host, sizeof s->host);
+	names = json_object_get(j, "names");
+	s->names = mc_calloc(json_array_size(names) + 1, sizeof *s->names);
+	json_array_foreach(names, i, v)
+		s->names[i] = mc_strdup(json_string_value(v) ? json_string_value(v) : "");
+	get_str(j, "source", s->source, sizeof s->source);
+	s->has_cert = json_is_true(json_object_get(j, "has_cert"));
+	get_str(j, "serial", s->serial, sizeof s->serial);
+	get_str(j, "issuer", s->issuer, sizeof s->issuer);
+	s->not_before = get_time(j, "cert_start_time");
+	s->cert_expiration_time = get_time(j, "cert_expiration_time");
+	s->renewal_time = get_time(j, "renewal_time");
+	s->last_success_time = get_time(j, "last_success_time");
+	s->last_failure_time = get_time(j, "last_failure_time");
+	s->last_failure_error_message = get_dup(j, "last_failure_error_message");
+	s->next_retry_time = get_time(j, "next_retry_time");
+	s->failures = (int)json_integer_value(json_object_get(j, "consecutive_failures"));
+	s->cert_url = get_dup(j, "cert_url");
+	return 0;
+}
+
+int mc_state_load(const char *path, mc_state *s, mc_err *e)
+{
+	json_error_t jerr;
+	json_t *j;
+	int rc;
+
+	j = json_load_file(path, 0, &jerr);
+	if (!j) {
+		mc_state_init(s);
+		if (access(path, F_OK) < 0 && errno == ENOENT)
+			return 1;
+		return mc_err_set(e, "%s:%d: %s", path, jerr.line, jerr.text);
+	}
+	rc = mc_state_from_json(j, s, e);
+	json_decref(j);
+	return rc;
+}

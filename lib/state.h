@@ -1,0 +1,40 @@
+/*
+ * state - what `mailcert status` reports about one host, kept as
+ * STORE/certs/HOST/state.json.  Field names are part of the interface.
+ */
+#ifndef MC_STATE_H
+#define MC_STATE_H
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+typedef struct mc_state {
+	char host[256];
+	char **names;         /* NULL-terminated */
+	char source[32];      /* acme | manual | self-signed | import */
+	int has_cert;
+	char serial[130];
+	char issuer[512];
+	time_t not_before;
+	time_t cert_expiration_time;
+	time_t renewal_time;
+	time_t last_success_time;
+	time_t last_failure_time;
+	char *last_failure_error_message;
+	time_t next_retry_time;
+	int failures;         /* consecutive failures, for backoff */
+	char *cert_url;       /* ACME certificate URL (for revocation, ARI) */
+} mc_state;
+
+void mc_state_init(mc_state *s);
+void mc_state_free(mc_state *s);
+void mc_state_set_error(mc_state *s, const char *msg);
+json_t *mc_state_to_json(const mc_state *s);
+int mc_state_from_json(json_t *j, mc_state *s, mc_err *e);
+/* read PATH; a missing file gives an empty state and returns 1 */
+int mc_state_load(const char *path, mc_state *s, mc_err *e);
+
+#endif

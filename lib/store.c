@@ -1,0 +1,322 @@
+/*
+ * store - versioned per-host directories published by symlink rename.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "hostname.h"
+#include "timefmt.h"
+#include "store.h"
+#include "x509chk.h"
+
+void mc_store_path(const char *store, const char *dir, const char *file, char *out, size_t outlen)
+{
+	mc_pathf(out, outlen, "%s/certs/%s%s%s", store, dir, file ? "/" : "", file ? file : "");
+}
+
+int mc_store_prepare(const char *store, mc_err *e)
+{
+	static const struct { const char *sub; mode_t mode; } dirs[] = {
+		{ "", 0755 }, { "/certs", 0755 }, { "/versions", 0755 },
+		{ "/accounts", 0700 }, { "/locks", 0700 },
+	};
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		mc_pathf(path, sizeof path, "%s%s", store, dirs[i].sub);
+		if (mc_mkdir_p(path, dirs[i].mode, e) < 0)
+			return mc_err_prefix(e, "store");
+	}
+	/* the accounts tree holds account keys: keep it private even if it existed */
+	mc_pathf(path, sizeof path, "%s/accounts", store);
+	chmod(path, 0700);
+	return 0;
+}
+
+int mc_store_lock_host(const char *store, const char *dir, mc_err *e)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	mc_pathf(path, sizeof path, "%s/locks/%s.lock", store, dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return mc_err_set(e, "lock %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return mc_err_set(e, "lock %s: %s", path, strerror(errno));
+		}
+	}
+	return fd;
+}
+
+void mc_store_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* make STORE/versions/DIR/GEN; GEN sorts by creation time */
+static int new_version(const char *store, const char *dir, char *gen, size_t genlen,
+		       char *path, size_t pathlen, mc_err *e)
+{
+	struct timeval tv;
+	int tries;
+
+	mc_pathf(path, pathlen, "%s/versions/%s", store, dir);
+	if (mc_mkdir_p(path, 0755, e) < 0)
+		return -1;
+	for (tries = 0; tries < 100; tries++) {
+		gettimeofday(&tv, NULL);
+		mc_pathf(gen, genlen, "%lld.%06ld.%ld.%d", (long long)tv.tv_sec, (long)tv.tv_usec,
+			 (long)getpid(), tries);
+		mc_pathf(path, pathlen, "%s/versions/%s/%s", store, dir, gen);
+		if (mkdir(path, 0755) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return mc_err_set(e, "mkdir %s: %s", path, strerror(errno));
+	}
+	return mc_err_set(e, "cannot create a version directory under %s/versions/%s", store, dir);
+}
+
+/* point STORE/certs/DIR at ../versions/DIR/GEN in one rename */
+static int publish(const char *store, const char *dir, const char *gen, mc_err *e)
+{
+	char certs[PATH_MAX], tmp[PATH_MAX], link[PATH_MAX], target[PATH_MAX];
+
+	mc_pathf(certs, sizeof certs, "%s/certs", store);
+	mc_pathf(tmp, sizeof tmp, "%s/.%s.new.%ld", certs, dir, (long)getpid());
+	mc_pathf(link, sizeof link, "%s/%s", certs, dir);
+	mc_pathf(target, sizeof target, "../versions/%s/%s", dir, gen);
+	unlink(tmp);
+	if (symlink(target, tmp) < 0)
+		return mc_err_set(e, "symlink %s: %s", tmp, strerror(errno));
+	if (rename(tmp, link) < 0) {
+		int err = errno;
+		unlink(tmp);
+		return mc_err_set(e, "rename %s: %s", link, strerror(err));
+	}
+	return mc_fsync_dir(certs, e);
+}
+
+/* the GEN the host's symlink points at, or "" */
+static void current_gen(const char *store, const char *dir, char *gen, size_t genlen)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+	const char *slash;
+
+	gen[0] = '\0';
+	mc_pathf(link, sizeof link, "%s/certs/%s", store, dir);
+	n = readlink(link, target, sizeof target - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	slash = strrchr(target, '/');
+	mc_pathf(gen, genlen, "%s", slash ? slash + 1 : target);
+}
+
+/* remove versions other than KEEP1 and KEEP2 (the new and the previous set) */
+static void prune(const char *store, const char *dir, const char *keep1, const char *keep2)
+{
+	char path[PATH_MAX], sub[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	mc_pathf(path, sizeof path, "%s/versions/%s", store, dir);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || strcmp(de->d_name, keep1) == 0 ||
+		    strcmp(de->d_name, keep2) == 0)
+			continue;
+		mc_pathf(sub, sizeof sub, "%s/%s", path, de->d_name);
+		mc_rmdir_files(sub);
+	}
+	closedir(d);
+}
+
+static int write_set(int dfd, EVP_PKEY *key, STACK_OF(X509) *chain, const mc_state *state,
+		     mc_err *e)
+{
+	mc_buf keypem, certpem, full, auth;
+	gid_t gid = mc_group_gid();
+	json_t *j = mc_state_to_json(state);
+	char *json = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int i, rc = -1;
+
+	mc_buf_init(&keypem);
+	mc_buf_init(&certpem);
+	mc_buf_init(&full);
+	mc_buf_init(&auth);
+	mc_pem_append_key(&keypem, key);
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		mc_pem_append_cert(&full, sk_X509_value(chain, i));
+		if (i > 0)
+			mc_pem_append_cert(&auth, sk_X509_value(chain, i));
+	}
+	mc_buf_append(&certpem, keypem.data, keypem.len);
+	mc_buf_append(&certpem, full.data, full.len);
+	json_decref(j);
+	if (mc_file_write_new_at(dfd, "key.pem", keypem.data, keypem.len, 0640, gid, e) == 0 &&
+	    mc_file_write_new_at(dfd, "cert.pem", certpem.data, certpem.len, 0640, gid, e) == 0 &&
+	    mc_file_write_new_at(dfd, "fullchain.pem", full.data, full.len, 0644, (gid_t)-1, e) == 0 &&
+	    mc_file_write_new_at(dfd, "cert_auth.pem", auth.data ? auth.data : "", auth.len, 0644,
+				 (gid_t)-1, e) == 0 &&
+	    mc_file_write_new_at(dfd, "state.json", json, strlen(json), 0644, (gid_t)-1, e) == 0)
+		rc = 0;
+	free(json);
+	mc_buf_cleanse(&keypem);
+	mc_buf_cleanse(&certpem);
+	mc_buf_free(&full);
+	mc_buf_free(&auth);
+	if (rc == 0 && fsync(dfd) < 0)
+		rc = mc_err_set(e, "fsync: %s", strerror(errno));
+	return rc;
+}
+
+int mc_store_install(const char *store, const char *dir, EVP_PKEY *key, STACK_OF(X509) *chain,
+		     char *const *names, size_t nnames, const mc_state *state, mc_err *e)
+{
+	char gen[128], old[128], path[PATH_MAX];
+	int dfd, rc;
+
+	if (mc_certset_check(key, chain, names, nnames, mc_now(), e) < 0)
+		return mc_err_prefix(e, "refusing to install the new certificate for %s", dir);
+	if (mc_store_prepare(store, e) < 0)
+		return -1;
+	current_gen(store, dir, old, sizeof old);
+	if (new_version(store, dir, gen, sizeof gen, path, sizeof path, e) < 0)
+		return -1;
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = mc_err_set(e, "open %s: %s", path, strerror(errno));
+	} else {
+		rc = write_set(dfd, key, chain, state, e);
+		close(dfd);
+	}
+	if (rc == 0)
+		rc = mc_fsync_dir(path, e);
+	if (rc == 0)
+		rc = publish(store, dir, gen, e);
+	if (rc < 0) {
+		/* the published set was never touched; drop the half-made one */
+		mc_rmdir_files(path);
+		return mc_err_prefix(e, "installing the certificate for %s", dir);
+	}
+	prune(store, dir, gen, old);
+	return 0;
+}
+
+int mc_store_has_cert(const char *store, const char *dir)
+{
+	char path[PATH_MAX];
+
+	mc_store_path(store, dir, "cert.pem", path, sizeof path);
+	return access(path, F_OK) == 0;
+}
+
+int mc_store_load(const char *store, const char *dir, EVP_PKEY **key, STACK_OF(X509) **chain,
+		  mc_err *e)
+{
+	char path[PATH_MAX];
+	mc_buf b;
+	int rc;
+
+	mc_buf_init(&b);
+	mc_store_path(store, dir, "cert.pem", path, sizeof path);
+	rc = mc_file_read_private(path, MC_STORE_FILE_MAX, &b, e);
+	if (rc == 0 && mc_pem_read_key(b.data, b.len, key, e) < 0)
+		rc = mc_err_prefix(e, "%s", path);
+	if (rc == 0 && mc_pem_read_certs(b.data, b.len, chain, e) < 0) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		rc = mc_err_prefix(e, "%s", path);
+	}
+	mc_buf_cleanse(&b);
+	return rc;
+}
+
+int mc_store_state_load(const char *store, const char *dir, mc_state *s, mc_err *e)
+{
+	char path[PATH_MAX];
+
+	mc_store_path(store, dir, "state.json", path, sizeof path);
+	return mc_state_load(path, s, e);
+}
+
+int mc_store_state_save(const char *store, const char *dir, const mc_state *s, mc_err *e)
+{
+	char gen[128], path[PATH_MAX];
+	json_t *j = mc_state_to_json(s);
+	char *json = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int rc;
+
+	json_decref(j);
+	if (mc_store_prepare(store, e) < 0) {
+		free(json);
+		return -1;
+	}
+	current_gen(store, dir, gen, sizeof gen);
+	if (!gen[0]) {
+		/* no set yet: publish one that holds only the state */
+		rc = new_version(store, dir, gen, sizeof gen, path, sizeof path, e);
+		if (rc == 0)
+			rc = mc_file_write_atomic(path, "state.json", json, strlen(json), 0644,
+						  (gid_t)-1, e);
+		if (rc == 0)
+			rc = publish(store, dir, gen, e);
+	} else {
+		mc_pathf(path, sizeof path, "%s/versions/%s/%s", store, dir, gen);
+		rc = mc_file_write_atomic(path, "state.json", json, strlen(json), 0644, (gid_t)-1, e);
+	}
+	free(json);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **mc_store_list(const char *store)
+{
+	char path[PATH_MAX], host[MC_HOSTNAME_MAX + 1];
+	struct dirent *de;
+	size_t n = 0, cap = 16;
+	char **v = mc_calloc(cap, sizeof *v);
+	DIR *d;
+
+	mc_pathf(path, sizeof path, "%s/certs", store);
+	d = opendir(path);
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    mc_hostname_from_dirname(de->d_name, host, sizeof host) < 0)
+			continue;
+		if (n + 2 > cap) {
+			cap *= 2;
+			v = mc_realloc(v, cap * sizeof *v);
+		}
+		v[n++] = mc_strdup(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	v[n] = NULL;
+	qsort(v, n, sizeof *v, cmp_str);
+	return v;
+}

@@ -1,0 +1,19 @@
+/*
+ * timefmt - RFC 3339 UTC times ("2027-02-20T10:00:00Z") and ASN1_TIME.
+ */
+#ifndef MC_TIMEFMT_H
+#define MC_TIMEFMT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define MC_TIMEFMT_LEN 32
+
+/* write T as RFC 3339 UTC into OUT (MC_TIMEFMT_LEN) */
+void mc_time_format(time_t t, char *out);
+/* parse an RFC 3339 time (Z or +hh:mm, optional fraction); -1 if malformed */
+int mc_time_parse(const char *s, time_t *t);
+/* current time; MAILCERT_NOW (seconds since the epoch) overrides it for tests */
+time_t mc_now(void);
+
+#endif
