@@ -1,4 +1,14 @@
 # helpers/: the mailcert helper (ACME client, store writer, operator CLI)
 sbin_PROGRAMS += helpers/mailcert
+noinst_LIBRARIES += helpers/libhelper.a
+helpers_libhelper_a_SOURCES = \
+	helpers/acme.c helpers/acme.h \
+	helpers/dns01.c helpers/dns01.h \
+	helpers/http.c helpers/http.h \
+	helpers/http01.c helpers/http01.h \
+	helpers/issue.c helpers/issue.h \
+	helpers/jws.c helpers/jws.h \
+	helpers/keys.c helpers/keys.h \
+	helpers/status.c helpers/status.h
 helpers_mailcert_SOURCES = helpers/main.c
-helpers_mailcert_LDADD = $(MAILCERT_LIBS)
+helpers_mailcert_LDADD = helpers/libhelper.a $(MAILCERT_LIBS)

@@ -1,3 +1,326 @@
+/*
+ * mailcert - the helper: ACME client, certificate store writer, operator CLI.
+ *
+ * main() parses the command line, loads the configuration and hands over to
+ * the module for the subcommand; only main decides the exit status.
+ */
 #include "config.h"
+
+#include <getopt.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include "conf.h"
+#include "http.h"
+#include "issue.h"
+#include "keys.h"
+#include "log.h"
+#include "status.h"
+#include "store.h"
+#include "timefmt.h"
+#include "x509chk.h"
+
+#define DEFAULT_JOBS 10
+
+static const char *config_file;
+static int verbose;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailcert [-c FILE] [-v] COMMAND [ARGS]\n"
+		"\n"
+		"commands:\n"
+		"  check                             validate the configuration\n"
+		"  issue [--force] [-j N] [HOST...]  obtain certificates now\n"
+		"  renew [-j N] [HOST...]            renew the hosts that are due (for cron)\n"
+		"  retry HOST...                     clear the backoff and try again now\n"
+		"  status [--json] [--only-errors] [HOST...]\n"
+		"  self-signed HOST                  install a self-signed certificate\n"
+		"\n"
+		"options:\n"
+		"  -c, --config FILE   configuration (default %s)\n"
+		"  -v, --verbose       more detail in the log\n"
+		"  -h, --help          this text\n"
+		"      --version       print the version\n",
+		mc_config_default_path());
+}
+
+static mc_config *load_config(int *exit_code)
+{
+	mc_config *cfg = NULL;
+	mc_err e;
+
+	if (mc_config_load(config_file, &cfg, &e) < 0) {
+		fprintf(stderr, "%s\n", e.msg);
+		*exit_code = MC_EX_CONFIG;
+		return NULL;
+	}
+	return cfg;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	int rc = 0;
+	mc_config *cfg;
+
+	if (argc > 1) {
+		usage(stderr);
+		return MC_EX_USAGE;
+	}
+	cfg = load_config(&rc);
+	if (!cfg)
+		return rc;
+	printf("configuration OK\n");
+	mc_config_free(cfg);
+	return 0;
+}
+
+static int parse_jobs(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*end || v < 1 || v > 256)
+		return -1;
+	return (int)v;
+}
+
+/* issue, renew and retry differ only in flags */
+static int cmd_issue_like(int argc, char **argv, int flags, int need_hosts)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, jobs = DEFAULT_JOBS, rc = 0, failed;
+	mc_config *cfg;
+	mc_err e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "fj:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (strcmp(argv[0], "issue") != 0) {
+				usage(stderr);
+				return MC_EX_USAGE;
+			}
+			flags |= MC_ISSUE_FORCE;
+			break;
+		case 'j':
+			jobs = parse_jobs(optarg);
+			if (jobs < 0) {
+				fprintf(stderr, "mailcert: --jobs wants a number from 1 to 256\n");
+				return MC_EX_USAGE;
+			}
+			break;
+		default:
+			usage(stderr);
+			return MC_EX_USAGE;
+		}
+	}
+	if (need_hosts && optind >= argc) {
+		fprintf(stderr, "mailcert: %s needs at least one HOST\n", argv[0]);
+		return MC_EX_USAGE;
+	}
+	cfg = load_config(&rc);
+	if (!cfg)
+		return rc;
+	if (mc_http_global_init(&e) < 0) {
+		fprintf(stderr, "mailcert: %s\n", e.msg);
+		mc_config_free(cfg);
+		return 1;
+	}
+	if (need_hosts) {
+		/* retry: clear the backoff of the named hosts first */
+		int i;
+		for (i = optind; i < argc; i++) {
+			mc_host *h = mc_config_find_host(cfg, argv[i]);
+			mc_state st;
+			if (!h)
+				continue;
+			if (mc_store_state_load(cfg->store, h->dir, &st, NULL) == 0) {
+				st.next_retry_time = 0;
+				mc_store_state_save(cfg->store, h->dir, &st, NULL);
+			}
+			mc_state_free(&st);
+		}
+	}
+	failed = mc_issue_run(cfg, optind < argc ? argv + optind : NULL, argc - optind, flags, jobs);
+	mc_http_global_cleanup();
+	mc_config_free(cfg);
+	return failed ? 1 : 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "only-errors", no_argument, NULL, 'E' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, flags = 0, rc = 0;
+	mc_config *cfg;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'J')
+			flags |= MC_STATUS_JSON;
+		else if (c == 'E')
+			flags |= MC_STATUS_ONLY_ERRORS;
+		else {
+			usage(stderr);
+			return MC_EX_USAGE;
+		}
+	}
+	cfg = load_config(&rc);
+	if (!cfg)
+		return rc;
+	for (c = optind; c < argc; c++)
+		if (!mc_config_find_host(cfg, argv[c])) {
+			fprintf(stderr, "mailcert: %s: not a configured host\n", argv[c]);
+			mc_config_free(cfg);
+			return MC_EX_USAGE;
+		}
+	rc = mc_status(cfg, optind < argc ? argv + optind : NULL, argc - optind, flags);
+	mc_config_free(cfg);
+	return rc;
+}
+
+static int cmd_self_signed(int argc, char **argv)
+{
+	int rc = 0;
+	mc_config *cfg;
+	mc_host *h;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	STACK_OF(X509) *chain;
+	mc_state st;
+	mc_certinfo ci;
+	mc_err e;
+	int lock;
+
+	if (argc != 2) {
+		usage(stderr);
+		return MC_EX_USAGE;
+	}
+	cfg = load_config(&rc);
+	if (!cfg)
+		return rc;
+	h = mc_config_find_host(cfg, argv[1]);
+	if (!h) {
+		fprintf(stderr, "mailcert: %s: not a configured host\n", argv[1]);
+		mc_config_free(cfg);
+		return MC_EX_USAGE;
+	}
+	if (mc_store_prepare(cfg->store, &e) < 0 ||
+	    (lock = mc_store_lock_host(cfg->store, h->dir, &e)) < 0) {
+		fprintf(stderr, "mailcert: %s: %s\n", h->name, e.msg);
+		mc_config_free(cfg);
+		return 1;
+	}
+	if (mc_store_state_load(cfg->store, h->dir, &st, NULL) < 0)
+		mc_state_init(&st);
+	rc = mc_key_generate(cfg->acme_key_type, &key, &e);
+	if (rc == 0)
+		rc = mc_selfsigned_make(key, h->names, h->nnames, 90, &x, &e);
+	chain = sk_X509_new_null();
+	if (rc == 0) {
+		size_t i;
+		sk_X509_push(chain, x);
+		mc_cert_info(x, &ci);
+		snprintf(st.host, sizeof st.host, "%s", h->name);
+		mc_strv_free(st.names);
+		st.names = mc_calloc(h->nnames + 1, sizeof *st.names);
+		for (i = 0; i < h->nnames; i++)
+			st.names[i] = mc_strdup(h->names[i]);
+		snprintf(st.source, sizeof st.source, "self-signed");
+		st.has_cert = 1;
+		snprintf(st.serial, sizeof st.serial, "%s", ci.serial);
+		snprintf(st.issuer, sizeof st.issuer, "%s", ci.issuer);
+		st.not_before = ci.not_before;
+		st.cert_expiration_time = ci.not_after;
+		st.renewal_time = mc_renewal_time(ci.not_before, ci.not_after);
+		st.last_success_time = mc_now();
+		st.failures = 0;
+		st.next_retry_time = 0;
+		mc_state_set_error(&st, NULL);
+		rc = mc_store_install(cfg->store, h->dir, key, chain, h->names, h->nnames, &st, &e);
+	}
+	if (rc < 0)
+		fprintf(stderr, "mailcert: %s: %s\n", h->name, e.msg);
+	else
+		printf("%s: self-signed certificate installed (serial %s)\n", h->name, ci.serial);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(key);
+	mc_state_free(&st);
+	mc_store_unlock(lock);
+	mc_config_free(cfg);
+	return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd;
+	int c;
+
+	config_file = mc_config_default_path();
+	while ((c = getopt_long(argc, argv, "+c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_file = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("mailcert %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return MC_EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return MC_EX_USAGE;
+	}
+	mc_log_init("mailcert", 1, verbose);
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc, argv);
+	if (strcmp(cmd, "issue") == 0)
+		return cmd_issue_like(argc, argv, 0, 0);
+	if (strcmp(cmd, "renew") == 0)
+		return cmd_issue_like(argc, argv, MC_ISSUE_DUE_ONLY, 0);
+	if (strcmp(cmd, "retry") == 0)
+		return cmd_issue_like(argc, argv, 0, 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc, argv);
+	if (strcmp(cmd, "self-signed") == 0)
+		return cmd_self_signed(argc, argv);
+	if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "mailcert: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return MC_EX_USAGE;
+}

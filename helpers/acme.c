@@ -1,0 +1,823 @@
+/*
+ * acme - RFC 8555 protocol steps on top of http.c and jws.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "acme.h"
+#include "b64url.h"
+#include "dns01.h"
+#include "fsutil.h"
+#include "hostname.h"
+#include "jws.h"
+#include "keys.h"
+#include "x509chk.h"
+
+#define BADNONCE_RETRIES 10
+#define ERR_BADNONCE "urn:ietf:params:acme:error:badNonce"
+#define PEM_CHAIN "application/pem-certificate-chain"
+
+/* ---- nonces ---- */
+
+static void nonce_put(mc_acme *a, const char *nonce)
+{
+	if (!nonce || !*nonce)
+		return;
+	pthread_mutex_lock(&a->lock);
+	if (a->nnonces < MC_NONCE_POOL)
+		a->nonces[a->nnonces++] = mc_strdup(nonce);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static char *nonce_take(mc_acme_conn *c, mc_err *e)
+{
+	mc_acme *a = c->a;
+	mc_http_resp r;
+	char *n = NULL;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->nnonces > 0)
+		n = a->nonces[--a->nnonces];
+	pthread_mutex_unlock(&a->lock);
+	if (n)
+		return n;
+	mc_http_resp_init(&r);
+	if (mc_http_request(&c->http, "HEAD", a->u_nonce, NULL, NULL, &r, e) == 0) {
+		if (r.nonce && mc_b64url_valid(r.nonce, 512))
+			n = r.nonce, r.nonce = NULL;
+		else
+			mc_err_set(e, "%s: no usable Replay-Nonce in the response (HTTP %ld)", a->u_nonce, r.status);
+	}
+	mc_http_resp_free(&r);
+	return n;
+}
+
+/* ---- problem documents ---- */
+
+char *mc_acme_problem(const char *body, size_t len)
+{
+	json_t *j = json_loadb(body, len, 0, NULL), *subs, *sub;
+	const char *type, *detail;
+	mc_buf b;
+	size_t i;
+
+	if (!j)
+		return NULL;
+	type = json_string_value(json_object_get(j, "type"));
+	detail = json_string_value(json_object_get(j, "detail"));
+	if (!type) {
+		json_decref(j);
+		return NULL;
+	}
+	mc_buf_init(&b);
+	mc_buf_printf(&b, "%s: %s", type, detail ? detail : "(no detail)");
+	subs = json_object_get(j, "subproblems");
+	json_array_foreach(subs, i, sub) {
+		const char *st = json_string_value(json_object_get(sub, "type"));
+		const char *sd = json_string_value(json_object_get(sub, "detail"));
+		const char *id = json_string_value(json_object_get(json_object_get(sub, "identifier"), "value"));
+		mc_buf_printf(&b, "; %s%s%s: %s", id ? id : "", id ? " " : "", st ? st : "?", sd ? sd : "");
+	}
+	json_decref(j);
+	/* one line, no control characters from the server */
+	for (i = 0; i < b.len; i++)
+		if ((unsigned char)b.data[i] < 0x20 || b.data[i] == 0x7f)
+			b.data[i] = ' ';
+	return mc_buf_steal(&b);
+}
+
+static int http_error(const char *url, mc_http_resp *r, mc_err *e)
+{
+	char *prob = mc_acme_problem(r->body.data ? r->body.data : "", r->body.len);
+	int rc;
+
+	if (prob)
+		rc = mc_err_set(e, "%s", prob);
+	else
+		rc = mc_err_set(e, "%s: unexpected HTTP status %ld", url, r->status);
+	free(prob);
+	return rc;
+}
+
+int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const char *accept,
+		 mc_http_resp *r, mc_err *e)
+{
+	int attempt;
+
+	for (attempt = 0;; attempt++) {
+		char *nonce = nonce_take(c, e), *jws, *prob;
+
+		if (!nonce)
+			return -1;
+		jws = mc_jws_sign(c->a->akey, c->a->kid, nonce, url, payload, e);
+		free(nonce);
+		if (!jws)
+			return -1;
+		if (mc_http_request(&c->http, "POST", url, jws, accept, r, e) < 0) {
+			free(jws);
+			return -1;
+		}
+		free(jws);
+		nonce_put(c->a, r->nonce);
+		if (r->status >= 200 && r->status < 300)
+			return 0;
+		prob = mc_acme_problem(r->body.data ? r->body.data : "", r->body.len);
+		if (prob && strncmp(prob, ERR_BADNONCE ":", strlen(ERR_BADNONCE) + 1) == 0 &&
+		    attempt < BADNONCE_RETRIES) {
+			/* the fresh nonce from this answer is already in the pool */
+			free(prob);
+			continue;
+		}
+		free(prob);
+		return http_error(url, r, e);
+	}
+}
+
+static json_t *body_json(mc_http_resp *r, const char *what, mc_err *e)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		mc_err_set(e, "%s: the server's answer is not a JSON object", what);
+		return NULL;
+	}
+	return j;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* ---- directory and account ---- */
+
+static char *dup_url(json_t *dir, const char *key)
+{
+	const char *v = jstr(dir, key);
+
+	return v && strncmp(v, "https://", 8) == 0 ? mc_strdup(v) : NULL;
+}
+
+static int load_directory(mc_acme_conn *c, mc_err *e)
+{
+	mc_acme *a = c->a;
+	mc_http_resp r;
+	json_t *dir, *meta;
+	int rc = -1;
+
+	mc_http_resp_init(&r);
+	if (mc_http_request(&c->http, "GET", a->dir_url, NULL, "application/json", &r, e) < 0)
+		goto out;
+	if (r.status != 200) {
+		http_error(a->dir_url, &r, e);
+		goto out;
+	}
+	dir = body_json(&r, a->dir_url, e);
+	if (!dir)
+		goto out;
+	a->u_nonce = dup_url(dir, "newNonce");
+	a->u_account = dup_url(dir, "newAccount");
+	a->u_order = dup_url(dir, "newOrder");
+	a->u_revoke = dup_url(dir, "revokeCert");
+	a->u_keychange = dup_url(dir, "keyChange");
+	a->u_renewal = dup_url(dir, "renewalInfo");
+	meta = json_object_get(dir, "meta");
+	if (jstr(meta, "termsOfService"))
+		a->tos = mc_strdup(jstr(meta, "termsOfService"));
+	a->eab_required = json_is_true(json_object_get(meta, "externalAccountRequired"));
+	a->profiles = json_incref(json_object_get(meta, "profiles"));
+	json_decref(dir);
+	if (!a->u_nonce || !a->u_account || !a->u_order) {
+		mc_err_set(e, "%s: not an ACME directory (newNonce, newAccount or newOrder missing)", a->dir_url);
+		goto out;
+	}
+	rc = 0;
+out:
+	mc_http_resp_free(&r);
+	return rc;
+}
+
+static void account_dir_for(mc_acme *a)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char hex[17];
+	int i;
+
+	EVP_Digest(a->dir_url, strlen(a->dir_url), md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	mc_pathf(a->account_dir, sizeof a->account_dir, "%s/accounts/%s", a->cfg->store, hex);
+}
+
+static int load_or_make_account_key(mc_acme *a, mc_err *e)
+{
+	char path[4200];
+	mc_buf b;
+	int rc;
+
+	mc_pathf(path, sizeof path, "%s/key.pem", a->account_dir);
+	mc_buf_init(&b);
+	if (access(path, F_OK) == 0) {
+		rc = mc_file_read_private(path, 65536, &b, e);
+		if (rc == 0)
+			rc = mc_pem_read_key(b.data, b.len, &a->akey, e);
+		mc_buf_cleanse(&b);
+		if (rc < 0)
+			return mc_err_prefix(e, "account key %s", path);
+		if (!mc_jws_alg(a->akey))
+			return mc_err_set(e, "account key %s: unsupported type (P-256, P-384 or RSA >= 2048)", path);
+		return 0;
+	}
+	if (mc_mkdir_p(a->account_dir, 0700, e) < 0 || mc_key_generate("ec256", &a->akey, e) < 0)
+		return -1;
+	mc_pem_append_key(&b, a->akey);
+	rc = mc_file_write_atomic(a->account_dir, "key.pem", b.data, b.len, 0600, (gid_t)-1, e);
+	mc_buf_cleanse(&b);
+	return rc;
+}
+
+static int register_account(mc_acme_conn *c, mc_err *e)
+{
+	mc_acme *a = c->a;
+	const mc_config *cfg = a->cfg;
+	json_t *req = json_object(), *acct = json_object();
+	mc_http_resp r;
+	char *payload, *out;
+	int rc = -1;
+
+	json_object_set_new(req, "termsOfServiceAgreed", json_true());
+	if (cfg->acme_email[0]) {
+		char *mailto = mc_asprintf("mailto:%s", cfg->acme_email);
+		json_object_set_new(req, "contact", json_pack("[s]", mailto));
+		free(mailto);
+	}
+	if (cfg->acme_eab_kid[0] && cfg->acme_eab_hmac_key[0]) {
+		char *eab = mc_jws_eab(a->akey, cfg->acme_eab_kid, cfg->acme_eab_hmac_key, a->u_account, e);
+		if (!eab) {
+			json_decref(req);
+			json_decref(acct);
+			return -1;
+		}
+		json_object_set_new(req, "externalAccountBinding", json_loads(eab, 0, NULL));
+		free(eab);
+	} else if (a->eab_required) {
+		json_decref(req);
+		json_decref(acct);
+		return mc_err_set(e, "%s requires external account binding: set acme.eab_kid and acme.eab_hmac_key", a->dir_url);
+	}
+	payload = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	mc_http_resp_init(&r);
+	if (mc_acme_post(c, a->u_account, payload, NULL, &r, e) < 0) {
+		mc_err_prefix(e, "account registration at %s", a->dir_url);
+		goto out;
+	}
+	if (!r.location || strncmp(r.location, "https://", 8) != 0) {
+		mc_err_set(e, "account registration at %s: no account URL in the answer", a->dir_url);
+		goto out;
+	}
+	a->kid = mc_strdup(r.location);
+	json_object_set_new(acct, "url", json_string(a->kid));
+	json_object_set_new(acct, "directory", json_string(a->dir_url));
+	json_object_set_new(acct, "contact", json_string(cfg->acme_email));
+	out = json_dumps(acct, JSON_INDENT(2));
+	rc = mc_file_write_atomic(a->account_dir, "account.json", out, strlen(out), 0600, (gid_t)-1, e);
+	free(out);
+out:
+	json_decref(acct);
+	free(payload);
+	mc_http_resp_free(&r);
+	return rc;
+}
+
+int mc_acme_open(mc_acme *a, const mc_config *cfg, mc_err *e)
+{
+	mc_acme_conn c;
+	int rc;
+
+	memset(a, 0, sizeof *a);
+	a->cfg = cfg;
+	a->dir_url = mc_strdup(cfg->acme_directory);
+	a->poll_deadline_s = 300;
+	pthread_mutex_init(&a->lock, NULL);
+	if (mc_acme_conn_init(&c, a, e) < 0)
+		return -1;
+	rc = load_directory(&c, e);
+	if (rc == 0 && !cfg->acme_agree_tos)
+		rc = mc_err_set(e, "acme.agree_tos is false: read the CA's terms of service%s%s and set agree_tos = true before any certificate is ordered",
+				a->tos ? " at " : "", a->tos ? a->tos : "");
+	if (rc == 0) {
+		account_dir_for(a);
+		rc = load_or_make_account_key(a, e);
+	}
+	if (rc == 0) {
+		a->thumbprint = mc_jwk_thumbprint(a->akey, e);
+		if (!a->thumbprint)
+			rc = -1;
+	}
+	/* newAccount with an existing key returns that account: one request, always correct */
+	if (rc == 0)
+		rc = register_account(&c, e);
+	mc_acme_conn_free(&c);
+	return rc;
+}
+
+void mc_acme_close(mc_acme *a)
+{
+	size_t i;
+
+	free(a->dir_url);
+	free(a->u_nonce);
+	free(a->u_account);
+	free(a->u_order);
+	free(a->u_revoke);
+	free(a->u_keychange);
+	free(a->u_renewal);
+	free(a->tos);
+	json_decref(a->profiles);
+	EVP_PKEY_free(a->akey);
+	free(a->kid);
+	free(a->thumbprint);
+	for (i = 0; i < a->nnonces; i++)
+		free(a->nonces[i]);
+	pthread_mutex_destroy(&a->lock);
+	memset(a, 0, sizeof *a);
+}
+
+int mc_acme_conn_init(mc_acme_conn *c, mc_acme *a, mc_err *e)
+{
+	c->a = a;
+	return mc_http_init(&c->http, a->cfg->acme_ca_bundle, e);
+}
+
+void mc_acme_conn_free(mc_acme_conn *c)
+{
+	mc_http_free(&c->http);
+}
+
+/* ---- polling ---- */
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * POST-as-GET URL until its "status" is not one of PENDING (space separated);
+ * honours Retry-After, otherwise backs off from 100 ms to 2 s, under the
+ * overall deadline.  Returns the final object.
+ */
+static json_t *poll_status(mc_acme_conn *c, const char *url, const char *pending, const char *what,
+			   mc_err *e)
+{
+	long deadline = mono_ms() + c->a->poll_deadline_s * 1000L, wait = 100;
+	mc_http_resp r;
+	json_t *j = NULL;
+
+	mc_http_resp_init(&r);
+	for (;;) {
+		const char *st;
+		char key[32];
+
+		if (mc_acme_post(c, url, NULL, NULL, &r, e) < 0)
+			break;
+		j = body_json(&r, what, e);
+		if (!j)
+			break;
+		st = jstr(j, "status");
+		if (!st) {
+			mc_err_set(e, "%s: no status in the server's answer", what);
+			json_decref(j);
+			j = NULL;
+			break;
+		}
+		snprintf(key, sizeof key, " %s ", st);
+		{
+			char list[64];
+			snprintf(list, sizeof list, " %s ", pending);
+			if (!strstr(list, key))
+				break; /* final */
+		}
+		json_decref(j);
+		j = NULL;
+		{
+			long next = r.retry_after >= 0 ? r.retry_after * 1000L : wait;
+			long left = deadline - mono_ms();
+			if (next > 60000)
+				next = 60000;
+			if (left <= 0 || next > left) {
+				mc_err_set(e, "%s: still %s after %ld s", what, st, c->a->poll_deadline_s);
+				break;
+			}
+			sleep_ms(next);
+			wait = wait * 3 / 2 > 2000 ? 2000 : wait * 3 / 2;
+		}
+	}
+	mc_http_resp_free(&r);
+	return j;
+}
+
+/* ---- challenges ---- */
+
+struct pending_chal {
+	char *authz_url;
+	char *chal_url;
+	char *token;
+	char *identifier;   /* as in the authorization: no "*." */
+	int wildcard;
+	mc_challenge type;
+	int provisioned;
+	char *txt_name;
+	char *txt_value;
+};
+
+static void chal_free(struct pending_chal *p)
+{
+	free(p->authz_url);
+	free(p->chal_url);
+	free(p->token);
+	free(p->identifier);
+	free(p->txt_name);
+	free(p->txt_value);
+}
+
+static const char *chal_type_name(mc_challenge t)
+{
+	return t == MC_CHAL_DNS01 ? "dns-01" : t == MC_CHAL_TLSALPN01 ? "tls-alpn-01" : "http-01";
+}
+
+static int provision(mc_acme *a, const char *host, struct pending_chal *p, mc_err *e)
+{
+	char *keyauth = mc_asprintf("%s.%s", p->token, a->thumbprint);
+	int rc = 0;
+
+	switch (p->type) {
+	case MC_CHAL_HTTP01:
+		if (a->http01)
+			mc_http01_add(a->http01, p->token, keyauth);
+		else
+			rc = mc_webroot_add(a->cfg->http01_webroot, p->token, keyauth, e);
+		break;
+	case MC_CHAL_DNS01: {
+		unsigned char md[32];
+		unsigned int mdlen = 0;
+
+		EVP_Digest(keyauth, strlen(keyauth), md, &mdlen, EVP_sha256(), NULL);
+		p->txt_value = mc_b64url_encode(md, mdlen);
+		p->txt_name = mc_asprintf("_acme-challenge.%s.", p->identifier);
+		rc = mc_dns01_hook(a->cfg, "add", host, p->identifier, p->txt_name, p->txt_value, e);
+		break;
+	}
+	case MC_CHAL_TLSALPN01:
+		rc = mc_err_set(e, "tls-alpn-01 is not supported yet; use http-01 or dns-01");
+		break;
+	}
+	free(keyauth);
+	if (rc == 0)
+		p->provisioned = 1;
+	return rc;
+}
+
+static void deprovision(mc_acme *a, const char *host, struct pending_chal *p)
+{
+	mc_err e;
+
+	if (!p->provisioned)
+		return;
+	p->provisioned = 0;
+	if (p->type == MC_CHAL_HTTP01) {
+		if (a->http01)
+			mc_http01_remove(a->http01, p->token);
+		else
+			mc_webroot_remove(a->cfg->http01_webroot, p->token);
+	} else if (p->type == MC_CHAL_DNS01) {
+		if (mc_dns01_hook(a->cfg, "remove", host, p->identifier, p->txt_name, p->txt_value, &e) < 0)
+			mc_warn("%s: removing the TXT record %s: %s", host, p->txt_name, e.msg);
+	}
+}
+
+/* pick our challenge from a pending authorization */
+static int choose_challenge(json_t *authz, const char *authz_url, mc_challenge type,
+			    struct pending_chal *p, mc_err *e)
+{
+	json_t *chals = json_object_get(authz, "challenges"), *ch;
+	json_t *id = json_object_get(authz, "identifier");
+	const char *want = chal_type_name(type), *value = jstr(id, "value");
+	char norm[MC_HOSTNAME_MAX + 1];
+	size_t i;
+
+	if (!value || mc_hostname_check(value, 0, norm, e) < 0)
+		return mc_err_set(e, "%s: authorization has no valid identifier", authz_url);
+	json_array_foreach(chals, i, ch) {
+		const char *t = jstr(ch, "type"), *url = jstr(ch, "url"), *token = jstr(ch, "token");
+
+		if (!t || strcmp(t, want) != 0)
+			continue;
+		if (!url || strncmp(url, "https://", 8) != 0)
+			return mc_err_set(e, "%s: %s challenge without a usable URL", norm, want);
+		if (!token || !mc_b64url_valid(token, MC_TOKEN_MAX) || strlen(token) < 16)
+			return mc_err_set(e, "%s: refusing a malformed %s token from the server", norm, want);
+		p->authz_url = mc_strdup(authz_url);
+		p->chal_url = mc_strdup(url);
+		p->token = mc_strdup(token);
+		p->identifier = mc_strdup(norm);
+		p->wildcard = json_is_true(json_object_get(authz, "wildcard"));
+		p->type = type;
+		return 0;
+	}
+	return mc_err_set(e, "%s: the CA offers no %s challenge", norm, want);
+}
+
+/* the reason a failed authorization gives, from its challenges */
+static void authz_failure(json_t *authz, const char *ident, mc_err *e)
+{
+	json_t *chals = json_object_get(authz, "challenges"), *ch;
+	size_t i;
+
+	json_array_foreach(chals, i, ch) {
+		json_t *err = json_object_get(ch, "error");
+		if (err) {
+			char *s = json_dumps(err, JSON_COMPACT);
+			char *prob = mc_acme_problem(s, strlen(s));
+			mc_err_set(e, "%s: %s validation failed: %s", ident, jstr(ch, "type") ? jstr(ch, "type") : "?",
+				   prob ? prob : s);
+			free(prob);
+			free(s);
+			return;
+		}
+	}
+	mc_err_set(e, "%s: authorization is %s", ident, jstr(authz, "status") ? jstr(authz, "status") : "?");
+}
+
+static int authorize(mc_acme_conn *c, const char *host, json_t *authzs, mc_challenge type, mc_err *e)
+{
+	size_t i, n = json_array_size(authzs), np = 0;
+	struct pending_chal *pend = mc_calloc(n ? n : 1, sizeof *pend);
+	mc_http_resp r;
+	json_t *v;
+	int rc = 0;
+
+	mc_http_resp_init(&r);
+	/* fetch every authorization, provision and trigger each pending challenge */
+	json_array_foreach(authzs, i, v) {
+		const char *url = json_string_value(v), *st;
+		json_t *authz;
+
+		if (!url || strncmp(url, "https://", 8) != 0) {
+			rc = mc_err_set(e, "order lists an authorization without a usable URL");
+			break;
+		}
+		if (mc_acme_post(c, url, NULL, NULL, &r, e) < 0) {
+			rc = -1;
+			break;
+		}
+		authz = body_json(&r, url, e);
+		if (!authz) {
+			rc = -1;
+			break;
+		}
+		st = jstr(authz, "status");
+		if (st && strcmp(st, "valid") == 0) {
+			json_decref(authz);
+			continue;
+		}
+		if (!st || strcmp(st, "pending") != 0) {
+			authz_failure(authz, jstr(json_object_get(authz, "identifier"), "value") ? jstr(json_object_get(authz, "identifier"), "value") : url, e);
+			json_decref(authz);
+			rc = -1;
+			break;
+		}
+		rc = choose_challenge(authz, url, type, &pend[np], e);
+		json_decref(authz);
+		if (rc < 0)
+			break;
+		np++;
+		rc = provision(c->a, host, &pend[np - 1], e);
+		if (rc < 0)
+			break;
+		if (mc_acme_post(c, pend[np - 1].chal_url, "{}", NULL, &r, e) < 0) {
+			mc_err_prefix(e, "%s: answering the %s challenge", pend[np - 1].identifier,
+				      chal_type_name(type));
+			rc = -1;
+			break;
+		}
+	}
+	/* wait for each to become valid */
+	for (i = 0; rc == 0 && i < np; i++) {
+		json_t *authz = poll_status(c, pend[i].authz_url, "pending processing", pend[i].identifier, e);
+		const char *st;
+
+		if (!authz) {
+			rc = -1;
+			break;
+		}
+		st = jstr(authz, "status");
+		if (strcmp(st, "valid") != 0) {
+			authz_failure(authz, pend[i].identifier, e);
+			rc = -1;
+		}
+		json_decref(authz);
+	}
+	for (i = 0; i < np; i++) {
+		deprovision(c->a, host, &pend[i]);
+		chal_free(&pend[i]);
+	}
+	free(pend);
+	mc_http_resp_free(&r);
+	return rc;
+}
+
+/* ---- certificate download and chain choice ---- */
+
+static int chain_matches(STACK_OF(X509) *chain, const char *preferred)
+{
+	int i;
+
+	/* from the top of the chain down: the root-most issuer is what operators name */
+	for (i = sk_X509_num(chain) - 1; i >= 0; i--) {
+		mc_certinfo ci;
+		if (mc_cert_info(sk_X509_value(chain, i), &ci) == 0 && strcmp(ci.issuer_cn, preferred) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int download_chain(mc_acme_conn *c, const char *url, STACK_OF(X509) **chain,
+			  char ***alternates, mc_err *e)
+{
+	mc_http_resp r;
+	int rc;
+
+	mc_http_resp_init(&r);
+	rc = mc_acme_post(c, url, NULL, PEM_CHAIN, &r, e);
+	if (rc == 0 && mc_pem_read_certs(r.body.data ? r.body.data : "", r.body.len, chain, e) < 0)
+		rc = mc_err_prefix(e, "certificate from %s", url);
+	if (rc == 0 && alternates) {
+		*alternates = r.alternates;
+		r.alternates = NULL;
+		r.nalternates = 0;
+	}
+	mc_http_resp_free(&r);
+	return rc;
+}
+
+static int fetch_certificate(mc_acme_conn *c, const char *host, const char *url,
+			     STACK_OF(X509) **chain, mc_err *e)
+{
+	const char *pref = c->a->cfg->acme_preferred_chain;
+	char **alts = NULL;
+	size_t i;
+
+	if (download_chain(c, url, chain, &alts, e) < 0)
+		return -1;
+	if (pref[0] && !chain_matches(*chain, pref)) {
+		for (i = 0; alts && alts[i]; i++) {
+			STACK_OF(X509) *alt = NULL;
+			mc_err ae;
+
+			if (strncmp(alts[i], "https://", 8) != 0)
+				continue;
+			if (download_chain(c, alts[i], &alt, NULL, &ae) < 0) {
+				mc_warn("%s: alternate chain %s: %s", host, alts[i], ae.msg);
+				continue;
+			}
+			if (chain_matches(alt, pref)) {
+				sk_X509_pop_free(*chain, X509_free);
+				*chain = alt;
+				mc_debug("%s: using the alternate chain issued by \"%s\"", host, pref);
+				break;
+			}
+			sk_X509_pop_free(alt, X509_free);
+		}
+		if (!alts || !alts[i])
+			mc_info("%s: no chain issued by \"%s\" offered; using the default chain", host, pref);
+	}
+	mc_strv_free(alts);
+	return 0;
+}
+
+/* ---- the order ---- */
+
+int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t nnames,
+		  mc_challenge challenge, EVP_PKEY *key, STACK_OF(X509) **chain, char **cert_url,
+		  mc_err *e)
+{
+	json_t *req = json_object(), *ids = json_array(), *order = NULL, *fin = NULL;
+	const char *st, *finalize, *certurl;
+	char *payload, *order_url = NULL, *csr_b64;
+	mc_http_resp r;
+	mc_buf der;
+	size_t i;
+	int rc = -1;
+
+	mc_http_resp_init(&r);
+	mc_buf_init(&der);
+	for (i = 0; i < nnames; i++)
+		json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns", "value", names[i]));
+	json_object_set_new(req, "identifiers", ids);
+	if (c->a->cfg->acme_profile[0])
+		json_object_set_new(req, "profile", json_string(c->a->cfg->acme_profile));
+	payload = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (mc_acme_post(c, c->a->u_order, payload, NULL, &r, e) < 0) {
+		mc_err_prefix(e, "new order");
+		goto out;
+	}
+	if (!r.location || strncmp(r.location, "https://", 8) != 0) {
+		mc_err_set(e, "new order: no order URL in the answer");
+		goto out;
+	}
+	order_url = mc_strdup(r.location);
+	order = body_json(&r, "new order", e);
+	if (!order)
+		goto out;
+	st = jstr(order, "status");
+	if (!st || strcmp(st, "invalid") == 0) {
+		mc_err_set(e, "new order is %s", st ? st : "without status");
+		goto out;
+	}
+	if (strcmp(st, "pending") == 0 &&
+	    authorize(c, host, json_object_get(order, "authorizations"), challenge, e) < 0)
+		goto out;
+	finalize = jstr(order, "finalize");
+	if (!finalize || strncmp(finalize, "https://", 8) != 0) {
+		mc_err_set(e, "order has no usable finalize URL");
+		goto out;
+	}
+	/* wait for "ready" (authorizations settle asynchronously on some CAs) */
+	json_decref(fin);
+	fin = poll_status(c, order_url, "pending", "order", e);
+	if (!fin)
+		goto out;
+	st = jstr(fin, "status");
+	if (strcmp(st, "ready") == 0) {
+		char *body;
+		if (mc_csr_make(key, names, nnames, NULL, &der, e) < 0)
+			goto out;
+		csr_b64 = mc_b64url_encode(der.data, der.len);
+		body = mc_asprintf("{\"csr\":\"%s\"}", csr_b64);
+		free(csr_b64);
+		rc = mc_acme_post(c, finalize, body, NULL, &r, e);
+		free(body);
+		if (rc < 0) {
+			mc_err_prefix(e, "finalize");
+			goto out;
+		}
+		rc = -1;
+		json_decref(fin);
+		fin = poll_status(c, order_url, "ready processing", "order", e);
+		if (!fin)
+			goto out;
+		st = jstr(fin, "status");
+	}
+	if (strcmp(st, "valid") != 0) {
+		json_t *err = json_object_get(fin, "error");
+		char *s = err ? json_dumps(err, JSON_COMPACT) : NULL;
+		char *prob = s ? mc_acme_problem(s, strlen(s)) : NULL;
+		mc_err_set(e, "order is %s%s%s", st, prob ? ": " : "", prob ? prob : "");
+		free(prob);
+		free(s);
+		goto out;
+	}
+	certurl = jstr(fin, "certificate");
+	if (!certurl || strncmp(certurl, "https://", 8) != 0) {
+		mc_err_set(e, "valid order without a usable certificate URL");
+		goto out;
+	}
+	if (fetch_certificate(c, host, certurl, chain, e) < 0)
+		goto out;
+	*cert_url = mc_strdup(certurl);
+	rc = 0;
+out:
+	free(payload);
+	free(order_url);
+	json_decref(order);
+	json_decref(fin);
+	mc_buf_free(&der);
+	mc_http_resp_free(&r);
+	return rc;
+}

@@ -1,0 +1,372 @@
+/*
+ * issue - the worker pool and one host's whole issuance.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "acme.h"
+#include "http01.h"
+#include "issue.h"
+#include "keys.h"
+#include "store.h"
+#include "timefmt.h"
+#include "x509chk.h"
+
+struct job {
+	mc_host *host;
+	int failed;
+	int skipped;
+};
+
+struct pool {
+	mc_config *cfg;
+	mc_acme *acme;       /* NULL when no host needs ACME */
+	struct job *jobs;
+	size_t njobs;
+	size_t next;
+	int flags;
+	pthread_mutex_t lock;
+};
+
+time_t mc_renewal_time(time_t nb, time_t na)
+{
+	return nb + (na - nb) * 2 / 3;
+}
+
+long mc_backoff_seconds(int failures)
+{
+	long s = 60;
+
+	while (--failures > 0 && s < 86400)
+		s *= 2;
+	return s > 86400 ? 86400 : s;
+}
+
+/* does the installed certificate cover exactly what the config asks for? */
+static int names_match(const mc_state *st, const mc_host *h)
+{
+	size_t i, n = 0;
+
+	while (st->names && st->names[n])
+		n++;
+	if (n != h->nnames)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(st->names[i], h->names[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* 1 when the host should be left alone now, with the reason logged */
+static int skip_host(struct pool *p, const mc_host *h, const mc_state *st, time_t now)
+{
+	char t[MC_TIMEFMT_LEN];
+
+	if (p->flags & MC_ISSUE_FORCE)
+		return 0;
+	if (st->has_cert && mc_store_has_cert(p->cfg->store, h->dir) && names_match(st, h) &&
+	    now < st->cert_expiration_time && now < st->renewal_time) {
+		if (p->flags & MC_ISSUE_DUE_ONLY)
+			return 1;
+		mc_time_format(st->renewal_time, t);
+		mc_info("%s: certificate is valid, renewal due %s (use --force to renew now)", h->name, t);
+		return 1;
+	}
+	if ((p->flags & MC_ISSUE_DUE_ONLY) && st->next_retry_time && now < st->next_retry_time)
+		return 1;
+	return 0;
+}
+
+static void state_from_chain(mc_state *st, const mc_host *h, STACK_OF(X509) *chain,
+			     const char *source, const char *cert_url, time_t now)
+{
+	mc_certinfo ci;
+	size_t i;
+
+	mc_cert_info(sk_X509_value(chain, 0), &ci);
+	snprintf(st->host, sizeof st->host, "%s", h->name);
+	mc_strv_free(st->names);
+	st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
+	for (i = 0; i < h->nnames; i++)
+		st->names[i] = mc_strdup(h->names[i]);
+	snprintf(st->source, sizeof st->source, "%s", source);
+	st->has_cert = 1;
+	snprintf(st->serial, sizeof st->serial, "%s", ci.serial);
+	snprintf(st->issuer, sizeof st->issuer, "%s", ci.issuer);
+	st->not_before = ci.not_before;
+	st->cert_expiration_time = ci.not_after;
+	st->renewal_time = mc_renewal_time(ci.not_before, ci.not_after);
+	st->last_success_time = now;
+	st->failures = 0;
+	st->next_retry_time = 0;
+	mc_state_set_error(st, NULL);
+	free(st->cert_url);
+	st->cert_url = cert_url ? mc_strdup(cert_url) : NULL;
+}
+
+static int obtain(struct pool *p, mc_acme_conn *conn, const mc_host *h, mc_state *st, mc_err *e)
+{
+	STACK_OF(X509) *chain = NULL;
+	EVP_PKEY *key = NULL;
+	char *cert_url = NULL;
+	const char *source = "acme";
+	int rc;
+
+	rc = mc_key_generate(p->cfg->acme_key_type, &key, e);
+	if (rc == 0 && h->source == MC_SRC_SELFSIGNED) {
+		X509 *x = NULL;
+		source = "self-signed";
+		rc = mc_selfsigned_make(key, h->names, h->nnames, 90, &x, e);
+		if (rc == 0) {
+			chain = sk_X509_new_null();
+			sk_X509_push(chain, x);
+		}
+	} else if (rc == 0) {
+		if (!conn)
+			rc = mc_err_set(e, "no ACME account available");
+		else
+			rc = mc_acme_issue(conn, h->name, h->names, h->nnames, h->challenge, key, &chain,
+					   &cert_url, e);
+	}
+	if (rc == 0) {
+		state_from_chain(st, h, chain, source, cert_url, mc_now());
+		rc = mc_store_install(p->cfg->store, h->dir, key, chain, h->names, h->nnames, st, e);
+	}
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(key);
+	free(cert_url);
+	return rc;
+}
+
+static void record_failure(struct pool *p, const mc_host *h, mc_state *st, const char *msg)
+{
+	time_t now = mc_now();
+	mc_err e;
+
+	if (!st->host[0])
+		snprintf(st->host, sizeof st->host, "%s", h->name);
+	if (!st->names) {
+		size_t i;
+		st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
+		for (i = 0; i < h->nnames; i++)
+			st->names[i] = mc_strdup(h->names[i]);
+	}
+	if (!st->source[0])
+		snprintf(st->source, sizeof st->source, "%s",
+			 h->source == MC_SRC_SELFSIGNED ? "self-signed" : h->source == MC_SRC_MANUAL ? "manual" : "acme");
+	st->failures++;
+	st->last_failure_time = now;
+	st->next_retry_time = now + mc_backoff_seconds(st->failures);
+	mc_state_set_error(st, msg);
+	/* the installed certificate is untouched; only its state.json changes */
+	if (mc_store_state_save(p->cfg->store, h->dir, st, &e) < 0)
+		mc_error("%s: recording the failure: %s", h->name, e.msg);
+}
+
+static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
+{
+	const mc_host *h = j->host;
+	mc_state st;
+	mc_err e;
+	int lock, rc;
+
+	lock = mc_store_lock_host(p->cfg->store, h->dir, &e);
+	if (lock < 0) {
+		mc_error("%s: %s", h->name, e.msg);
+		j->failed = 1;
+		return;
+	}
+	if (mc_store_state_load(p->cfg->store, h->dir, &st, &e) < 0) {
+		mc_warn("%s: ignoring unreadable state: %s", h->name, e.msg);
+		mc_state_init(&st);
+	}
+	if (h->source == MC_SRC_MANUAL) {
+		mc_debug("%s: source is manual; nothing to obtain", h->name);
+		j->skipped = 1;
+	} else if (skip_host(p, h, &st, mc_now())) {
+		j->skipped = 1;
+	} else {
+		rc = obtain(p, h->source == MC_SRC_SELFSIGNED ? NULL : conn, h, &st, &e);
+		if (rc == 0) {
+			char t[MC_TIMEFMT_LEN];
+			mc_time_format(st.cert_expiration_time, t);
+			mc_info("%s: certificate installed (serial %s, expires %s)", h->name, st.serial, t);
+		} else {
+			mc_error("%s: %s", h->name, e.msg);
+			record_failure(p, h, &st, e.msg);
+			j->failed = 1;
+		}
+	}
+	mc_state_free(&st);
+	mc_store_unlock(lock);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	mc_acme_conn conn, *cp = NULL;
+	mc_err e;
+
+	if (p->acme) {
+		if (mc_acme_conn_init(&conn, p->acme, &e) < 0)
+			mc_error("%s", e.msg);
+		else
+			cp = &conn;
+	}
+	for (;;) {
+		struct job *j = NULL;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->next < p->njobs)
+			j = &p->jobs[p->next++];
+		pthread_mutex_unlock(&p->lock);
+		if (!j)
+			break;
+		if (p->acme && !cp && j->host->source == MC_SRC_ACME) {
+			mc_error("%s: no connection to the CA", j->host->name);
+			j->failed = 1;
+			continue;
+		}
+		run_job(p, cp, j);
+	}
+	if (cp)
+		mc_acme_conn_free(cp);
+	return NULL;
+}
+
+static int needs_acme(struct pool *p)
+{
+	size_t i;
+	time_t now = mc_now();
+
+	for (i = 0; i < p->njobs; i++) {
+		const mc_host *h = p->jobs[i].host;
+		mc_state st;
+		int skip;
+
+		if (h->source != MC_SRC_ACME)
+			continue;
+		if (mc_store_state_load(p->cfg->store, h->dir, &st, NULL) < 0)
+			return 1;
+		skip = skip_host(p, h, &st, now);
+		if (!skip) {
+			mc_state_free(&st);
+			return 1;
+		}
+		mc_state_free(&st);
+	}
+	return 0;
+}
+
+int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs)
+{
+	struct pool p;
+	mc_acme acme;
+	mc_http01 *http01 = NULL;
+	pthread_t *threads;
+	int i, nthreads, failed = 0, have_acme = 0;
+	mc_err e;
+
+	memset(&p, 0, sizeof p);
+	p.cfg = cfg;
+	p.flags = flags;
+	pthread_mutex_init(&p.lock, NULL);
+	p.jobs = mc_calloc(cfg->nhosts + 1, sizeof *p.jobs);
+	if (hosts) {
+		for (i = 0; i < nhosts; i++) {
+			mc_host *h = mc_config_find_host(cfg, hosts[i]);
+			if (!h) {
+				mc_error("%s: not a configured host", hosts[i]);
+				failed++;
+				continue;
+			}
+			p.jobs[p.njobs++].host = h;
+		}
+	} else {
+		for (i = 0; i < (int)cfg->nhosts; i++)
+			p.jobs[p.njobs++].host = &cfg->hosts[i];
+	}
+	if (mc_store_prepare(cfg->store, &e) < 0) {
+		mc_error("%s", e.msg);
+		free(p.jobs);
+		return (int)p.njobs + failed;
+	}
+	if (needs_acme(&p)) {
+		int uses_http01 = 0;
+		size_t k;
+
+		for (k = 0; k < p.njobs; k++)
+			if (p.jobs[k].host->source == MC_SRC_ACME && p.jobs[k].host->challenge == MC_CHAL_HTTP01)
+				uses_http01 = 1;
+		if (uses_http01 && !cfg->http01_webroot[0] &&
+		    mc_http01_start(cfg->http01_listen, cfg->http01_nlisten, &http01, &e) < 0) {
+			mc_error("%s", e.msg);
+		} else if (mc_acme_open(&acme, cfg, &e) < 0) {
+			mc_error("%s: %s", cfg->acme_directory, e.msg);
+			mc_acme_close(&acme);
+		} else {
+			acme.http01 = http01;
+			p.acme = &acme;
+			have_acme = 1;
+		}
+		if (!have_acme) {
+			/* every ACME host fails with that reason; the others still proceed */
+			size_t k2;
+			for (k2 = 0; k2 < p.njobs; k2++) {
+				struct job *j = &p.jobs[k2];
+				mc_state st;
+				int lock;
+
+				if (j->host->source != MC_SRC_ACME)
+					continue;
+				lock = mc_store_lock_host(cfg->store, j->host->dir, NULL);
+				if (mc_store_state_load(cfg->store, j->host->dir, &st, NULL) < 0)
+					mc_state_init(&st);
+				if (!skip_host(&p, j->host, &st, mc_now())) {
+					record_failure(&p, j->host, &st, e.msg);
+					j->failed = 1;
+				} else {
+					j->skipped = 1;
+				}
+				mc_state_free(&st);
+				mc_store_unlock(lock);
+			}
+		}
+	}
+	/* hosts already settled above are not handed to the workers */
+	{
+		size_t k, w = 0;
+		for (k = 0; k < p.njobs; k++) {
+			if (p.jobs[k].failed)
+				failed++;
+			else if (!(p.jobs[k].skipped && !have_acme))
+				p.jobs[w++] = p.jobs[k];
+		}
+		p.njobs = w;
+	}
+	nthreads = jobs < 1 ? 1 : jobs;
+	if ((size_t)nthreads > p.njobs)
+		nthreads = (int)p.njobs;
+	threads = mc_calloc((size_t)nthreads + 1, sizeof *threads);
+	for (i = 0; i < nthreads; i++)
+		if (pthread_create(&threads[i], NULL, worker, &p) != 0)
+			mc_fatal("cannot start a worker thread");
+	for (i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	for (i = 0; i < (int)p.njobs; i++)
+		if (p.jobs[i].failed)
+			failed++;
+	free(threads);
+	if (have_acme)
+		mc_acme_close(&acme);
+	mc_http01_stop(http01);
+	free(p.jobs);
+	pthread_mutex_destroy(&p.lock);
+	return failed;
+}

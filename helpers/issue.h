@@ -1,0 +1,25 @@
+/*
+ * issue - obtain certificates for many hosts: a bounded pool of worker
+ * threads, each with its own keep-alive connection; one host's failure never
+ * stops the others.  Also the per-host state bookkeeping (renewal window,
+ * backoff) that `issue`, `renew` and `retry` share.
+ */
+#ifndef MC_ISSUE_H
+#define MC_ISSUE_H
+
+#include <time.h>
+
+#include "conf.h"
+
+#define MC_ISSUE_FORCE 0x1   /* ignore the renewal window */
+#define MC_ISSUE_DUE_ONLY 0x2 /* renew: only hosts due or whose retry time came */
+
+/* run for HOSTS (NULL: every configured host); returns the number that failed */
+int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs);
+
+/* when a certificate valid from NB to NA should be renewed: 2/3 through its life */
+time_t mc_renewal_time(time_t nb, time_t na);
+/* backoff after N consecutive failures: 1 min doubling to at most 1 day */
+long mc_backoff_seconds(int failures);
+
+#endif

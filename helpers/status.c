@@ -1,0 +1,112 @@
+/*
+ * status - reads each host's state.json (and the certificate when state is
+ * missing) and prints it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "status.h"
+#include "store.h"
+#include "timefmt.h"
+#include "xalloc.h"
+
+static int in_error(const mc_state *st)
+{
+	return st->last_failure_error_message != NULL;
+}
+
+static json_t *host_json(const mc_config *cfg, const mc_host *h, mc_state *st)
+{
+	json_t *j;
+
+	if (!st->host[0])
+		snprintf(st->host, sizeof st->host, "%s", h->name);
+	if (!st->names) {
+		size_t i;
+		st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
+		for (i = 0; i < h->nnames; i++)
+			st->names[i] = mc_strdup(h->names[i]);
+	}
+	if (!st->source[0])
+		snprintf(st->source, sizeof st->source, "%s",
+			 h->source == MC_SRC_SELFSIGNED ? "self-signed" : h->source == MC_SRC_MANUAL ? "manual" : "acme");
+	st->has_cert = st->has_cert && mc_store_has_cert(cfg->store, h->dir);
+	j = mc_state_to_json(st);
+	json_object_set_new(j, "loaded", json_object());
+	return j;
+}
+
+static void fmt_time(time_t t, char *out)
+{
+	if (t)
+		mc_time_format(t, out);
+	else
+		snprintf(out, MC_TIMEFMT_LEN, "-");
+}
+
+int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
+{
+	json_t *arr = json_array();
+	size_t i;
+	int any_error = 0, k;
+
+	if (!(flags & MC_STATUS_JSON))
+		printf("%-32s %-5s %-21s %-11s %s\n", "HOST", "CERT", "EXPIRES", "SOURCE", "STATUS");
+	for (i = 0; i < cfg->nhosts; i++) {
+		const mc_host *h = &cfg->hosts[i];
+		mc_state st;
+		mc_err e;
+		int wanted = !hosts;
+
+		for (k = 0; hosts && k < nhosts; k++)
+			if (mc_config_find_host(cfg, hosts[k]) == h)
+				wanted = 1;
+		if (!wanted)
+			continue;
+		if (mc_store_state_load(cfg->store, h->dir, &st, &e) < 0) {
+			mc_state_init(&st);
+			mc_state_set_error(&st, e.msg);
+		}
+		if (in_error(&st))
+			any_error = 1;
+		if ((flags & MC_STATUS_ONLY_ERRORS) && !in_error(&st)) {
+			mc_state_free(&st);
+			continue;
+		}
+		if (flags & MC_STATUS_JSON) {
+			json_array_append_new(arr, host_json(cfg, h, &st));
+		} else {
+			char exp[MC_TIMEFMT_LEN], fail[MC_TIMEFMT_LEN], retry[MC_TIMEFMT_LEN];
+			int has = st.has_cert && mc_store_has_cert(cfg->store, h->dir);
+
+			fmt_time(has ? st.cert_expiration_time : 0, exp);
+			printf("%-32s %-5s %-21s %-11s ", h->name, has ? "yes" : "no", exp,
+			       st.source[0] ? st.source
+			       : h->source == MC_SRC_SELFSIGNED ? "self-signed"
+			       : h->source == MC_SRC_MANUAL ? "manual" : "acme");
+			if (in_error(&st)) {
+				fmt_time(st.last_failure_time, fail);
+				fmt_time(st.next_retry_time, retry);
+				printf("error at %s, retry %s: %s\n", fail, retry, st.last_failure_error_message);
+			} else {
+				printf("%s\n", has ? "ok" : "no certificate yet");
+			}
+		}
+		mc_state_free(&st);
+	}
+	if (flags & MC_STATUS_JSON) {
+		json_t *doc = json_pack("{s:o}", "hosts", arr);
+		char *s = json_dumps(doc, JSON_INDENT(2));
+		puts(s);
+		free(s);
+		json_decref(doc);
+	} else {
+		json_decref(arr);
+	}
+	return any_error;
+}
