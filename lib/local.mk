@@ -12,7 +12,8 @@ lib_libmailcert_a_SOURCES = \
 	lib/store.c lib/store.h \
 	lib/timefmt.c lib/timefmt.h \
 	lib/x509chk.c lib/x509chk.h \
-	lib/xalloc.c lib/xalloc.h
+	lib/xalloc.c lib/xalloc.h \
+	lib/loaded.c lib/loaded.h
 
 MAILCERT_LIBS = lib/libmailcert.a $(OPENSSL_LIBS) $(CURL_LIBS) $(CONFUSE_LIBS) \
 	$(JANSSON_LIBS) $(PTHREAD_LIBS)

@@ -1,0 +1,62 @@
+/*
+ * loaded - what mailcert-milter has loaded into the MTAs, for `mailcert status`.
+ *
+ * mailcert-milter keeps STORE/run/milter.json (0644, written atomically,
+ * STORE/run is 0755).  Nothing in it is secret.  Its shape:
+ *
+ *   {
+ *     "version": 1,
+ *     "pid": 1234,
+ *     "started": "2026-11-22T10:00:00Z",
+ *     "updated": "2026-11-22T10:00:02Z",
+ *     "default_host": "mail.example.com",          (host directory; null: none)
+ *     "hosts": {
+ *       "mail.example.com": {                       (keyed by store directory name)
+ *         "names": ["mail.example.com", "smtp.example.com"],   (the leaf's DNS SANs)
+ *         "serial": "03a1...",                      (the set the MTAs are given; null: none)
+ *         "gen": "1763805600.123456.42.0",          (its STORE/versions/HOST/GEN, or null)
+ *         "file": "/var/lib/mailcert/versions/mail.example.com/GEN/cert.pem",
+ *         "not_after": "2027-02-20T10:00:00Z",
+ *         "loaded": {"postfix": "RFC 3339" | null,  (when that set went live in the MTA)
+ *                    "dovecot": ..., "sendmail": ...},   (only the enabled MTAs)
+ *         "load_error": "why the current store set was refused" | null,
+ *         "load_error_time": "RFC 3339" | null
+ *       }
+ *     },
+ *     "mta": {
+ *       "postfix": {"last_reload": T|null, "last_error": "..."|null,
+ *                   "last_error_time": T|null, "failures": 0, "next_retry": T|null}
+ *     },
+ *     "listeners_since": "RFC 3339",
+ *     "listeners": {                                (milter counts, per {daemon_name}/{daemon_addr})
+ *       "smtpd/127.0.0.1": {"sessions": 10, "tls_sessions": 7,
+ *                           "tls_versions": {"TLSv1.3": 7},
+ *                           "ciphers": {"TLS_AES_256_GCM_SHA384": 7}}
+ *     }
+ *   }
+ */
+#ifndef MC_LOADED_H
+#define MC_LOADED_H
+
+#include <jansson.h>
+
+#define MC_LOADED_FILE "milter.json"
+
+/* STORE/run/milter.json, or NULL when it is missing or unreadable */
+json_t *mc_loaded_read(const char *store);
+
+/*
+ * Add to HOST_OBJ (one host of `mailcert status --json`):
+ *   "loaded": {"postfix": T|null, "dovecot": T|null[, "sendmail": T|null]}
+ *             - null when the host's current set (HOST_OBJ's "serial", when it
+ *             has one) is not the one loaded;
+ *   "loaded_serial": the serial the MTAs are serving for it, or null;
+ *   "load_error", "load_error_time": the milter's refusal of the current set, or null.
+ * LOADED_DOC may be NULL (no milter running): everything is null.
+ */
+void mc_loaded_annotate(json_t *host_obj, json_t *loaded_doc, const char *hostdir);
+
+/* a new reference to the "listeners" object (an empty object when absent) */
+json_t *mc_loaded_listeners(json_t *loaded_doc);
+
+#endif

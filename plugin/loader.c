@@ -1,0 +1,168 @@
+/*
+ * loader - batch, regenerate, reload, back off.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "loader.h"
+#include "log.h"
+#include "mta.h"
+#include "xalloc.h"
+
+void loader_init(loader *l, const mc_config *cfg)
+{
+	memset(l, 0, sizeof *l);
+	l->cfg = cfg;
+	l->store = cfg->store;
+	l->mta[MTA_POSTFIX].enabled = cfg->listen_postfix;
+	l->mta[MTA_DOVECOT].enabled = cfg->listen_dovecot;
+	l->mta[MTA_SENDMAIL].enabled = cfg->listen_sendmail;
+	l->dovecot_version = cfg->listen_dovecot ? dovecot_version() : 203;
+}
+
+void loader_free(loader *l)
+{
+	int m;
+
+	mh_free(&l->hosts);
+	for (m = 0; m < MTA_N; m++)
+		free(l->mta[m].last_error);
+}
+
+static int do_mta(loader *l, int m, const mta_ctx *c, mc_err *e)
+{
+	mta_state *s = &l->mta[m];
+
+	switch (m) {
+	case MTA_POSTFIX:
+		if (s->dirty && postfix_write(c, e) < 0)
+			return -1;
+		s->dirty = 0;
+		return s->reload ? postfix_reload(c, e) : 0;
+	case MTA_DOVECOT:
+		if (s->dirty && dovecot_write(c, l->dovecot_version, e) < 0)
+			return -1;
+		s->dirty = 0;
+		return s->reload ? dovecot_reload(c, e) : 0;
+	default:
+		s->dirty = 0;
+		return s->reload ? sendmail_reload(c, e) : 0;
+	}
+}
+
+static void mark_loaded(loader *l, int m, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < l->hosts.n; i++) {
+		mh_host *h = &l->hosts.v[i];
+		if (!(h->pending & (1u << m)))
+			continue;
+		h->pending &= ~(1u << m);
+		/* Sendmail serves only the default host */
+		if (m != MTA_SENDMAIL || strcmp(h->dir, l->def_dir) == 0)
+			h->loaded[m] = now;
+	}
+}
+
+int loader_apply(loader *l, time_t now)
+{
+	mta_ctx c;
+	mc_err e;
+	int m, rc = 0;
+
+	c.store = l->store;
+	c.cfg = l->cfg;
+	c.hosts = &l->hosts;
+	c.def = mh_default(&l->hosts, l->cfg->default_host);
+	for (m = 0; m < MTA_N; m++) {
+		mta_state *s = &l->mta[m];
+		if (!s->enabled || (!s->dirty && !s->reload))
+			continue;
+		if (s->next_try > now) {
+			rc = -1;
+			continue;
+		}
+		if (do_mta(l, m, &c, &e) == 0) {
+			if (s->reload) {
+				mc_info("%s reloaded", mta_names[m]);
+				s->last_reload = now;
+			}
+			s->reload = 0;
+			s->failures = 0;
+			s->next_try = 0;
+			mark_loaded(l, m, now);
+			continue;
+		}
+		/* keep what is owed; try again later */
+		rc = -1;
+		s->failures++;
+		{
+			long delay = LOADER_BACKOFF_MIN;
+			int k;
+			for (k = 1; k < s->failures && delay < LOADER_BACKOFF_MAX; k++)
+				delay *= 2;
+			if (delay > LOADER_BACKOFF_MAX)
+				delay = LOADER_BACKOFF_MAX;
+			s->next_try = now + delay;
+			mc_error("%s: %s (failure %d, retrying in %lds)", mta_names[m], e.msg,
+				 s->failures, delay);
+		}
+		free(s->last_error);
+		s->last_error = mc_strdup(e.msg);
+		s->last_error_time = now;
+	}
+	return rc;
+}
+
+int loader_batch(loader *l, time_t now)
+{
+	const mh_host *def;
+	int changed, m, defchanged;
+	mc_err e;
+	mta_ctx c;
+
+	changed = mh_scan(&l->hosts, l->store, now);
+	def = mh_default(&l->hosts, l->cfg->default_host);
+	defchanged = strcmp(def ? def->dir : "", l->def_dir) != 0 ||
+		     strcmp(def ? def->file : "", l->def_file) != 0;
+	if (defchanged) {
+		c.store = l->store;
+		c.cfg = l->cfg;
+		c.hosts = &l->hosts;
+		c.def = def;
+		if (mta_mkdir_run(l->store, &e) < 0 || mta_write_default_link(&c, &e) < 0)
+			mc_error("%s", e.msg);
+		/* Sendmail only needs a restart when what it serves changed */
+		if ((changed & MH_CHANGED_SETS) || strcmp(def ? def->dir : "", l->def_dir) != 0)
+			l->mta[MTA_SENDMAIL].reload = 1;
+		mc_pathf(l->def_dir, sizeof l->def_dir, "%s", def ? def->dir : "");
+		mc_pathf(l->def_file, sizeof l->def_file, "%s", def ? def->file : "");
+		changed |= MH_CHANGED_PATHS;
+	}
+	for (m = 0; m < MTA_N; m++) {
+		if (changed)
+			l->mta[m].dirty = 1;
+		if ((changed & MH_CHANGED_SETS) && m != MTA_SENDMAIL)
+			l->mta[m].reload = 1;
+	}
+	if (def && (def->pending & (1u << MTA_SENDMAIL)))
+		l->mta[MTA_SENDMAIL].reload = 1;
+	return loader_apply(l, now);
+}
+
+time_t loader_next_retry(const loader *l)
+{
+	time_t t = 0;
+	int m;
+
+	for (m = 0; m < MTA_N; m++) {
+		const mta_state *s = &l->mta[m];
+		if (s->enabled && (s->dirty || s->reload) && (t == 0 || s->next_try < t))
+			t = s->next_try;
+	}
+	return t;
+}

@@ -1,0 +1,46 @@
+/*
+ * loader - one batch: rescan the store, regenerate what each enabled MTA
+ * reads, reload each MTA at most once, retry failures with backoff.
+ */
+#ifndef MCM_LOADER_H
+#define MCM_LOADER_H
+
+#include <time.h>
+
+#include "conf.h"
+#include "hosts.h"
+
+#define LOADER_BACKOFF_MIN 2
+#define LOADER_BACKOFF_MAX 300
+
+typedef struct mta_state {
+	int enabled;
+	int dirty;          /* files must be regenerated */
+	int reload;         /* a reload is owed */
+	int failures;       /* consecutive */
+	time_t next_try;    /* backoff: not before this */
+	time_t last_reload;
+	char *last_error;
+	time_t last_error_time;
+} mta_state;
+
+typedef struct loader {
+	const mc_config *cfg;
+	const char *store;
+	mh_table hosts;
+	mta_state mta[MTA_N];
+	int dovecot_version;
+	char def_dir[300];      /* default host's directory, for change detection */
+	char def_file[PATH_MAX];
+} loader;
+
+void loader_init(loader *l, const mc_config *cfg);
+void loader_free(loader *l);
+/* rescan and apply; 0 when every enabled MTA is up to date */
+int loader_batch(loader *l, time_t now);
+/* apply owed work whose backoff has passed (no rescan) */
+int loader_apply(loader *l, time_t now);
+/* the earliest time owed work may be retried, 0 when nothing is owed */
+time_t loader_next_retry(const loader *l);
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * mailcert-milter - load the certificate store into Postfix, Dovecot and
+ * Sendmail, reload them when it changes, and (with -p) count TLS use per
+ * listener as a libmilter filter.
+ *
+ * The main thread owns the store, the generated files and milter.json; the
+ * milter runs in threads of libmilter's own and only touches its counts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "loader.h"
+#include "log.h"
+#include "milter.h"
+#include "record.h"
+#include "store.h"
+#include "timefmt.h"
+#include "watch.h"
+
+#define QUIET_MS 200        /* a burst of changes ends after this much quiet */
+#define BATCH_MAX_MS 1000   /* ...or this long after its first change */
+#define SCAN_INOTIFY_S 60   /* safety scan even with inotify */
+#define SCAN_POLL_S 2       /* scan interval without inotify */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mailcert-milter [-f] [-v] [-c FILE] [-p SOCKET] [--once]\n"
+		   "  -f, --foreground  stay in the foreground, log to stderr\n"
+		   "  -c, --config FILE configuration (default %s)\n"
+		   "  -p, --socket SOCK also serve the milter protocol on SOCK\n"
+		   "                    (unix:/path or inet:port@host)\n"
+		   "      --once        regenerate and reload once, then exit\n"
+		   "  -v, --verbose     debug logging\n"
+		   "  -h, --help        this text\n"
+		   "      --version     print the version\n",
+		mc_config_default_path());
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int sigfd_open(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	/* blocked before any thread starts, so every thread inherits the mask */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void record(const loader *l, int with_milter, time_t started)
+{
+	json_t *counts = with_milter ? mm_counts(NULL) : NULL;
+	mc_err e;
+
+	if (record_write(l, counts, started, &e) < 0)
+		mc_error("%s", e.msg);
+	json_decref(counts);
+}
+
+static int serve(loader *l, const char *socket, time_t started)
+{
+	int sfd, wfd, pipefd[2] = { -1, -1 }, milter = 0, stop = 0;
+	long long first_change = 0, last_change = 0, next_scan, next_flush;
+	mc_err e;
+
+	sfd = sigfd_open();
+	if (sfd < 0)
+		mc_fatal("signalfd: %s", strerror(errno));
+	wfd = watch_open(l->store);
+	if (socket) {
+		if (pipe(pipefd) < 0)
+			mc_fatal("pipe: %s", strerror(errno));
+		if (mm_start(socket, pipefd[1], &e) < 0)
+			mc_error("%s; going on without the milter", e.msg);
+		else
+			milter = 1;
+	}
+	loader_batch(l, mc_now());
+	record(l, milter, started);
+	next_scan = now_ms() + (wfd >= 0 ? SCAN_INOTIFY_S : SCAN_POLL_S) * 1000LL;
+	next_flush = now_ms() + 1000;
+	while (!stop) {
+		struct pollfd pfd[3];
+		long long t = now_ms(), wake = next_scan;
+		time_t retry = loader_next_retry(l);
+		int n = 0, timeout, rescan = 0, i;
+
+		if (first_change) {
+			long long due = last_change + QUIET_MS;
+			if (due > first_change + BATCH_MAX_MS)
+				due = first_change + BATCH_MAX_MS;
+			if (due < wake)
+				wake = due;
+		}
+		if (retry) {
+			long long due = t + ((long long)retry - (long long)mc_now()) * 1000;
+			if (due < wake)
+				wake = due;
+		}
+		if (milter && next_flush < wake)
+			wake = next_flush;
+		timeout = wake > t ? (int)(wake - t) : 0;
+		pfd[n].fd = sfd;
+		pfd[n++].events = POLLIN;
+		if (wfd >= 0) {
+			pfd[n].fd = wfd;
+			pfd[n++].events = POLLIN;
+		}
+		if (milter) {
+			pfd[n].fd = pipefd[0];
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			mc_fatal("poll: %s", strerror(errno));
+		t = now_ms();
+		for (i = 0; i < n; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			if (pfd[i].fd == sfd) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+					if (si.ssi_signo == SIGUSR1) {
+						rescan = 1;
+					} else {
+						mc_info("signal %u: stopping", si.ssi_signo);
+						stop = 1;
+					}
+				}
+			} else if (pfd[i].fd == wfd) {
+				int r = watch_read(wfd);
+				if (r != 0) {
+					if (!first_change)
+						first_change = t;
+					last_change = t;
+				}
+				if (r < 0) {
+					/* certs/ itself was replaced: watch the new one */
+					watch_close(wfd);
+					wfd = watch_open(l->store);
+				}
+			} else {
+				/* libmilter stops on the signals it catches itself */
+				mc_info("the milter stopped: stopping");
+				milter = 0;
+				stop = 1;
+			}
+		}
+		if (stop)
+			break;
+		if (first_change && (t >= last_change + QUIET_MS || t >= first_change + BATCH_MAX_MS))
+			rescan = 1;
+		if (t >= next_scan) {
+			rescan = 1;
+			next_scan = t + (wfd >= 0 ? SCAN_INOTIFY_S : SCAN_POLL_S) * 1000LL;
+		}
+		if (rescan) {
+			first_change = last_change = 0;
+			loader_batch(l, mc_now());
+			record(l, milter, started);
+		} else if (retry && retry <= mc_now()) {
+			loader_apply(l, mc_now());
+			record(l, milter, started);
+		}
+		if (milter && t >= next_flush) {
+			int changed = 0;
+			json_decref(mm_counts(&changed));
+			/* mm_counts cleared the flag; write only when something moved */
+			if (changed)
+				record(l, milter, started);
+			next_flush = t + 1000;
+		}
+	}
+	if (socket)
+		mm_stop();
+	record(l, socket != NULL, started);
+	watch_close(wfd);
+	close(sfd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "once", no_argument, NULL, 'O' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = NULL, *socket = NULL;
+	int foreground = 0, once = 0, verbose = 0, c, rc;
+	mc_config *cfg;
+	time_t started;
+	loader l;
+	mc_err e;
+
+	while ((c = getopt_long(argc, argv, "fc:p:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': foreground = 1; break;
+		case 'c': file = optarg; break;
+		case 'p': socket = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'O': once = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("mailcert-milter %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return MC_EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return MC_EX_USAGE;
+	}
+	mc_log_init("mailcert-milter", foreground || once, verbose);
+	if (!file)
+		file = mc_config_default_path();
+	if (mc_config_load(file, &cfg, &e) < 0) {
+		fprintf(stderr, "mailcert-milter: %s\n", e.msg);
+		return MC_EX_CONFIG;
+	}
+	/* the store's directories first, with their modes, then a strict umask:
+	 * everything else is created with an explicit mode, and postmap derives
+	 * the compiled map's mode from the umask */
+	if (mc_store_prepare(cfg->store, &e) < 0) {
+		fprintf(stderr, "mailcert-milter: %s\n", e.msg);
+		mc_config_free(cfg);
+		return 1;
+	}
+	umask(077);
+	loader_init(&l, cfg);
+	started = mc_now();
+	if (once) {
+		rc = loader_batch(&l, started);
+		record(&l, 0, started);
+	} else {
+		if (!foreground && daemon(0, 0) < 0) {
+			fprintf(stderr, "mailcert-milter: daemon: %s\n", strerror(errno));
+			return 1;
+		}
+		mc_info("starting (store %s)", cfg->store);
+		rc = serve(&l, socket, started);
+	}
+	loader_free(&l);
+	mc_config_free(cfg);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * mta - helpers the MTA writers share: directories, commands, the default link.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "mta.h"
+#include "spawn.h"
+#include "xalloc.h"
+
+int mta_mkdir(const char *dir, mode_t mode, mc_err *e)
+{
+	if (mc_mkdir_p(dir, mode, e) < 0)
+		return -1;
+	if (chmod(dir, mode) < 0)
+		return mc_err_set(e, "chmod %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+int mta_mkdir_run(const char *store, mc_err *e)
+{
+	char dir[PATH_MAX];
+
+	mc_pathf(dir, sizeof dir, "%s/run", store);
+	return mta_mkdir(dir, 0755, e);
+}
+
+int mta_run_output(const char *const argv[], int timeout_ms, mc_buf *out, mc_err *e)
+{
+	/* mc_spawn's argv is execvp's: the strings are not written to */
+	return mc_spawn((char *const *)argv, NULL, timeout_ms, out, e);
+}
+
+int mta_run(const char *const argv[], int timeout_ms, mc_err *e)
+{
+	mc_buf out;
+	int rc;
+
+	mc_buf_init(&out);
+	rc = mta_run_output(argv, timeout_ms, &out, e);
+	if (rc < 0 && out.len)
+		mc_debug("%s said: %s", argv[0], out.data);
+	mc_buf_free(&out);
+	return rc;
+}
+
+int mta_write_default_link(const mta_ctx *c, mc_err *e)
+{
+	char dir[PATH_MAX], link[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
+	ssize_t n;
+
+	mc_pathf(dir, sizeof dir, "%s/run", c->store);
+	mc_pathf(link, sizeof link, "%s/default.pem", dir);
+	if (!c->def) {
+		unlink(link);
+		return 0;
+	}
+	n = readlink(link, cur, sizeof cur - 1);
+	if (n > 0) {
+		cur[n] = '\0';
+		if (strcmp(cur, c->def->file) == 0)
+			return 0;
+	}
+	mc_pathf(tmp, sizeof tmp, "%s/.default.pem.%ld", dir, (long)getpid());
+	unlink(tmp);
+	if (symlink(c->def->file, tmp) < 0)
+		return mc_err_set(e, "symlink %s: %s", tmp, strerror(errno));
+	if (rename(tmp, link) < 0) {
+		int err = errno;
+		unlink(tmp);
+		return mc_err_set(e, "rename %s: %s", link, strerror(err));
+	}
+	return mc_fsync_dir(dir, e);
+}

@@ -1,0 +1,49 @@
+/*
+ * mta - what each MTA reads, and how it is told to read it again.
+ *
+ * postfix.c, dovecot.c and sendmail.c each provide a writer (regenerate
+ * the files the MTA reads from the hosts' loaded sets) and a reloader.
+ * reload.c runs them once per batch, with backoff after a failure.
+ */
+#ifndef MCM_MTA_H
+#define MCM_MTA_H
+
+#include <time.h>
+
+#include "conf.h"
+#include "err.h"
+#include "hosts.h"
+
+#define MTA_CMD_TIMEOUT_MS 60000
+#define MTA_POSTMAP_TIMEOUT_MS 600000
+
+typedef struct mta_ctx {
+	const char *store;
+	const mc_config *cfg;
+	mh_table *hosts;
+	const mh_host *def;     /* default host, or NULL when the store has none */
+} mta_ctx;
+
+/* STORE/run/default.pem: a symlink to the default host's loaded set */
+int mta_write_default_link(const mta_ctx *c, mc_err *e);
+
+int postfix_write(const mta_ctx *c, mc_err *e);
+int postfix_reload(const mta_ctx *c, mc_err *e);
+
+/* Dovecot's major*100+minor from `dovecot --version`, 203 when unknown */
+int dovecot_version(void);
+int dovecot_write(const mta_ctx *c, int version, mc_err *e);
+int dovecot_reload(const mta_ctx *c, mc_err *e);
+
+int sendmail_reload(const mta_ctx *c, mc_err *e);
+
+/* STORE/run, 0755 */
+int mta_mkdir_run(const char *store, mc_err *e);
+/* make DIR with MODE exactly (our umask is 077) */
+int mta_mkdir(const char *dir, mode_t mode, mc_err *e);
+/* run ARGV; on failure E holds its exit and its last output line */
+int mta_run(const char *const argv[], int timeout_ms, mc_err *e);
+/* the same, with the output given back */
+int mta_run_output(const char *const argv[], int timeout_ms, mc_buf *out, mc_err *e);
+
+#endif
