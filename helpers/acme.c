@@ -23,7 +23,7 @@
 #include "keys.h"
 #include "x509chk.h"
 
-#define BADNONCE_RETRIES 10
+#define BADNONCE_RETRIES 25 /* Pebble rejects up to half of all nonces on request */
 #define ERR_BADNONCE "urn:ietf:params:acme:error:badNonce"
 #define PEM_CHAIN "application/pem-certificate-chain"
 

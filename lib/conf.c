@@ -20,6 +20,8 @@
 /* libconfuse's error callback has no user pointer: loading is single-threaded */
 static mc_err *conf_err;
 static int conf_failed;
+static cfg_t *conf_root;
+static int title_line(const char *file, const char *title, int endline);
 static char default_host_where[512];
 static int acme_seen;
 
@@ -30,7 +32,10 @@ static void conf_errfn(cfg_t *cfg, const char *fmt, va_list ap)
 	if (conf_failed++)
 		return; /* the first error is the useful one */
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (cfg && cfg->filename)
+	/* sections made before parsing (the defaults) carry no file name */
+	if (cfg && !cfg->filename && conf_root && conf_root->filename)
+		mc_err_set(conf_err, "%s:%d: %s", conf_root->filename, cfg->line ? cfg->line : conf_root->line, msg);
+	else if (cfg && cfg->filename)
 		mc_err_set(conf_err, "%s:%d: %s", cfg->filename, cfg->line, msg);
 	else
 		mc_err_set(conf_err, "%s", msg);
@@ -43,6 +48,20 @@ static int in_list(const char *v, const char *const *list)
 			return 1;
 	return 0;
 }
+
+/*
+ * libconfuse calls a parse callback for every value it reads (list items
+ * too), while cfg->line is still the line being read: that is where the
+ * checks live, so errors point at the offending line.
+ */
+#define PARSECB(fn, check)                                                          \
+	static int fn(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)   \
+	{                                                                            \
+		if (check(cfg, opt, value) < 0)                                      \
+			return -1;                                                   \
+		*(const char **)result = value;                                      \
+		return 0;                                                            \
+	}
 
 static int check_enum(cfg_t *cfg, cfg_opt_t *opt, const char *v, const char *const *allowed,
 		      const char *what)
@@ -58,49 +77,50 @@ static const char *const challenges[] = { "http-01", "dns-01", "tls-alpn-01", NU
 static const char *const sources[] = { "acme", "manual", "self-signed", NULL };
 static const char *const map_types[] = { "hash", "lmdb", "btree", "cdb", NULL };
 
-static int v_key_type(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_key_type(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	return check_enum(cfg, opt, *(char **)value, key_types, "key type (ec256, ec384, rsa2048, rsa3072, rsa4096)");
+	return check_enum(cfg, opt, value, key_types, "key type (ec256, ec384, rsa2048, rsa3072, rsa4096)");
 }
 
-static int v_challenge(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_challenge(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	return check_enum(cfg, opt, *(char **)value, challenges, "challenge (http-01, dns-01, tls-alpn-01)");
+	return check_enum(cfg, opt, value, challenges, "challenge (http-01, dns-01, tls-alpn-01)");
 }
 
-static int v_source(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_source(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	return check_enum(cfg, opt, *(char **)value, sources, "source (acme, manual, self-signed)");
+	return check_enum(cfg, opt, value, sources, "source (acme, manual, self-signed)");
 }
 
-static int v_map_type(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_map_type(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	return check_enum(cfg, opt, *(char **)value, map_types, "map type (hash, lmdb, btree, cdb)");
+	return check_enum(cfg, opt, value, map_types, "map type (hash, lmdb, btree, cdb)");
 }
 
-static int v_name(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_name(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
 	char out[MC_HOSTNAME_MAX + 1];
 	mc_err e;
 
-	if (mc_hostname_check(*(char **)value, 1, out, &e) < 0) {
+	if (mc_hostname_check(value, 1, out, &e) < 0) {
 		cfg_error(cfg, "%s: %s", opt->name, e.msg);
 		return -1;
 	}
 	return 0;
 }
 
-static int v_default_host(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_default_host(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	snprintf(default_host_where, sizeof default_host_where, "%s:%d", cfg->filename, cfg->line);
-	if (!**(char **)value)
+	if (cfg->filename)
+		snprintf(default_host_where, sizeof default_host_where, "%s:%d", cfg->filename, cfg->line);
+	if (!*value)
 		return 0;
 	return v_name(cfg, opt, value);
 }
 
-static int v_abs_path_or_empty(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_abs_path_or_empty(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	const char *v = *(char **)value;
+	const char *v = value;
 
 	if (strlen(v) > 1024) {
 		cfg_error(cfg, "%s: path longer than 1024 characters", opt->name);
@@ -113,9 +133,9 @@ static int v_abs_path_or_empty(cfg_t *cfg, cfg_opt_t *opt, void *value)
 	return 0;
 }
 
-static int v_directory(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_directory(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	const char *v = *(char **)value;
+	const char *v = value;
 
 	if (strcmp(v, "letsencrypt") == 0 || strcmp(v, "letsencrypt-staging") == 0 ||
 	    strncmp(v, "https://", 8) == 0)
@@ -125,9 +145,9 @@ static int v_directory(cfg_t *cfg, cfg_opt_t *opt, void *value)
 	return -1;
 }
 
-static int v_listen(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int v_listen(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	const char *v = *(char **)value, *colon = strrchr(v, ':');
+	const char *v = value, *colon = strrchr(v, ':');
 	char *end;
 	long port;
 
@@ -143,14 +163,28 @@ static int v_listen(cfg_t *cfg, cfg_opt_t *opt, void *value)
 	return 0;
 }
 
-static int v_positive(cfg_t *cfg, cfg_opt_t *opt, void *value)
+static int p_positive(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	if (*(long *)value <= 0) {
+	char *end;
+	long v = strtol(value, &end, 10);
+
+	if (*value == '\0' || *end || v <= 0) {
 		cfg_error(cfg, "%s: must be a positive number of seconds", opt->name);
 		return -1;
 	}
+	*(long *)result = v;
 	return 0;
 }
+
+PARSECB(p_key_type, v_key_type)
+PARSECB(p_challenge, v_challenge)
+PARSECB(p_source, v_source)
+PARSECB(p_map_type, v_map_type)
+PARSECB(p_name, v_name)
+PARSECB(p_default_host, v_default_host)
+PARSECB(p_path, v_abs_path_or_empty)
+PARSECB(p_directory, v_directory)
+PARSECB(p_listen, v_listen)
 
 static int v_acme(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -165,7 +199,8 @@ static int v_host(cfg_t *cfg, cfg_opt_t *opt)
 	mc_err e;
 
 	if (mc_hostname_check(cfg_title(sec), 1, out, &e) < 0) {
-		cfg->line = sec->line;
+		if (cfg->filename)
+			cfg->line = title_line(cfg->filename, cfg_title(sec), cfg->line);
 		cfg_error(cfg, "host: %s", e.msg);
 		return -1;
 	}
@@ -178,11 +213,11 @@ static char to_default[] = "{\"postmaster+Alerts@{domain}\"}";
 static char names_default[] = "{}";
 
 static cfg_opt_t acme_opts[] = {
-	CFG_STR("directory", "letsencrypt", CFGF_NONE),
+	CFG_STR_CB("directory", "letsencrypt", CFGF_NONE, p_directory),
 	CFG_STR("email", "", CFGF_NONE),
 	CFG_BOOL("agree_tos", cfg_false, CFGF_NONE),
-	CFG_STR("ca_bundle", "", CFGF_NONE),
-	CFG_STR("key_type", "ec256", CFGF_NONE),
+	CFG_STR_CB("ca_bundle", "", CFGF_NONE, p_path),
+	CFG_STR_CB("key_type", "ec256", CFGF_NONE, p_key_type),
 	CFG_STR("profile", "", CFGF_NONE),
 	CFG_STR("preferred_chain", "", CFGF_NONE),
 	CFG_BOOL("test_on_staging", cfg_false, CFGF_NONE),
@@ -192,21 +227,21 @@ static cfg_opt_t acme_opts[] = {
 };
 
 static cfg_opt_t http01_opts[] = {
-	CFG_STR_LIST("listen", listen_default, CFGF_NONE),
-	CFG_STR("webroot", "", CFGF_NONE),
+	CFG_STR_LIST_CB("listen", listen_default, CFGF_NONE, p_listen),
+	CFG_STR_CB("webroot", "", CFGF_NONE, p_path),
 	CFG_END()
 };
 
 static cfg_opt_t dns01_opts[] = {
-	CFG_STR("hook", "", CFGF_NONE),
+	CFG_STR_CB("hook", "", CFGF_NONE, p_path),
 	CFG_STR("resolver", "", CFGF_NONE),
-	CFG_STR("challenge_file", "", CFGF_NONE),
-	CFG_INT("propagation_timeout", 300, CFGF_NONE),
+	CFG_STR_CB("challenge_file", "", CFGF_NONE, p_path),
+	CFG_INT_CB("propagation_timeout", 300, CFGF_NONE, p_positive),
 	CFG_END()
 };
 
 static cfg_opt_t notify_opts[] = {
-	CFG_STR("sendmail", "/usr/sbin/sendmail", CFGF_NONE),
+	CFG_STR_CB("sendmail", "/usr/sbin/sendmail", CFGF_NONE, p_path),
 	CFG_STR_LIST("to", to_default, CFGF_NONE),
 	CFG_STR("contact", "", CFGF_NONE),
 	CFG_END()
@@ -216,23 +251,23 @@ static cfg_opt_t listener_opts[] = {
 	CFG_BOOL("postfix", cfg_true, CFGF_NONE),
 	CFG_BOOL("dovecot", cfg_true, CFGF_NONE),
 	CFG_BOOL("sendmail", cfg_false, CFGF_NONE),
-	CFG_STR("postfix_config_dir", "/etc/postfix", CFGF_NONE),
-	CFG_STR("postfix_map_type", "hash", CFGF_NONE),
-	CFG_STR("dovecot_config", "", CFGF_NONE),
-	CFG_STR("sendmail_pid_file", "/run/sendmail/mta/sendmail.pid", CFGF_NONE),
+	CFG_STR_CB("postfix_config_dir", "/etc/postfix", CFGF_NONE, p_path),
+	CFG_STR_CB("postfix_map_type", "hash", CFGF_NONE, p_map_type),
+	CFG_STR_CB("dovecot_config", "", CFGF_NONE, p_path),
+	CFG_STR_CB("sendmail_pid_file", "/run/sendmail/mta/sendmail.pid", CFGF_NONE, p_path),
 	CFG_END()
 };
 
 static cfg_opt_t host_opts[] = {
-	CFG_STR_LIST("names", names_default, CFGF_NONE),
-	CFG_STR("challenge", "http-01", CFGF_NONE),
-	CFG_STR("source", "acme", CFGF_NONE),
+	CFG_STR_LIST_CB("names", names_default, CFGF_NONE, p_name),
+	CFG_STR_CB("challenge", "http-01", CFGF_NONE, p_challenge),
+	CFG_STR_CB("source", "acme", CFGF_NONE, p_source),
 	CFG_END()
 };
 
 static cfg_opt_t root_opts[] = {
-	CFG_STR("store", LOCALSTATEDIR "/lib/mailcert", CFGF_NONE),
-	CFG_STR("default_host", "", CFGF_NONE),
+	CFG_STR_CB("store", LOCALSTATEDIR "/lib/mailcert", CFGF_NONE, p_path),
+	CFG_STR_CB("default_host", "", CFGF_NONE, p_default_host),
 	CFG_SEC("acme", acme_opts, CFGF_NONE),
 	CFG_SEC("http01", http01_opts, CFGF_NONE),
 	CFG_SEC("dns01", dns01_opts, CFGF_NONE),
@@ -240,30 +275,6 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("listeners", listener_opts, CFGF_NONE),
 	CFG_SEC("host", host_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
-};
-
-static const struct {
-	const char *name;
-	cfg_validate_callback2_t fn;
-} validators[] = {
-	{ "default_host", v_default_host },
-	{ "store", v_abs_path_or_empty },
-	{ "acme|directory", v_directory },
-	{ "acme|key_type", v_key_type },
-	{ "acme|ca_bundle", v_abs_path_or_empty },
-	{ "http01|listen", v_listen },
-	{ "http01|webroot", v_abs_path_or_empty },
-	{ "dns01|hook", v_abs_path_or_empty },
-	{ "dns01|challenge_file", v_abs_path_or_empty },
-	{ "dns01|propagation_timeout", v_positive },
-	{ "notify|sendmail", v_abs_path_or_empty },
-	{ "listeners|postfix_config_dir", v_abs_path_or_empty },
-	{ "listeners|postfix_map_type", v_map_type },
-	{ "listeners|dovecot_config", v_abs_path_or_empty },
-	{ "listeners|sendmail_pid_file", v_abs_path_or_empty },
-	{ "host|names", v_name },
-	{ "host|challenge", v_challenge },
-	{ "host|source", v_source },
 };
 
 const char *mc_config_default_path(void)
@@ -349,9 +360,43 @@ static int parse_file(cfg_t *cfg, const char *file, mc_err *e)
 	return 0;
 }
 
+/*
+ * libconfuse only knows where a section ends; operators want the line where
+ * it starts.  Find the last `host "TITLE"` at or before the end line.
+ */
+static int title_line(const char *file, const char *title, int endline)
+{
+	FILE *f = fopen(file, "r");
+	char line[4096];
+	int n = 0, found = endline;
+	size_t tlen = strlen(title);
+
+	if (!f)
+		return endline;
+	while (n < endline && fgets(line, sizeof line, f)) {
+		const char *p = line;
+		n++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "host", 4) != 0 || (p[4] != ' ' && p[4] != '\t' && p[4] != '"'))
+			continue;
+		p += 4;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '"')
+			p++;
+		if (strncmp(p, title, tlen) == 0)
+			found = n;
+	}
+	fclose(f);
+	return found;
+}
+
 static void host_where(cfg_t *sec, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s:%d", sec->filename ? sec->filename : "?", sec->line);
+	const char *file = sec->filename ? sec->filename : "?";
+
+	snprintf(out, outlen, "%s:%d", file, title_line(file, cfg_title(sec), sec->line));
 }
 
 static int convert_hosts(cfg_t *cfg, mc_config *c, mc_err *e)
@@ -436,10 +481,9 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 
 	conf_err = e;
 	conf_failed = 0;
+	conf_root = cfg;
 	default_host_where[0] = '\0';
 	cfg_set_error_function(cfg, conf_errfn);
-	for (i = 0; i < sizeof validators / sizeof validators[0]; i++)
-		cfg_set_validate_func2(cfg, validators[i].name, validators[i].fn);
 	cfg_set_validate_func(cfg, "host", v_host);
 	cfg_set_validate_func(cfg, "acme", v_acme);
 	acme_seen = 0;
@@ -453,6 +497,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	free(extra);
 	if (rc < 0) {
 		cfg_free(cfg);
+		conf_root = NULL;
 		return -1;
 	}
 
@@ -512,6 +557,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	if (rc == 0)
 		rc = cross_checks(c, e);
 	cfg_free(cfg);
+	conf_root = NULL;
 	if (rc < 0) {
 		mc_config_free(c);
 		return -1;
