@@ -306,9 +306,8 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 				uses_http01 = 1;
 		if (uses_http01 && !cfg->http01_webroot[0] &&
 		    mc_http01_start(cfg->http01_listen, cfg->http01_nlisten, &http01, &e) < 0) {
-			mc_error("%s", e.msg);
+			; /* reported per host below */
 		} else if (mc_acme_open(&acme, cfg, &e) < 0) {
-			mc_error("%s: %s", cfg->acme_directory, e.msg);
 			mc_acme_close(&acme);
 		} else {
 			acme.http01 = http01;
@@ -329,6 +328,7 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 				if (mc_store_state_load(cfg->store, j->host->dir, &st, NULL) < 0)
 					mc_state_init(&st);
 				if (!skip_host(&p, j->host, &st, mc_now())) {
+					mc_error("%s: %s", j->host->name, e.msg);
 					record_failure(&p, j->host, &st, e.msg);
 					j->failed = 1;
 				} else {

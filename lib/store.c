@@ -197,7 +197,7 @@ int mc_store_install(const char *store, const char *dir, EVP_PKEY *key, STACK_OF
 	int dfd, rc;
 
 	if (mc_certset_check(key, chain, names, nnames, mc_now(), e) < 0)
-		return mc_err_prefix(e, "refusing to install the new certificate for %s", dir);
+		return mc_err_prefix(e, "refusing the new certificate");
 	if (mc_store_prepare(store, e) < 0)
 		return -1;
 	current_gen(store, dir, old, sizeof old);

@@ -1,0 +1,17 @@
+# End-to-end tests: real Pebble (and the scripted fake CA for hostile answers).
+AM_TESTS_ENVIRONMENT = \
+	MAILCERT='$(abs_top_builddir)/helpers/mailcert'; export MAILCERT; \
+	MAILCERT_MILTER='$(abs_top_builddir)/plugin/mailcert-milter'; export MAILCERT_MILTER; \
+	TOP_SRCDIR='$(abs_top_srcdir)'; export TOP_SRCDIR; \
+	TOP_BUILDDIR='$(abs_top_builddir)'; export TOP_BUILDDIR;
+
+E2E_TESTS = \
+	tests/e2e/config-errors.sh \
+	tests/e2e/issue-pebble.sh \
+	tests/e2e/issue-nonce-reject.sh \
+	tests/e2e/issue-va-sleep.sh \
+	tests/e2e/hostile-ca.sh
+
+TESTS += $(E2E_TESTS)
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
+	tests/lib/common.sh tests/lib/pebble.sh tests/lib/fakeca.sh tests/fakeca/fakeca.py
