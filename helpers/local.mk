@@ -12,3 +12,16 @@ helpers_libhelper_a_SOURCES = \
 	helpers/status.c helpers/status.h
 helpers_mailcert_SOURCES = helpers/main.c
 helpers_mailcert_LDADD = helpers/libhelper.a $(MAILCERT_LIBS)
+
+# The example configuration: installed as an example, and as the live config only
+# when there is none yet (an operator's file is never overwritten).
+exampledir = $(docdir)/examples
+dist_example_DATA = conf.d/mailcert.conf
+install-data-local: install-mailcert-conf
+install-mailcert-conf:
+	$(MKDIR_P) $(DESTDIR)$(sysconfdir)/mailcert/conf.d
+	test -f $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf || \
+	  $(INSTALL_DATA) $(srcdir)/conf.d/mailcert.conf $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf
+uninstall-local: uninstall-mailcert-conf
+uninstall-mailcert-conf:
+	@: # the live configuration belongs to the operator and stays
