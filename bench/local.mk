@@ -1,0 +1,1 @@
+EXTRA_DIST += bench/issue-rate.sh bench/certbot-rate.sh
