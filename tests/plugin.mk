@@ -1,0 +1,7 @@
+# tests/plugin/: mailcert-milter against real, throwaway Postfix and Dovecot
+# instances on free loopback ports, and miltertest scripts for the filter.
+TESTS += \
+	tests/plugin/sni.sh \
+	tests/plugin/change.sh
+EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py $(TESTS_PLUGIN_LUA)
+TESTS_PLUGIN_LUA =
