@@ -127,6 +127,30 @@ typedef struct examined {
 	char gen[128];
 } examined;
 
+/* a PEM block cut short: the parsers would quietly drop it (and with it,
+ * say, the intermediate), so look for it before parsing */
+static int pem_truncated(const char *pem)
+{
+	const char *p = pem;
+	int open = 0;
+
+	while (p && (p = strstr(p, "-----")) != NULL) {
+		if (strncmp(p, "-----BEGIN ", 11) == 0) {
+			if (open)
+				return 1;
+			open = 1;
+		} else if (strncmp(p, "-----END ", 9) == 0) {
+			if (!open)
+				return 1;
+			open = 0;
+		}
+		p = strstr(p + 5, "-----");
+		if (p)
+			p += 5;
+	}
+	return open;
+}
+
 /* read and check the current set of DIR; fills X on success */
 static int examine(const char *store, const char *dir, time_t now, examined *x, mc_err *e)
 {
@@ -147,6 +171,14 @@ static int examine(const char *store, const char *dir, time_t now, examined *x, 
 	mc_buf_init(&b);
 	if (mc_file_read_private(x->file, MC_STORE_FILE_MAX, &b, e) < 0)
 		goto out;
+	if (b.len == 0 || !b.data) {
+		mc_err_set(e, "cert.pem is empty");
+		goto out;
+	}
+	if (pem_truncated(b.data)) {
+		mc_err_set(e, "cert.pem is truncated (a PEM block has no END line)");
+		goto out;
+	}
 	if (mc_pem_read_key(b.data, b.len, &key, e) < 0 ||
 	    mc_pem_read_certs(b.data, b.len, &chain, e) < 0) {
 		mc_err_prefix(e, "cert.pem");

@@ -2,6 +2,7 @@
 # instances on free loopback ports, and miltertest scripts for the filter.
 TESTS += \
 	tests/plugin/sni.sh \
-	tests/plugin/change.sh
+	tests/plugin/change.sh \
+	tests/plugin/badset.sh
 EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py $(TESTS_PLUGIN_LUA)
 TESTS_PLUGIN_LUA =
