@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "http.h"
 
@@ -175,9 +176,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *u)
 	} else if (HDR("Retry-After")) {
 		char *s = trimdup(v, vlen), *end;
 		long secs = strtol(s, &end, 10);
-		/* delta-seconds only; an HTTP-date falls back to our own pacing */
-		if (end != s && *end == '\0' && secs >= 0)
+
+		/* delta-seconds or an HTTP-date (RFC 9110 section 10.2.3) */
+		if (end != s && *end == '\0' && secs >= 0) {
 			r->retry_after = secs;
+		} else {
+			time_t t = curl_getdate(s, NULL), now = time(NULL);
+			if (t != (time_t)-1)
+				r->retry_after = t > now ? (long)(t - now) : 0;
+		}
 		free(s);
 	} else if (HDR("Link")) {
 		parse_link(r, v, vlen);

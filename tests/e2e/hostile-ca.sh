@@ -50,9 +50,31 @@ assert sys.argv[2] in h["last_failure_error_message"], h
 assert h["last_failure_time"] and h["next_retry_time"] and h["has_cert"] is True
 EOP
 done
+# a slow CA (pending, processing, Retry-After: 1): the client waits as told and succeeds
+fakeca_start "$W/fake-slow" slow >/dev/null
+e2e_config "$conf" "$FAKECA_DIR_URL" "$FAKECA_API_CA" "$port" "$HOST:smtp.example.test"
+"$MAILCERT" -c "$conf" issue --force > "$W/out-slow" 2>&1; rc=$?
+expect_eq "$rc" 0 "slow: issuance completes after polling"
+python3 - "$W/fake-slow/requests.log" <<'EOP' && pass "slow: polls honour Retry-After (>= 0.9 s apart)" || fail "slow: polls too fast or missing"
+import json, sys, collections
+t = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["method"] == "POST" and (r["path"].startswith("/authz/") or r["path"].startswith("/order/")):
+        t[r["path"]].append(r["t"])
+polled = [p for p in t if len(t[p]) >= 3]
+assert polled, t
+for p in polled:
+    # after the first fetch (before the challenge is answered), every poll waited
+    gaps = [b - a for a, b in zip(t[p][1:], t[p][2:])]
+    assert gaps and min(gaps) >= 0.9, (p, gaps)
+EOP
+fakeca_stop
+before=$(set_digest "$W/store" "$HOST")
+
 # no stray version directories from refused sets
 nver=$(find "$W/store/versions/$HOST" -mindepth 1 -maxdepth 1 -type d | wc -l)
-expect_eq "$nver" 1 "refused sets left no version directory behind"
+expect_eq "$nver" 2 "refused sets left no version directory behind (good + slow kept)"
 
 # the CA unreachable: a clear message, the set untouched
 fakeca_start "$W/fake-down" good >/dev/null
