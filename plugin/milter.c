@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef HAVE_LIBMILTER
@@ -157,6 +158,9 @@ static void *run(void *arg)
 
 int mm_start(const char *socket, int notify_fd, mc_err *e)
 {
+	mode_t old;
+	int rc;
+
 	pthread_mutex_lock(&counts_lock);
 	if (!counts)
 		counts = json_object();
@@ -165,8 +169,14 @@ int mm_start(const char *socket, int notify_fd, mc_err *e)
 		return mc_err_set(e, "milter: bad socket %s", socket);
 	if (smfi_register(desc) == MI_FAILURE)
 		return mc_err_set(e, "milter: smfi_register failed");
-	/* a stale unix socket left by a crash is removed */
-	if (smfi_opensocket(1) == MI_FAILURE)
+	/* a stale unix socket left by a crash is removed.  The MTA (user
+	 * postfix) must be able to connect: the socket itself is open to all,
+	 * and the directory it is in decides who reaches it.  This runs before
+	 * any other thread exists, so the umask change is not seen elsewhere. */
+	old = umask(0);
+	rc = smfi_opensocket(1);
+	umask(old);
+	if (rc == MI_FAILURE)
 		return mc_err_set(e, "milter: cannot listen on %s", socket);
 	milter_notify = notify_fd;
 	if (pthread_create(&milter_thread, NULL, run, NULL) != 0)

@@ -3,6 +3,8 @@
 TESTS += \
 	tests/plugin/sni.sh \
 	tests/plugin/change.sh \
-	tests/plugin/badset.sh
+	tests/plugin/badset.sh \
+	tests/plugin/milter.sh \
+	tests/plugin/milter-postfix.sh
 EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py $(TESTS_PLUGIN_LUA)
-TESTS_PLUGIN_LUA =
+TESTS_PLUGIN_LUA = tests/plugin/counts.lua
