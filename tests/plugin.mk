@@ -5,6 +5,7 @@ TESTS += \
 	tests/plugin/change.sh \
 	tests/plugin/badset.sh \
 	tests/plugin/milter.sh \
-	tests/plugin/milter-postfix.sh
-EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py $(TESTS_PLUGIN_LUA)
+	tests/plugin/milter-postfix.sh \
+	tests/plugin/many.sh
+EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py tests/plugin/mkhosts.sh $(TESTS_PLUGIN_LUA)
 TESTS_PLUGIN_LUA = tests/plugin/counts.lua
