@@ -1,1 +1,2 @@
 dist_man_MANS += man/mailcert.8 man/mailcert.conf.5
+dist_man_MANS += man/mailcert-milter.8
