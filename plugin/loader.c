@@ -5,12 +5,21 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fsutil.h"
 #include "loader.h"
 #include "log.h"
 #include "mta.h"
 #include "xalloc.h"
+
+static long long ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void loader_init(loader *l, const mc_config *cfg)
 {
@@ -73,6 +82,7 @@ int loader_apply(loader *l, time_t now)
 	mta_ctx c;
 	mc_err e;
 	int m, rc = 0;
+	long long t0;
 
 	c.store = l->store;
 	c.cfg = l->cfg;
@@ -86,9 +96,10 @@ int loader_apply(loader *l, time_t now)
 			rc = -1;
 			continue;
 		}
+		t0 = ms_now();
 		if (do_mta(l, m, &c, &e) == 0) {
 			if (s->reload) {
-				mc_info("%s reloaded", mta_names[m]);
+				mc_info("%s reloaded (%lld ms)", mta_names[m], ms_now() - t0);
 				s->last_reload = now;
 			}
 			s->reload = 0;
@@ -125,7 +136,10 @@ int loader_batch(loader *l, time_t now)
 	mc_err e;
 	mta_ctx c;
 
+	long long t0 = ms_now();
+
 	changed = mh_scan(&l->hosts, l->store, now);
+	mc_debug("scan of %zu hosts: %lld ms", l->hosts.n, ms_now() - t0);
 	def = mh_default(&l->hosts, l->cfg->default_host);
 	defchanged = strcmp(def ? def->dir : "", l->def_dir) != 0 ||
 		     strcmp(def ? def->file : "", l->def_file) != 0;
