@@ -31,14 +31,16 @@ pebble_start "$W/pebble" 2>/dev/null
 "$MAILCERT" -c "$W/mailcert.conf" issue host1.bench.test >/dev/null 2>&1
 start=$(date +%s.%N)
 "$MAILCERT" -c "$W/mailcert.conf" issue --force -j "$JOBS" > "$W/issue.log" 2>&1 || {
-    echo "mailcert issue failed:" >&2; tail "$W/issue.log" >&2; exit 1; }
+    echo "mailcert issue failed:" >&2; grep -v "certificate installed" "$W/issue.log" | tail >&2; exit 1; }
 end=$(date +%s.%N)
 ok=$(grep -c "certificate installed" "$W/issue.log" || true)
+conns=$(sed -n "s/.*; \(.*requests to the CA over .*\)/\1/p" "$W/issue.log")
 [ "$ok" -eq "$N" ] || { echo "only $ok of $N installed" >&2; exit 1; }
 mc_rate=$(python3 -c "print('%.2f' % ($N / ($end - $start)))")
-python3 -c "print('mailcert: %d certificates in %.2f s = %s certs/s (%d jobs)' % ($N, $end - $start, '$mc_rate', $JOBS))"
+python3 -c "print('mailcert: %d certificates in %.2f s = %s certs/s (%d jobs; %s)' % ($N, $end - $start, '$mc_rate', $JOBS, '$conns'))"
 pebble_stop
 
+[ "$CERTBOT_N" -gt 0 ] || exit 0
 cb_line=$("$top/bench/certbot-rate.sh" "$CERTBOT_N" | tail -1)
 echo "$cb_line"
 cb_rate=$(echo "$cb_line" | sed -n 's/.*= *\([0-9.]*\) certs\/s.*/\1/p')

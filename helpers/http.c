@@ -13,6 +13,16 @@
 #include "http.h"
 
 static CURLSH *share;
+static unsigned long n_requests, n_connections;
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void mc_http_counts(unsigned long *requests, unsigned long *connections)
+{
+	pthread_mutex_lock(&count_lock);
+	*requests = n_requests;
+	*connections = n_connections;
+	pthread_mutex_unlock(&count_lock);
+}
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
 static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *u)
@@ -58,6 +68,7 @@ int mc_http_init(mc_http *h, const char *ca_bundle, mc_err *e)
 	h->ca_bundle = ca_bundle && *ca_bundle ? mc_strdup(ca_bundle) : NULL;
 	if (!h->curl)
 		return mc_err_set(e, "curl_easy_init failed");
+	curl_easy_setopt(h->curl, CURLOPT_SHARE, share);
 	return 0;
 }
 
@@ -202,8 +213,8 @@ int mc_http_request(mc_http *h, const char *method, const char *url, const char 
 	CURL *c = h->curl;
 
 	mc_http_resp_free(r);
+	/* reset keeps live connections and the share (set once in mc_http_init) */
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_SHARE, share);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
@@ -212,6 +223,10 @@ int mc_http_request(mc_http *h, const char *method, const char *url, const char 
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
 #endif
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* the shared cache keeps one idle connection per worker (default: 5 in all) */
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 300L);
+	if (getenv("MAILCERT_CURL_VERBOSE"))
+		curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
@@ -239,6 +254,14 @@ int mc_http_request(mc_http *h, const char *method, const char *url, const char 
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	{
+		long conns = 0;
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+		pthread_mutex_lock(&count_lock);
+		n_requests++;
+		n_connections += (unsigned long)conns;
+		pthread_mutex_unlock(&count_lock);
+	}
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
 		if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED)

@@ -32,6 +32,9 @@ typedef struct mc_http {
 	char *ca_bundle;
 } mc_http;
 
+/* requests made and new connections opened, process-wide (for logs and benchmarks) */
+void mc_http_counts(unsigned long *requests, unsigned long *connections);
+
 /* process-wide setup and teardown (curl_global_init, the share handle) */
 int mc_http_global_init(mc_err *e);
 void mc_http_global_cleanup(void);

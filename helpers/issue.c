@@ -363,8 +363,13 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 		if (p.jobs[i].failed)
 			failed++;
 	free(threads);
-	if (have_acme)
+	if (have_acme) {
+		unsigned long reqs, conns;
+		mc_http_counts(&reqs, &conns);
+		mc_info("%zu host(s) processed, %d failed; %lu requests to the CA over %lu connection(s)",
+			p.njobs, failed, reqs, conns);
 		mc_acme_close(&acme);
+	}
 	mc_http01_stop(http01);
 	free(p.jobs);
 	pthread_mutex_destroy(&p.lock);
