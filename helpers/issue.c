@@ -83,6 +83,26 @@ static int skip_host(struct pool *p, const mc_host *h, const mc_state *st, time_
 	return 0;
 }
 
+const char *mc_source_name(mc_source s)
+{
+	return s == MC_SRC_SELFSIGNED ? "self-signed" : s == MC_SRC_MANUAL ? "manual" : "acme";
+}
+
+void mc_issue_state_defaults(mc_state *st, const mc_host *h)
+{
+	size_t i;
+
+	if (!st->host[0])
+		snprintf(st->host, sizeof st->host, "%s", h->name);
+	if (!st->names) {
+		st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
+		for (i = 0; i < h->nnames; i++)
+			st->names[i] = mc_strdup(h->names[i]);
+	}
+	if (!st->source[0])
+		snprintf(st->source, sizeof st->source, "%s", mc_source_name(h->source));
+}
+
 static void state_from_chain(mc_state *st, const mc_host *h, STACK_OF(X509) *chain,
 			     const char *source, const char *cert_url, time_t now)
 {
@@ -119,7 +139,7 @@ static int obtain(struct pool *p, mc_acme_conn *conn, const mc_host *h, mc_state
 	int rc;
 
 	rc = mc_key_generate(p->cfg->acme_key_type, &key, e);
-	if (rc == 0 && h->source == MC_SRC_SELFSIGNED) {
+	if (rc == 0 && (h->source == MC_SRC_SELFSIGNED || (p->flags & MC_ISSUE_SELFSIGNED))) {
 		X509 *x = NULL;
 		source = "self-signed";
 		rc = mc_selfsigned_make(key, h->names, h->nnames, 90, &x, e);
@@ -149,17 +169,7 @@ static void record_failure(struct pool *p, const mc_host *h, mc_state *st, const
 	time_t now = mc_now();
 	mc_err e;
 
-	if (!st->host[0])
-		snprintf(st->host, sizeof st->host, "%s", h->name);
-	if (!st->names) {
-		size_t i;
-		st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
-		for (i = 0; i < h->nnames; i++)
-			st->names[i] = mc_strdup(h->names[i]);
-	}
-	if (!st->source[0])
-		snprintf(st->source, sizeof st->source, "%s",
-			 h->source == MC_SRC_SELFSIGNED ? "self-signed" : h->source == MC_SRC_MANUAL ? "manual" : "acme");
+	mc_issue_state_defaults(st, h);
 	st->failures++;
 	st->last_failure_time = now;
 	st->next_retry_time = now + mc_backoff_seconds(st->failures);
@@ -186,13 +196,13 @@ static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
 		mc_warn("%s: ignoring unreadable state: %s", h->name, e.msg);
 		mc_state_init(&st);
 	}
-	if (h->source == MC_SRC_MANUAL) {
+	if (h->source == MC_SRC_MANUAL && !(p->flags & MC_ISSUE_SELFSIGNED)) {
 		mc_debug("%s: source is manual; nothing to obtain", h->name);
 		j->skipped = 1;
 	} else if (skip_host(p, h, &st, mc_now())) {
 		j->skipped = 1;
 	} else {
-		rc = obtain(p, h->source == MC_SRC_SELFSIGNED ? NULL : conn, h, &st, &e);
+		rc = obtain(p, conn, h, &st, &e);
 		if (rc == 0) {
 			char t[MC_TIMEFMT_LEN];
 			mc_time_format(st.cert_expiration_time, t);
@@ -297,7 +307,7 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 		free(p.jobs);
 		return (int)p.njobs + failed;
 	}
-	if (needs_acme(&p)) {
+	if (!(flags & MC_ISSUE_SELFSIGNED) && needs_acme(&p)) {
 		int uses_http01 = 0;
 		size_t k;
 

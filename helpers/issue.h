@@ -10,12 +10,18 @@
 #include <time.h>
 
 #include "conf.h"
+#include "state.h"
 
 #define MC_ISSUE_FORCE 0x1   /* ignore the renewal window */
 #define MC_ISSUE_DUE_ONLY 0x2 /* renew: only hosts due or whose retry time came */
+#define MC_ISSUE_SELFSIGNED 0x4 /* self-signed certificates, whatever the source */
 
 /* run for HOSTS (NULL: every configured host); returns the number that failed */
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs);
+
+/* fill host, names and source of ST from the configuration where unset */
+void mc_issue_state_defaults(mc_state *st, const mc_host *h);
+const char *mc_source_name(mc_source s);
 
 /* when a certificate valid from NB to NA should be renewed: 2/3 through its life */
 time_t mc_renewal_time(time_t nb, time_t na);

@@ -12,17 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/x509.h>
-
 #include "conf.h"
 #include "http.h"
 #include "issue.h"
-#include "keys.h"
 #include "log.h"
 #include "status.h"
 #include "store.h"
-#include "timefmt.h"
-#include "x509chk.h"
 
 #define DEFAULT_JOBS 10
 
@@ -196,14 +191,6 @@ static int cmd_self_signed(int argc, char **argv)
 {
 	int rc = 0;
 	mc_config *cfg;
-	mc_host *h;
-	EVP_PKEY *key = NULL;
-	X509 *x = NULL;
-	STACK_OF(X509) *chain;
-	mc_state st;
-	mc_certinfo ci;
-	mc_err e;
-	int lock;
 
 	if (argc != 2) {
 		usage(stderr);
@@ -212,56 +199,14 @@ static int cmd_self_signed(int argc, char **argv)
 	cfg = load_config(&rc);
 	if (!cfg)
 		return rc;
-	h = mc_config_find_host(cfg, argv[1]);
-	if (!h) {
+	if (!mc_config_find_host(cfg, argv[1])) {
 		fprintf(stderr, "mailcert: %s: not a configured host\n", argv[1]);
 		mc_config_free(cfg);
 		return MC_EX_USAGE;
 	}
-	if (mc_store_prepare(cfg->store, &e) < 0 ||
-	    (lock = mc_store_lock_host(cfg->store, h->dir, &e)) < 0) {
-		fprintf(stderr, "mailcert: %s: %s\n", h->name, e.msg);
-		mc_config_free(cfg);
-		return 1;
-	}
-	if (mc_store_state_load(cfg->store, h->dir, &st, NULL) < 0)
-		mc_state_init(&st);
-	rc = mc_key_generate(cfg->acme_key_type, &key, &e);
-	if (rc == 0)
-		rc = mc_selfsigned_make(key, h->names, h->nnames, 90, &x, &e);
-	chain = sk_X509_new_null();
-	if (rc == 0) {
-		size_t i;
-		sk_X509_push(chain, x);
-		mc_cert_info(x, &ci);
-		snprintf(st.host, sizeof st.host, "%s", h->name);
-		mc_strv_free(st.names);
-		st.names = mc_calloc(h->nnames + 1, sizeof *st.names);
-		for (i = 0; i < h->nnames; i++)
-			st.names[i] = mc_strdup(h->names[i]);
-		snprintf(st.source, sizeof st.source, "self-signed");
-		st.has_cert = 1;
-		snprintf(st.serial, sizeof st.serial, "%s", ci.serial);
-		snprintf(st.issuer, sizeof st.issuer, "%s", ci.issuer);
-		st.not_before = ci.not_before;
-		st.cert_expiration_time = ci.not_after;
-		st.renewal_time = mc_renewal_time(ci.not_before, ci.not_after);
-		st.last_success_time = mc_now();
-		st.failures = 0;
-		st.next_retry_time = 0;
-		mc_state_set_error(&st, NULL);
-		rc = mc_store_install(cfg->store, h->dir, key, chain, h->names, h->nnames, &st, &e);
-	}
-	if (rc < 0)
-		fprintf(stderr, "mailcert: %s: %s\n", h->name, e.msg);
-	else
-		printf("%s: self-signed certificate installed (serial %s)\n", h->name, ci.serial);
-	sk_X509_pop_free(chain, X509_free);
-	EVP_PKEY_free(key);
-	mc_state_free(&st);
-	mc_store_unlock(lock);
+	rc = mc_issue_run(cfg, argv + 1, 1, MC_ISSUE_FORCE | MC_ISSUE_SELFSIGNED, 1);
 	mc_config_free(cfg);
-	return rc < 0 ? 1 : 0;
+	return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)

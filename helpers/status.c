@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "issue.h"
 #include "status.h"
 #include "store.h"
 #include "timefmt.h"
@@ -24,17 +25,7 @@ static json_t *host_json(const mc_config *cfg, const mc_host *h, mc_state *st)
 {
 	json_t *j;
 
-	if (!st->host[0])
-		snprintf(st->host, sizeof st->host, "%s", h->name);
-	if (!st->names) {
-		size_t i;
-		st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
-		for (i = 0; i < h->nnames; i++)
-			st->names[i] = mc_strdup(h->names[i]);
-	}
-	if (!st->source[0])
-		snprintf(st->source, sizeof st->source, "%s",
-			 h->source == MC_SRC_SELFSIGNED ? "self-signed" : h->source == MC_SRC_MANUAL ? "manual" : "acme");
+	mc_issue_state_defaults(st, h);
 	st->has_cert = st->has_cert && mc_store_has_cert(cfg->store, h->dir);
 	j = mc_state_to_json(st);
 	json_object_set_new(j, "loaded", json_object());
@@ -86,9 +77,7 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 
 			fmt_time(has ? st.cert_expiration_time : 0, exp);
 			printf("%-32s %-5s %-21s %-11s ", h->name, has ? "yes" : "no", exp,
-			       st.source[0] ? st.source
-			       : h->source == MC_SRC_SELFSIGNED ? "self-signed"
-			       : h->source == MC_SRC_MANUAL ? "manual" : "acme");
+			       st.source[0] ? st.source : mc_source_name(h->source));
 			if (in_error(&st)) {
 				fmt_time(st.last_failure_time, fail);
 				fmt_time(st.next_retry_time, retry);
