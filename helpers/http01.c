@@ -1,5 +1,12 @@
 /*
- * http01 - a small poll(2) loop; one thread, non-blocking sockets.
+ * http01 - a small poll(2) loop in a child process of its own.
+ *
+ * The parent binds the listening sockets (port 80 needs root), then forks.
+ * The child drops to the unprivileged "nobody" user, makes itself
+ * non-dumpable and serves; it never sees a key: the parent hands it each
+ * token and key authorization over a pipe ("A TOKEN KEYAUTH\n", "R TOKEN\n")
+ * and closes the pipe to stop it.  Lines are shorter than PIPE_BUF, so
+ * workers may write concurrently without a lock.
  */
 #include "config.h"
 
@@ -7,12 +14,17 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <grp.h>
+#include <limits.h>
 #include <poll.h>
-#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,17 +51,26 @@ struct client {
 	char buf[REQ_MAX + 1];
 };
 
+#define CTL_LINE_MAX 1024
+
+/* the parent's handle */
 struct mc_http01 {
+	pid_t pid;
+	int ctl;                 /* write end of the command pipe */
+};
+
+/* the child's state */
+struct responder {
 	int lfd[MAX_LISTEN];
 	size_t nlfd;
-	int wake[2];
-	pthread_t thread;
-	pthread_mutex_t lock;
+	int ctl;                 /* read end of the command pipe */
+	char ctlbuf[CTL_LINE_MAX * 4];
+	size_t ctllen;
+	int ctl_closed;
 	struct token *tokens;
 	size_t ntokens, captokens;
 	struct client *clients[MAX_CLIENTS];
 	size_t nclients;
-	unsigned long nok, nrefused;
 };
 
 static long now_ms(void)
@@ -135,7 +156,9 @@ static void reply(int fd, int code, const char *reason, const char *body, int he
 }
 
 /* answer one complete request head */
-static void answer(mc_http01 *h, struct client *c)
+static void read_commands(struct responder *h);
+
+static void answer(struct responder *h, struct client *c)
 {
 	char method[8], target[REQ_MAX], *sp1, *sp2, *eol;
 	const char *token;
@@ -163,35 +186,33 @@ static void answer(mc_http01 *h, struct client *c)
 		goto refused;
 	}
 	token = target + strlen(PREFIX);
-	pthread_mutex_lock(&h->lock);
+	/* a challenge is provisioned before the CA is told to validate it */
+	read_commands(h);
 	for (i = 0; i < h->ntokens; i++)
 		if (strcmp(h->tokens[i].token, token) == 0) {
 			keyauth = mc_strdup(h->tokens[i].keyauth);
 			break;
 		}
-	pthread_mutex_unlock(&h->lock);
 	if (!keyauth) {
 		reply(c->fd, 404, "Not Found", "not found\n", head);
 		goto refused;
 	}
 	reply(c->fd, 200, "OK", keyauth, head);
 	free(keyauth);
-	h->nok++;
 	return;
 refused:
-	h->nrefused++;
+	return;
 }
 
-static void drop(mc_http01 *h, size_t i)
+static void drop(struct responder *h, size_t i)
 {
 	close(h->clients[i]->fd);
 	free(h->clients[i]);
 	h->clients[i] = h->clients[--h->nclients];
 }
 
-static void *serve(void *arg)
+static void serve(struct responder *h)
 {
-	mc_http01 *h = arg;
 	struct pollfd pfd[MAX_LISTEN + 1 + MAX_CLIENTS];
 
 	for (;;) {
@@ -199,7 +220,7 @@ static void *serve(void *arg)
 		long now = now_ms(), next = now + 1000;
 		int r;
 
-		pfd[n].fd = h->wake[0];
+		pfd[n].fd = h->ctl_closed ? -1 : h->ctl;
 		pfd[n++].events = POLLIN;
 		for (i = 0; i < h->nlfd; i++) {
 			pfd[n].fd = h->nclients < MAX_CLIENTS ? h->lfd[i] : -1;
@@ -216,6 +237,8 @@ static void *serve(void *arg)
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r > 0 && pfd[0].revents)
+			read_commands(h);
+		if (h->ctl_closed)
 			break;
 		for (i = 1; r > 0 && i < base; i++) {
 			if (!(pfd[i].revents & POLLIN))
@@ -259,48 +282,17 @@ static void *serve(void *arg)
 					drop(h, ci);
 				} else if (c->len >= REQ_MAX) {
 					reply(c->fd, 431, "Request Header Fields Too Large", "too large\n", 0);
-					h->nrefused++;
 					drop(h, ci);
 				}
 			} else if (now_ms() >= c->deadline) {
-				h->nrefused++;
 				drop(h, ci);
 			}
 		}
 	}
-	return NULL;
 }
 
-int mc_http01_start(char *const *listen, size_t nlisten, mc_http01 **out, mc_err *e)
+static void token_add(struct responder *h, const char *token, const char *keyauth)
 {
-	mc_http01 *h = mc_calloc(1, sizeof *h);
-	size_t i;
-
-	if (nlisten == 0 || nlisten > MAX_LISTEN) {
-		free(h);
-		return mc_err_set(e, "http01.listen needs 1 to %d addresses", MAX_LISTEN);
-	}
-	for (i = 0; i < nlisten; i++) {
-		if (listen_one(listen[i], &h->lfd[i], e) < 0) {
-			while (i-- > 0)
-				close(h->lfd[i]);
-			free(h);
-			return -1;
-		}
-		h->nlfd++;
-	}
-	if (pipe2(h->wake, O_CLOEXEC) < 0)
-		mc_fatal("pipe: %s", strerror(errno));
-	pthread_mutex_init(&h->lock, NULL);
-	if (pthread_create(&h->thread, NULL, serve, h) != 0)
-		mc_fatal("cannot start the http-01 responder thread");
-	*out = h;
-	return 0;
-}
-
-void mc_http01_add(mc_http01 *h, const char *token, const char *keyauth)
-{
-	pthread_mutex_lock(&h->lock);
 	if (h->ntokens == h->captokens) {
 		h->captokens = h->captokens ? 2 * h->captokens : 16;
 		h->tokens = mc_realloc(h->tokens, h->captokens * sizeof *h->tokens);
@@ -308,54 +300,193 @@ void mc_http01_add(mc_http01 *h, const char *token, const char *keyauth)
 	h->tokens[h->ntokens].token = mc_strdup(token);
 	h->tokens[h->ntokens].keyauth = mc_strdup(keyauth);
 	h->ntokens++;
-	pthread_mutex_unlock(&h->lock);
 }
 
-void mc_http01_remove(mc_http01 *h, const char *token)
+static void token_remove(struct responder *h, const char *token)
 {
 	size_t i;
 
-	pthread_mutex_lock(&h->lock);
 	for (i = 0; i < h->ntokens; i++) {
 		if (strcmp(h->tokens[i].token, token) != 0)
 			continue;
 		free(h->tokens[i].token);
 		free(h->tokens[i].keyauth);
 		h->tokens[i] = h->tokens[--h->ntokens];
-		break;
+		return;
 	}
-	pthread_mutex_unlock(&h->lock);
 }
 
-void mc_http01_counts(mc_http01 *h, unsigned long *ok, unsigned long *refused)
+static void run_command(struct responder *h, char *line)
 {
-	*ok = h->nok;
-	*refused = h->nrefused;
+	char *sp;
+
+	if (line[0] == 'A' && line[1] == ' ') {
+		sp = strchr(line + 2, ' ');
+		if (!sp)
+			return;
+		*sp = '\0';
+		if (mc_b64url_valid(line + 2, MC_TOKEN_MAX))
+			token_add(h, line + 2, sp + 1);
+	} else if (line[0] == 'R' && line[1] == ' ') {
+		token_remove(h, line + 2);
+	}
 }
 
-void mc_http01_stop(mc_http01 *h)
+/* take every complete command waiting in the pipe (non-blocking) */
+static void read_commands(struct responder *h)
+{
+	for (;;) {
+		ssize_t n = read(h->ctl, h->ctlbuf + h->ctllen, sizeof h->ctlbuf - h->ctllen - 1);
+		char *start, *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			h->ctl_closed = 1;
+		if (n <= 0)
+			return;
+		h->ctllen += (size_t)n;
+		h->ctlbuf[h->ctllen] = '\0';
+		start = h->ctlbuf;
+		while ((nl = memchr(start, '\n', h->ctllen - (size_t)(start - h->ctlbuf))) != NULL) {
+			*nl = '\0';
+			run_command(h, start);
+			start = nl + 1;
+		}
+		h->ctllen -= (size_t)(start - h->ctlbuf);
+		memmove(h->ctlbuf, start, h->ctllen);
+		if (h->ctllen >= sizeof h->ctlbuf - 1)
+			h->ctllen = 0; /* a line longer than any command: drop it */
+	}
+}
+
+/* give up root: nobody/nogroup, no new privileges, not dumpable */
+static int drop_privileges(void)
+{
+	struct passwd *pw;
+
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (geteuid() != 0)
+		return 0;
+	pw = getpwnam("nobody");
+	if (!pw)
+		return -1;
+	if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		return -1;
+	/* make sure it stuck */
+	if (setuid(0) == 0)
+		return -1;
+	return 0;
+}
+
+static void child_main(struct responder *h) __attribute__((noreturn));
+static void child_main(struct responder *h)
 {
 	size_t i;
 
-	if (!h)
-		return;
-	if (write(h->wake[1], "x", 1) < 0)
-		mc_warn("waking the http-01 responder: %s", strerror(errno));
-	pthread_join(h->thread, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (drop_privileges() < 0) {
+		mc_error("http-01 responder: cannot drop privileges to \"nobody\": %s", strerror(errno));
+		_exit(1);
+	}
+	fcntl(h->ctl, F_SETFL, O_NONBLOCK);
+	serve(h);
 	for (i = 0; i < h->nclients; i++) {
 		close(h->clients[i]->fd);
 		free(h->clients[i]);
 	}
-	for (i = 0; i < h->nlfd; i++)
-		close(h->lfd[i]);
 	for (i = 0; i < h->ntokens; i++) {
 		free(h->tokens[i].token);
 		free(h->tokens[i].keyauth);
 	}
 	free(h->tokens);
-	close(h->wake[0]);
-	close(h->wake[1]);
-	pthread_mutex_destroy(&h->lock);
+	free(h);
+	_exit(0);
+}
+
+int mc_http01_start(char *const *listen, size_t nlisten, mc_http01 **out, mc_err *e)
+{
+	struct responder *r;
+	mc_http01 *h;
+	int ctl[2];
+	size_t i;
+	pid_t pid;
+
+	if (nlisten == 0 || nlisten > MAX_LISTEN)
+		return mc_err_set(e, "http01.listen needs 1 to %d addresses", MAX_LISTEN);
+	r = mc_calloc(1, sizeof *r);
+	for (i = 0; i < nlisten; i++) {
+		if (listen_one(listen[i], &r->lfd[i], e) < 0) {
+			while (i-- > 0)
+				close(r->lfd[i]);
+			free(r);
+			return -1;
+		}
+		r->nlfd++;
+	}
+	if (pipe2(ctl, O_CLOEXEC) < 0)
+		mc_fatal("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		mc_fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(ctl[1]);
+		r->ctl = ctl[0];
+		child_main(r);
+	}
+	close(ctl[0]);
+	for (i = 0; i < r->nlfd; i++)
+		close(r->lfd[i]);
+	free(r);
+	h = mc_calloc(1, sizeof *h);
+	h->pid = pid;
+	h->ctl = ctl[1];
+	*out = h;
+	return 0;
+}
+
+static void send_command(mc_http01 *h, const char *line)
+{
+	size_t len = strlen(line);
+
+	/* one write of less than PIPE_BUF bytes is atomic */
+	if (len >= PIPE_BUF || write(h->ctl, line, len) != (ssize_t)len)
+		mc_warn("http-01 responder: command not delivered: %s", strerror(errno));
+}
+
+void mc_http01_add(mc_http01 *h, const char *token, const char *keyauth)
+{
+	char line[CTL_LINE_MAX];
+
+	if (!mc_b64url_valid(token, MC_TOKEN_MAX) || strchr(keyauth, '\n') || strchr(keyauth, ' '))
+		return;
+	snprintf(line, sizeof line, "A %s %s\n", token, keyauth);
+	send_command(h, line);
+}
+
+void mc_http01_remove(mc_http01 *h, const char *token)
+{
+	char line[CTL_LINE_MAX];
+
+	if (!mc_b64url_valid(token, MC_TOKEN_MAX))
+		return;
+	snprintf(line, sizeof line, "R %s\n", token);
+	send_command(h, line);
+}
+
+void mc_http01_stop(mc_http01 *h)
+{
+	int status;
+
+	if (!h)
+		return;
+	close(h->ctl); /* end of commands: the child finishes and exits */
+	while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		mc_warn("http-01 responder exited with status %d", WEXITSTATUS(status));
 	free(h);
 }
 

@@ -1,9 +1,9 @@
 /*
  * http01 - the built-in http-01 responder (RFC 8555 section 8.3).
  *
- * One thread serves GET /.well-known/acme-challenge/TOKEN on every
- * http01.listen address, answering only the tokens of challenges in
- * progress.  Requests are bounded in size (4 KiB) and time (10 s); token
+ * A child process, running as "nobody", serves
+ * GET /.well-known/acme-challenge/TOKEN on every http01.listen address,
+ * answering only the tokens of challenges in progress.  Requests are bounded in size (4 KiB) and time (10 s); token
  * syntax is checked before lookup.  The webroot alternative writes
  * WEBROOT/.well-known/acme-challenge/TOKEN instead.
  */
@@ -22,8 +22,6 @@ int mc_http01_start(char *const *listen, size_t nlisten, mc_http01 **out, mc_err
 void mc_http01_add(mc_http01 *h, const char *token, const char *keyauth);
 void mc_http01_remove(mc_http01 *h, const char *token);
 void mc_http01_stop(mc_http01 *h);
-/* requests answered 200 / refused, for logs and tests */
-void mc_http01_counts(mc_http01 *h, unsigned long *ok, unsigned long *refused);
 
 int mc_webroot_add(const char *webroot, const char *token, const char *keyauth, mc_err *e);
 void mc_webroot_remove(const char *webroot, const char *token);

@@ -107,7 +107,7 @@ check_set() {
 
 # serial of the installed leaf, lower case hex as status reports it
 leaf_serial() {
-    openssl x509 -in "$1/certs/$2/fullchain.pem" -noout -serial | sed 's/^serial=//' | tr 'A-F' 'a-f' | sed 's/^0*//'
+    openssl x509 -in "$1/certs/$2/fullchain.pem" -noout -serial | sed 's/^serial=//' | tr 'A-F' 'a-f'
 }
 
 # a hash of every file of a published set, to prove it was not touched

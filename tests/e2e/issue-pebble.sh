@@ -27,11 +27,28 @@ sed -i 's|^host "\*.wild.example.test" { names = {  } }|host "*.wild.example.tes
 printf 'dns01 { hook = "%s" }\n' "$W/hook" >> "$conf"
 
 "$MAILCERT" -c "$conf" check >/dev/null || fail "config check"
-start=$(date +%s.%N)
-if "$MAILCERT" -c "$conf" issue > "$W/issue.out" 2>&1; then
-    pass "issue for 4 hosts exited 0 ($(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s)"
+"$MAILCERT" -c "$conf" issue > "$W/issue.out" 2>&1 &
+issue_pid=$!
+# while validations are slow, look at who answers http-01: never root
+responder_users=""
+if [ -z "${PEBBLE_VA_NOSLEEP:-}" ]; then
+    for _ in $(seq 1 50); do
+        responder_users="$responder_users $(ps -o user= --ppid "$issue_pid" 2>/dev/null | tr '\n' ' ')"
+        kill -0 "$issue_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+fi
+if wait "$issue_pid"; then
+    pass "issue for 4 hosts exited 0"
 else
     fail "issue exited non-zero: $(cat "$W/issue.out")"
+fi
+if [ -z "${PEBBLE_VA_NOSLEEP:-}" ]; then
+    case "$responder_users" in
+        *nobody*) pass "the http-01 responder runs as nobody" ;;
+        *) fail "no unprivileged responder process seen (saw:$responder_users)" ;;
+    esac
+    case "$responder_users" in *root*) fail "a child of mailcert ran as root: $responder_users" ;; esac
 fi
 pebble_root_refresh
 check_set "$W/store" mail.example.test "$PEBBLE_ROOT" mail.example.test smtp.example.test
