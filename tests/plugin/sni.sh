@@ -1,5 +1,5 @@
 #!/bin/bash
-# Three hosts (one with several names) are served by SNI on SMTP STARTTLS, SMTPS,
+# Three hosts (one with several names) and a wildcard host are served by SNI on SMTP STARTTLS, SMTPS,
 # IMAP STARTTLS, IMAPS and POP3S, each verifying against the test root; without
 # SNI, or with an unknown name, default_host's certificate is served.  The
 # compiled SNI map is not readable by others and milter.json says what is loaded.
@@ -10,9 +10,11 @@ STORE=$T/store
 leaf_make "$T/ca" "$T/a" 10 a.test
 leaf_make "$T/ca" "$T/b" 10 b.test mail.b.test smtp.b.test
 leaf_make "$T/ca" "$T/c" 10 c.test
+leaf_make "$T/ca" "$T/w" 10 '*.w.test'
 store_put_set "$STORE" a.test "$T/ca" "$T/a"
 store_put_set "$STORE" b.test "$T/ca" "$T/b"
 store_put_set "$STORE" c.test "$T/ca" "$T/c"
+store_put_set "$STORE" _wildcard.w.test "$T/ca" "$T/w"
 
 read -r SMTP SMTPS IMAP IMAPS POP3S < <(freeport 5 | tr '\n' ' ')
 postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
@@ -38,6 +40,7 @@ check() { # MODE PORT NAME WANT [CA]
 A=$(serial_of "$T/a.pem")
 B=$(serial_of "$T/b.pem")
 C=$(serial_of "$T/c.pem")
+W=$(serial_of "$T/w.pem")
 for l in "smtp $SMTP" "tls $SMTPS" "imap $IMAP" "tls $IMAPS" "tls $POP3S"; do
     set -- $l
     check "$1" "$2" a.test "$A" "$T/ca/root.pem"
@@ -45,6 +48,7 @@ for l in "smtp $SMTP" "tls $SMTPS" "imap $IMAP" "tls $IMAPS" "tls $POP3S"; do
     check "$1" "$2" mail.b.test "$B" "$T/ca/root.pem"
     check "$1" "$2" smtp.b.test "$B" "$T/ca/root.pem"
     check "$1" "$2" c.test "$C" "$T/ca/root.pem"
+    check "$1" "$2" x.w.test "$W" "$T/ca/root.pem"
     check "$1" "$2" "" "$B" "$T/ca/root.pem"
     check "$1" "$2" unknown.test "$B"
 done

@@ -1,0 +1,55 @@
+#!/bin/bash
+# bench/milter-throughput.sh [MESSAGES] [SESSIONS] - SMTP messages per second
+# through a throwaway Postfix into smtp-sink (smtp-source as the client), without
+# and with mailcert-milter in smtpd_milters; prints the overhead.  Aim: under 5 %.
+# Run from the build directory as root.
+. "$(dirname "$0")/../tests/plugin/lib.sh"
+MSGS=${1:-2000}
+SESSIONS=${2:-20}
+command -v smtp-source >/dev/null || skip "no smtp-source"
+
+STORE=$T/store
+ca_make "$T/ca"
+leaf_make "$T/ca" "$T/a" 10 a.test
+store_put_set "$STORE" a.test "$T/ca" "$T/a"
+read -r SMTP SMTPS SINK < <(freeport 3 | tr '\n' ' ')
+smtp-sink -u postfix -c "127.0.0.1:$SINK" 1000 >"$T/sink.log" 2>&1 &
+on_exit "kill $! 2>/dev/null"
+wait_port 127.0.0.1 "$SINK" 10 || die "smtp-sink"
+SOCK=$T/milter.sock
+postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS" \
+    "milter_default_action = accept" "relayhost = [127.0.0.1]:$SINK" \
+    "smtp_tls_security_level = none" "default_process_limit = 200" \
+    "smtpd_client_connection_count_limit = 0" "smtpd_client_connection_rate_limit = 0"
+write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes" a.test
+milter_start "$T/mailcert.conf" -p "unix:$SOCK"
+wait_for 10 test -S "$SOCK" || die "no milter socket"
+
+queue_empty() { [ -z "$(find "$T/pf/queue/incoming" "$T/pf/queue/active" "$T/pf/queue/deferred" -type f 2>/dev/null | head -1)" ]; }
+run() { # label
+    local t0 t1
+    t0=$(date +%s%N)
+    smtp-source -s "$SESSIONS" -m "$MSGS" -l 2048 -f s@client.test -t r@dest.test \
+        "127.0.0.1:$SMTP" >>"$T/source.log" 2>&1 || die "smtp-source failed"
+    wait_for 300 queue_empty || die "queue did not drain"
+    t1=$(date +%s%N)
+    echo $((MSGS * 1000000000 / (t1 - t0)))
+}
+set_milter() {
+    postconf -c "$PF_DIR" -e "smtpd_milters = $1"
+    postfix -c "$PF_DIR" reload >/dev/null 2>&1
+    sleep 1
+}
+run warmup >/dev/null
+set_milter ""
+without=$(run without)
+set_milter "unix:$SOCK"
+with=$(run with)
+set_milter ""
+without2=$(run without)
+base=$(((without + without2) / 2))
+echo "smtp-source -> Postfix -> smtp-sink, $MSGS messages, $SESSIONS sessions:"
+echo "  without milter: $without and $without2 msg/s (mean $base)"
+echo "  with mailcert-milter: $with msg/s"
+echo "  overhead: $(awk -v a="$base" -v b="$with" 'BEGIN { printf "%.1f", (a - b) * 100 / a }') %"
+echo "  milter counted: $(jq -c .listeners "$STORE/run/milter.json")"
