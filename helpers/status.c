@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "issue.h"
+#include "loaded.h"
 #include "status.h"
 #include "store.h"
 #include "timefmt.h"
@@ -21,14 +22,14 @@ static int in_error(const mc_state *st)
 	return st->last_failure_error_message != NULL;
 }
 
-static json_t *host_json(const mc_config *cfg, const mc_host *h, mc_state *st)
+static json_t *host_json(const mc_config *cfg, const mc_host *h, mc_state *st, json_t *loaded)
 {
 	json_t *j;
 
 	mc_issue_state_defaults(st, h);
 	st->has_cert = st->has_cert && mc_store_has_cert(cfg->store, h->dir);
 	j = mc_state_to_json(st);
-	json_object_set_new(j, "loaded", json_object());
+	mc_loaded_annotate(j, loaded, h->dir);
 	return j;
 }
 
@@ -42,7 +43,7 @@ static void fmt_time(time_t t, char *out)
 
 int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 {
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *loaded = mc_loaded_read(cfg->store);
 	size_t i;
 	int any_error = 0, k;
 
@@ -52,6 +53,8 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		const mc_host *h = &cfg->hosts[i];
 		mc_state st;
 		mc_err e;
+		const char *refused;
+		char *refused_msg;
 		int wanted = !hosts;
 
 		for (k = 0; hosts && k < nhosts; k++)
@@ -63,14 +66,23 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			mc_state_init(&st);
 			mc_state_set_error(&st, e.msg);
 		}
-		if (in_error(&st))
+		{
+			/* what the milter says about this host: a refused set is an error too */
+			json_t *probe = json_pack("{s:s}", "serial", st.serial);
+			mc_loaded_annotate(probe, loaded, h->dir);
+			refused = json_string_value(json_object_get(probe, "load_error"));
+			refused_msg = refused ? mc_strdup(refused) : NULL;
+			json_decref(probe);
+		}
+		if (in_error(&st) || refused_msg)
 			any_error = 1;
-		if ((flags & MC_STATUS_ONLY_ERRORS) && !in_error(&st)) {
+		if ((flags & MC_STATUS_ONLY_ERRORS) && !in_error(&st) && !refused_msg) {
+			free(refused_msg);
 			mc_state_free(&st);
 			continue;
 		}
 		if (flags & MC_STATUS_JSON) {
-			json_array_append_new(arr, host_json(cfg, h, &st));
+			json_array_append_new(arr, host_json(cfg, h, &st, loaded));
 		} else {
 			char exp[MC_TIMEFMT_LEN], fail[MC_TIMEFMT_LEN], retry[MC_TIMEFMT_LEN];
 			int has = st.has_cert && mc_store_has_cert(cfg->store, h->dir);
@@ -82,14 +94,17 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 				fmt_time(st.last_failure_time, fail);
 				fmt_time(st.next_retry_time, retry);
 				printf("error at %s, retry %s: %s\n", fail, retry, st.last_failure_error_message);
+			} else if (refused_msg) {
+				printf("refused by mailcert-milter: %s\n", refused_msg);
 			} else {
 				printf("%s\n", has ? "ok" : "no certificate yet");
 			}
 		}
+		free(refused_msg);
 		mc_state_free(&st);
 	}
 	if (flags & MC_STATUS_JSON) {
-		json_t *doc = json_pack("{s:o}", "hosts", arr);
+		json_t *doc = json_pack("{s:o,s:o}", "hosts", arr, "listeners", mc_loaded_listeners(loaded));
 		char *s = json_dumps(doc, JSON_INDENT(2));
 		puts(s);
 		free(s);
@@ -97,5 +112,6 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 	} else {
 		json_decref(arr);
 	}
+	json_decref(loaded);
 	return any_error;
 }
