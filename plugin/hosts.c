@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -401,4 +402,31 @@ const mh_host *mh_default(const mh_table *t, const char *default_host)
 		if (t->v[i].file[0])
 			return &t->v[i];
 	return NULL;
+}
+
+void mh_prune_kept(mh_table *t, const char *store)
+{
+	char dir[PATH_MAX], path[PATH_MAX], name[310];
+	struct dirent *de;
+	DIR *d;
+
+	mc_pathf(dir, sizeof dir, "%s/run/kept", store);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		mh_host *h;
+
+		if (de->d_name[0] == '.' || len < 5 || len >= sizeof name ||
+		    strcmp(de->d_name + len - 4, ".pem") != 0)
+			continue;
+		memcpy(name, de->d_name, len - 4);
+		name[len - 4] = '\0';
+		mc_pathf(path, sizeof path, "%s/%s", dir, de->d_name);
+		h = mh_find(t, name);
+		if (!h || strcmp(h->file, path) != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
 }

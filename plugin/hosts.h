@@ -62,6 +62,10 @@ typedef struct mh_name {
  */
 mh_name *mh_names(const mh_table *t, size_t *count);
 
+/* remove copies in STORE/run/kept that no host refers to any more; only
+ * once every MTA has been reloaded without them */
+void mh_prune_kept(mh_table *t, const char *store);
+
 /* the default host: DEFAULT_HOST (a host name) when loadable, else the first loadable host */
 const mh_host *mh_default(const mh_table *t, const char *default_host);
 

@@ -126,6 +126,8 @@ int loader_apply(loader *l, time_t now)
 		s->last_error = mc_strdup(e.msg);
 		s->last_error_time = now;
 	}
+	if (rc == 0)
+		mh_prune_kept(&l->hosts, l->store);
 	return rc;
 }
 

@@ -165,9 +165,17 @@ static int serve(loader *l, const char *socket, time_t started)
 				}
 			} else {
 				/* libmilter stops on the signals it catches itself */
-				mc_info("the milter stopped: stopping");
+				char c;
+				if (read(pipefd[0], &c, 1) < 0)
+					mc_debug("milter pipe: %s", strerror(errno));
+				mm_stop();
 				milter = 0;
-				stop = 1;
+				if (mm_failed()) {
+					mc_error("the milter failed; going on loading certificates without it");
+				} else {
+					mc_info("the milter stopped on a signal: stopping");
+					stop = 1;
+				}
 			}
 		}
 		if (stop)
@@ -195,8 +203,7 @@ static int serve(loader *l, const char *socket, time_t started)
 			next_flush = t + 1000;
 		}
 	}
-	if (socket)
-		mm_stop();
+	mm_stop();
 	record(l, socket != NULL, started);
 	watch_close(wfd);
 	close(sfd);

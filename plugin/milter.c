@@ -33,6 +33,7 @@ static int counts_changed;
 static pthread_t milter_thread;
 static int milter_running;
 static int milter_notify = -1;
+static volatile int milter_failed;
 
 static void bump(json_t *obj, const char *key)
 {
@@ -150,9 +151,10 @@ static void *run(void *arg)
 {
 	char c = 'x';
 
-	if (smfi_main() != MI_SUCCESS)
+	if (smfi_main() != MI_SUCCESS) {
 		mc_error("milter: smfi_main failed");
-	else
+		milter_failed = 1;
+	} else
 		mc_info("milter stopped");
 	if (milter_notify >= 0 && write(milter_notify, &c, 1) < 0)
 		mc_debug("milter: cannot notify the main loop");
@@ -188,6 +190,11 @@ int mm_start(const char *socket, int notify_fd, mc_err *e)
 	return 0;
 }
 
+int mm_failed(void)
+{
+	return milter_failed;
+}
+
 void mm_stop(void)
 {
 	if (!milter_running)
@@ -209,6 +216,11 @@ int mm_start(const char *socket, int notify_fd, mc_err *e)
 
 void mm_stop(void)
 {
+}
+
+int mm_failed(void)
+{
+	return 1;
 }
 #endif
 

@@ -16,6 +16,8 @@
 /* listen on SOCKET ("unix:/path", "inet:port@host") in a new thread;
  * NOTIFY_FD is written to when that thread ends */
 int mm_start(const char *socket, int notify_fd, mc_err *e);
+/* 1 when the milter thread ended on an error rather than on a signal */
+int mm_failed(void);
 /* ask libmilter to stop and wait for the thread */
 void mm_stop(void);
 /* a copy of the counts; *CHANGED says whether they moved since the last call */

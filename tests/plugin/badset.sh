@@ -79,6 +79,8 @@ cat "$T/x.key" "$T/x.pem" "$T/ca/int.pem" >"$T/full.pem"
 head -c $(($(stat -c %s "$T/full.pem") * 85 / 100)) "$T/full.pem" >"$T/trunc.pem"
 store_put "$STORE" a.test "$T/trunc.pem"
 expect_refused "truncated cert.pem" "truncated"
+[ "$(jq -r '.hosts["a.test"].file' "$J")" = "$STORE/run/kept/a.test.pem" ] ||
+    { log "FAIL the loaded set is not the kept copy: $(jq -r '.hosts["a.test"].file' "$J")"; fail=1; }
 
 : >"$T/empty.pem"
 store_put "$STORE" a.test "$T/empty.pem"
@@ -98,6 +100,7 @@ for l in "smtp $SMTP" "tls $IMAPS"; do
 done
 no_error() { [ "$(load_error)" = null ]; }
 wait_for 3 no_error || { log "FAIL error not cleared: $(load_error)"; fail=1; }
-[ $fail = 0 ] && log "ok   good set after bad ones is served, error cleared"
+[ ! -e "$STORE/run/kept/a.test.pem" ] || { log "FAIL the kept copy was not removed"; fail=1; }
+[ $fail = 0 ] && log "ok   good set after bad ones is served, error cleared, kept copy gone"
 [ $fail = 0 ] || tail -30 "$T/milter.log" >&2
 exit $fail

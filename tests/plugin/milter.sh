@@ -40,4 +40,17 @@ expect '.listeners | length' 3
 kill "$MILTER_PID"
 wait_for 10 eval '! kill -0 $MILTER_PID 2>/dev/null' || { log "FAIL did not stop on SIGTERM"; fail=1; }
 expect '.listeners["smtpd/127.0.0.1"].sessions' 3
+
+# a socket it cannot open does not stop the certificate loading
+rm -f "$J"
+"$MILTER" -f -c "$T/mailcert.conf" -p "unix:$T/no/such/dir/sock" >"$T/bad.log" 2>&1 &
+BAD=$!
+on_exit "kill $BAD 2>/dev/null"
+sleep 2
+if kill -0 "$BAD" 2>/dev/null && [ -s "$J" ]; then
+    log "ok   an unusable milter socket is logged and loading goes on: $(grep -m1 milter: "$T/bad.log")"
+else
+    log "FAIL with an unusable socket: $(cat "$T/bad.log")"
+    fail=1
+fi
 exit $fail
