@@ -163,14 +163,18 @@ static void parse_link(mc_http_resp *r, const char *v, size_t len)
 
 static size_t on_header(char *p, size_t size, size_t n, void *u)
 {
-	mc_http_resp *r = u;
-	size_t len = size * n;
+	mc_http_parse_header(u, p, size * n);
+	return size * n;
+}
+
+void mc_http_parse_header(mc_http_resp *r, const char *p, size_t len)
+{
 	const char *colon = memchr(p, ':', len);
 	size_t nlen, vlen;
 	const char *v;
 
 	if (!colon)
-		return len;
+		return;
 	nlen = (size_t)(colon - p);
 	v = colon + 1;
 	vlen = len - nlen - 1;
@@ -201,7 +205,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *u)
 		parse_link(r, v, vlen);
 	}
 #undef HDR
-	return len;
 }
 
 int mc_http_request(mc_http *h, const char *method, const char *url, const char *body,

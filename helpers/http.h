@@ -45,6 +45,9 @@ void mc_http_free(mc_http *h);
 void mc_http_resp_init(mc_http_resp *r);
 void mc_http_resp_free(mc_http_resp *r);
 
+/* take one response header line into R (Replay-Nonce, Location, Retry-After, Link...) */
+void mc_http_parse_header(mc_http_resp *r, const char *line, size_t len);
+
 /* METHOD is "GET", "HEAD" or "POST" (BODY sent as application/jose+json) */
 int mc_http_request(mc_http *h, const char *method, const char *url, const char *body,
 		    const char *accept, mc_http_resp *r, mc_err *e);

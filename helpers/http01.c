@@ -158,50 +158,73 @@ static void reply(int fd, int code, const char *reason, const char *body, int he
 /* answer one complete request head */
 static void read_commands(struct responder *h);
 
+int mc_http01_parse_request(const char *req, char *token, size_t tokenlen, int *head)
+{
+	const char *sp1, *sp2, *eol = strstr(req, "\r\n"), *t;
+	size_t mlen, tlen;
+
+	*head = 0;
+	token[0] = '\0';
+	if (!eol)
+		return 400;
+	sp1 = memchr(req, ' ', (size_t)(eol - req));
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+	if (!sp1 || !sp2 || (size_t)(eol - sp2 - 1) < 8 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0)
+		return 400;
+	mlen = (size_t)(sp1 - req);
+	*head = mlen == 4 && strncmp(req, "HEAD", 4) == 0;
+	if (!*head && !(mlen == 3 && strncmp(req, "GET", 3) == 0))
+		return 405;
+	t = sp1 + 1;
+	tlen = (size_t)(sp2 - t);
+	if (tlen <= strlen(PREFIX) || strncmp(t, PREFIX, strlen(PREFIX)) != 0)
+		return 404;
+	t += strlen(PREFIX);
+	tlen -= strlen(PREFIX);
+	if (tlen >= tokenlen || tlen > MC_TOKEN_MAX)
+		return 404;
+	memcpy(token, t, tlen);
+	token[tlen] = '\0';
+	if (!mc_b64url_valid(token, MC_TOKEN_MAX)) {
+		token[0] = '\0';
+		return 404;
+	}
+	return 200;
+}
+
 static void answer(struct responder *h, struct client *c)
 {
-	char method[8], target[REQ_MAX], *sp1, *sp2, *eol;
-	const char *token;
+	char token[MC_TOKEN_MAX + 1];
 	char *keyauth = NULL;
 	size_t i;
-	int head;
+	int head, status = mc_http01_parse_request(c->buf, token, sizeof token, &head);
 
-	eol = strstr(c->buf, "\r\n");
-	sp1 = memchr(c->buf, ' ', (size_t)(eol - c->buf));
-	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-	if (!sp1 || !sp2 || (size_t)(sp1 - c->buf) >= sizeof method || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-		reply(c->fd, 400, "Bad Request", "bad request\n", 0);
-		goto refused;
+	if (status == 200) {
+		/* a challenge is provisioned before the CA is told to validate it */
+		read_commands(h);
+		for (i = 0; i < h->ntokens; i++)
+			if (strcmp(h->tokens[i].token, token) == 0) {
+				keyauth = mc_strdup(h->tokens[i].keyauth);
+				break;
+			}
+		if (!keyauth)
+			status = 404;
 	}
-	snprintf(method, sizeof method, "%.*s", (int)(sp1 - c->buf), c->buf);
-	snprintf(target, sizeof target, "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
-	head = strcmp(method, "HEAD") == 0;
-	if (!head && strcmp(method, "GET") != 0) {
+	switch (status) {
+	case 200:
+		reply(c->fd, 200, "OK", keyauth, head);
+		break;
+	case 405:
 		reply(c->fd, 405, "Method Not Allowed", "method not allowed\n", 0);
-		goto refused;
-	}
-	if (strncmp(target, PREFIX, strlen(PREFIX)) != 0 ||
-	    !mc_b64url_valid(target + strlen(PREFIX), MC_TOKEN_MAX)) {
+		break;
+	case 404:
 		reply(c->fd, 404, "Not Found", "not found\n", head);
-		goto refused;
+		break;
+	default:
+		reply(c->fd, 400, "Bad Request", "bad request\n", 0);
+		break;
 	}
-	token = target + strlen(PREFIX);
-	/* a challenge is provisioned before the CA is told to validate it */
-	read_commands(h);
-	for (i = 0; i < h->ntokens; i++)
-		if (strcmp(h->tokens[i].token, token) == 0) {
-			keyauth = mc_strdup(h->tokens[i].keyauth);
-			break;
-		}
-	if (!keyauth) {
-		reply(c->fd, 404, "Not Found", "not found\n", head);
-		goto refused;
-	}
-	reply(c->fd, 200, "OK", keyauth, head);
 	free(keyauth);
-	return;
-refused:
-	return;
 }
 
 static void drop(struct responder *h, size_t i)

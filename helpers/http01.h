@@ -18,6 +18,13 @@
 
 typedef struct mc_http01 mc_http01;
 
+/*
+ * Parse a request head (NUL-terminated, "\r\n\r\n" seen).  Returns 200 with
+ * TOKEN filled for GET/HEAD of a well-formed challenge path, else the status
+ * to answer: 400 malformed, 405 other method, 404 other path or bad token.
+ */
+int mc_http01_parse_request(const char *req, char *token, size_t tokenlen, int *head);
+
 int mc_http01_start(char *const *listen, size_t nlisten, mc_http01 **out, mc_err *e);
 void mc_http01_add(mc_http01 *h, const char *token, const char *keyauth);
 void mc_http01_remove(mc_http01 *h, const char *token);

@@ -2,3 +2,4 @@
 include tests/unit.mk
 include tests/e2e.mk
 include tests/plugin.mk
+include tests/fuzz.mk
