@@ -1,0 +1,87 @@
+# Unit tests (Check): one program per module of lib/ and helpers/.
+# Each runs its suite with CK_FORK and exits non-zero when any check fails.
+if HAVE_CHECK
+
+UNIT_TESTS = \
+	tests/unit/test_b64url \
+	tests/unit/test_hostname \
+	tests/unit/test_timefmt \
+	tests/unit/test_spawn \
+	tests/unit/test_state \
+	tests/unit/test_conf \
+	tests/unit/test_x509chk \
+	tests/unit/test_store \
+	tests/unit/test_jws \
+	tests/unit/test_keys \
+	tests/unit/test_acme_problem \
+	tests/unit/test_http01
+
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+
+UNIT_COMMON = tests/unit/unit.c tests/unit/unit.h
+UNIT_CF = $(AM_CFLAGS) $(CHECK_CFLAGS)
+UNIT_CPPF = $(AM_CPPFLAGS) -I$(top_srcdir)/helpers -I$(top_srcdir)/tests/unit
+UNIT_LINK = helpers/libhelper.a $(MAILCERT_LIBS) $(CHECK_LIBS)
+
+tests_unit_test_b64url_SOURCES = tests/unit/test_b64url.c $(UNIT_COMMON)
+tests_unit_test_b64url_CFLAGS = $(UNIT_CF)
+tests_unit_test_b64url_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_b64url_LDADD = $(UNIT_LINK)
+
+tests_unit_test_hostname_SOURCES = tests/unit/test_hostname.c $(UNIT_COMMON)
+tests_unit_test_hostname_CFLAGS = $(UNIT_CF)
+tests_unit_test_hostname_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_hostname_LDADD = $(UNIT_LINK)
+
+tests_unit_test_timefmt_SOURCES = tests/unit/test_timefmt.c $(UNIT_COMMON)
+tests_unit_test_timefmt_CFLAGS = $(UNIT_CF)
+tests_unit_test_timefmt_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_timefmt_LDADD = $(UNIT_LINK)
+
+tests_unit_test_spawn_SOURCES = tests/unit/test_spawn.c $(UNIT_COMMON)
+tests_unit_test_spawn_CFLAGS = $(UNIT_CF)
+tests_unit_test_spawn_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_spawn_LDADD = $(UNIT_LINK)
+
+tests_unit_test_state_SOURCES = tests/unit/test_state.c $(UNIT_COMMON)
+tests_unit_test_state_CFLAGS = $(UNIT_CF)
+tests_unit_test_state_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_state_LDADD = $(UNIT_LINK)
+
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c $(UNIT_COMMON)
+tests_unit_test_conf_CFLAGS = $(UNIT_CF)
+tests_unit_test_conf_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_conf_LDADD = $(UNIT_LINK)
+
+tests_unit_test_x509chk_SOURCES = tests/unit/test_x509chk.c $(UNIT_COMMON)
+tests_unit_test_x509chk_CFLAGS = $(UNIT_CF)
+tests_unit_test_x509chk_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_x509chk_LDADD = $(UNIT_LINK)
+
+tests_unit_test_store_SOURCES = tests/unit/test_store.c $(UNIT_COMMON)
+tests_unit_test_store_CFLAGS = $(UNIT_CF)
+tests_unit_test_store_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_store_LDADD = $(UNIT_LINK)
+
+tests_unit_test_jws_SOURCES = tests/unit/test_jws.c $(UNIT_COMMON)
+tests_unit_test_jws_CFLAGS = $(UNIT_CF)
+tests_unit_test_jws_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_jws_LDADD = $(UNIT_LINK)
+
+tests_unit_test_keys_SOURCES = tests/unit/test_keys.c $(UNIT_COMMON)
+tests_unit_test_keys_CFLAGS = $(UNIT_CF)
+tests_unit_test_keys_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_keys_LDADD = $(UNIT_LINK)
+
+tests_unit_test_acme_problem_SOURCES = tests/unit/test_acme_problem.c $(UNIT_COMMON)
+tests_unit_test_acme_problem_CFLAGS = $(UNIT_CF)
+tests_unit_test_acme_problem_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_acme_problem_LDADD = $(UNIT_LINK)
+
+tests_unit_test_http01_SOURCES = tests/unit/test_http01.c $(UNIT_COMMON)
+tests_unit_test_http01_CFLAGS = $(UNIT_CF)
+tests_unit_test_http01_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_http01_LDADD = $(UNIT_LINK)
+
+endif
