@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "fsutil.h"
 #include "hostname.h"
 #include "xalloc.h"
 
@@ -343,15 +344,105 @@ static char **confd_files(const char *file, size_t *count)
 	return v;
 }
 
+/*
+ * Blank out comments (keeping every newline) and check that braces balance.
+ * libconfuse 3.3 miscounts lines after comments, and accepts a file that
+ * ends inside a section; parsing the cleaned text fixes the first and the
+ * brace check catches the second.
+ */
+static int preprocess(const char *file, mc_buf *out, mc_err *e)
+{
+	enum { CODE, DQUOTE, SQUOTE, LINE_COMMENT, BLOCK_COMMENT } st = CODE;
+	int line = 1, depth = 0, open_line[64];
+	size_t i;
+
+	if (mc_file_read(file, 1024 * 1024, out, e) < 0)
+		return mc_err_set(e, "%s: cannot read: %s", file, strchr(e->msg, ':') ? strchr(e->msg, ':') + 2 : e->msg);
+	for (i = 0; i < out->len; i++) {
+		char c = out->data[i], n = i + 1 < out->len ? out->data[i + 1] : '\0';
+
+		if (c == '\n')
+			line++;
+		switch (st) {
+		case CODE:
+			if (c == '"')
+				st = DQUOTE;
+			else if (c == '\'')
+				st = SQUOTE;
+			else if (c == '#' || (c == '/' && n == '/'))
+				st = LINE_COMMENT;
+			else if (c == '/' && n == '*') {
+				st = BLOCK_COMMENT;
+				out->data[i++] = ' ';
+				out->data[i] = ' ';
+				continue;
+			} else if (c == '{') {
+				if (depth < 64)
+					open_line[depth] = line;
+				depth++;
+			} else if (c == '}' && --depth < 0)
+				return mc_err_set(e, "%s:%d: '}' without a matching '{'", file, line);
+			break;
+		case DQUOTE:
+			if (c == '\\' && n)
+				i++;
+			else if (c == '"')
+				st = CODE;
+			else if (c == '\n')
+				return mc_err_set(e, "%s:%d: unterminated string", file, line - 1);
+			break;
+		case SQUOTE:
+			if (c == '\'')
+				st = CODE;
+			break;
+		case LINE_COMMENT:
+			if (c == '\n')
+				st = CODE;
+			break;
+		case BLOCK_COMMENT:
+			if (c == '*' && n == '/') {
+				out->data[i++] = ' ';
+				out->data[i] = ' ';
+				st = CODE;
+				continue;
+			}
+			break;
+		}
+		if ((st == LINE_COMMENT || st == BLOCK_COMMENT) && c != '\n')
+			out->data[i] = ' ';
+	}
+	if (st == DQUOTE || st == SQUOTE)
+		return mc_err_set(e, "%s:%d: unterminated string", file, line);
+	if (st == BLOCK_COMMENT)
+		return mc_err_set(e, "%s:%d: unterminated comment", file, line);
+	if (depth > 0)
+		return mc_err_set(e, "%s:%d: section opened here is never closed (missing '}')",
+				  file, open_line[depth - 1 < 64 ? depth - 1 : 63]);
+	return 0;
+}
+
 static int parse_file(cfg_t *cfg, const char *file, mc_err *e)
 {
-	int rc = cfg_parse(cfg, file);
+	mc_buf text;
+	FILE *f;
+	int rc;
 
-	if (rc == CFG_FILE_ERROR) {
-		if (!conf_failed)
-			mc_err_set(e, "%s: cannot read: %s", file, strerror(errno));
+	mc_buf_init(&text);
+	if (preprocess(file, &text, e) < 0) {
+		mc_buf_free(&text);
+		conf_failed = 1;
 		return -1;
 	}
+	f = fmemopen(text.data, text.len, "r");
+	if (!f)
+		mc_fatal("fmemopen: %s", strerror(errno));
+	/* cfg_parse_fp takes the name for messages from the cfg */
+	free(cfg->filename);
+	cfg->filename = mc_strdup(file);
+	cfg->line = 1;
+	rc = cfg_parse_fp(cfg, f);
+	fclose(f);
+	mc_buf_free(&text);
 	if (rc != CFG_SUCCESS) {
 		if (!conf_failed)
 			mc_err_set(e, "%s: parse error", file);
@@ -383,10 +474,13 @@ static int title_line(const char *file, const char *title, int endline)
 		p += 4;
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if (*p == '"')
-			p++;
-		if (strncmp(p, title, tlen) == 0)
+		if (*p == '"') {
+			if (strncmp(p + 1, title, tlen) == 0 && p[1 + tlen] == '"')
+				found = n;
+		} else if (strncmp(p, title, tlen) == 0 &&
+			   (p[tlen] == ' ' || p[tlen] == '\t' || p[tlen] == '{' || p[tlen] == '\n')) {
 			found = n;
+		}
 	}
 	fclose(f);
 	return found;

@@ -202,5 +202,6 @@ gid_t mc_group_gid(void)
 {
 	struct group *gr = getgrnam("mailcert");
 
-	return gr ? gr->gr_gid : 0;
+	/* no such group: leave the file's group as created (root's, when run as root) */
+	return gr ? gr->gr_gid : (gid_t)-1;
 }

@@ -36,7 +36,7 @@ void mc_pem_append_key(mc_buf *b, EVP_PKEY *k);
 
 int mc_cert_info(X509 *x, mc_certinfo *ci);
 int mc_asn1_time_to_time_t(const ASN1_TIME *at, time_t *t);
-/* 1 if the leaf's subjectAltName (or CN without SAN) covers NAME */
+/* 1 if the leaf's subjectAltName covers NAME (the CN is not looked at: RFC 6125) */
 int mc_cert_covers(X509 *leaf, const char *name);
 
 /* the leaf's dNSName SANs as a malloc'd NULL-terminated array */
