@@ -414,6 +414,7 @@ static void child_main(struct responder *h)
 		mc_error("http-01 responder: cannot drop privileges to \"nobody\": %s", strerror(errno));
 		_exit(1);
 	}
+	prctl(PR_SET_NAME, "mailcert-http01"); /* what ps and top show, once unprivileged */
 	fcntl(h->ctl, F_SETFL, O_NONBLOCK);
 	serve(h);
 	for (i = 0; i < h->nclients; i++) {
