@@ -5,6 +5,11 @@
  * and shutdown_clients = no: without it a reload ends logged-in IMAP and
  * POP3 sessions a few seconds later.  Dovecot 2.4 renamed the settings
  * (ssl_server_cert_file, no '<'); `dovecot --version` picks the syntax.
+ *
+ * Dovecot's config process keeps every local_name block with the file
+ * contents inlined, about 150 KB per name in practice; at its default
+ * 256 MB limit it dies somewhere near 1000 names and every login process
+ * then fails.  With many names the file raises that limit.
  */
 #include "config.h"
 
@@ -18,6 +23,9 @@
 #include "log.h"
 #include "mta.h"
 #include "xalloc.h"
+
+#define DOVECOT_MANY_NAMES 300       /* from here on, raise the config process limit */
+#define DOVECOT_MB_PER_100_NAMES 30
 
 int dovecot_version(void)
 {
@@ -69,6 +77,10 @@ int dovecot_write(const mta_ctx *c, int version, mc_err *e)
 		cert_lines(&b, "", c->def->file, v24);
 	}
 	names = mh_names(c->hosts, &n);
+	if (n >= DOVECOT_MANY_NAMES)
+		mc_buf_printf(&b, "# %zu local_name blocks: the config process holds them all\n"
+				  "service config {\n  vsz_limit = %zu M\n}\n",
+			      n, (size_t)256 + n * DOVECOT_MB_PER_100_NAMES / 100);
 	for (i = 0; i < n; i++) {
 		mc_buf_printf(&b, "\nlocal_name %s {\n", names[i].name);
 		cert_lines(&b, "  ", names[i].host->file, v24);

@@ -262,8 +262,14 @@ static int refresh(mh_host *h, const char *store, time_t now)
 		if (h->file[0]) {
 			mc_error("%s: refusing the new certificate set, keeping serial %s loaded: %s",
 				 h->dir, h->serial, e.msg);
-			if (h->gen[0] && keep_copy(h, store) == 0)
+			if (h->gen[0] && keep_copy(h, store) == 0) {
 				changed = MH_CHANGED_PATHS;
+			} else if (h->gen[0]) {
+				/* the loaded set is gone too: nothing good is left to
+				 * serve; its names fall back to the default host */
+				h->file[0] = '\0';
+				changed = MH_CHANGED_SETS;
+			}
 		} else {
 			mc_error("%s: refusing the certificate set: %s", h->dir, e.msg);
 		}
