@@ -31,6 +31,10 @@ loaded=$(jq '[.hosts[] | select(.loaded.postfix != null and .loaded.dovecot != n
     "$STORE/run/milter.json")
 [ "$loaded" = "$N" ] && log "ok   milter.json: $loaded hosts loaded" ||
     { log "FAIL milter.json: $loaded of $N loaded"; fail=1; }
+grep -q 'vsz_limit' "$STORE/dovecot/mailcert.conf" ||
+    { log "FAIL no vsz_limit for Dovecot's config process with $N names"; fail=1; }
+# a second reload: Dovecot's config process must survive holding them all twice
+"$MILTER" -c "$T/mailcert.conf" --once >>"$T/milter.log" 2>&1 || { log "FAIL second --once"; fail=1; }
 for i in 1 $((N / 2)) "$N"; do
     h=$(printf 'h%05d.bulk.test' "$i")
     want=$(serial_of "$STORE/certs/$h/cert.pem")
