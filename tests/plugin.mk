@@ -7,6 +7,7 @@ TESTS += \
 	tests/plugin/milter.sh \
 	tests/plugin/milter-postfix.sh \
 	tests/plugin/many.sh \
-	tests/plugin/pebble-reissue.sh
+	tests/plugin/pebble-reissue.sh \
+	tests/plugin/sendmail.sh
 EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py tests/plugin/mkhosts.sh $(TESTS_PLUGIN_LUA)
 TESTS_PLUGIN_LUA = tests/plugin/counts.lua
