@@ -43,20 +43,27 @@ set_milter() {
     postfix -c "$PF_DIR" reload >/dev/null 2>&1
     sleep 1
 }
+ROUNDS=${ROUNDS:-3}
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 REUSE=
 run warmup >/dev/null
-echo "smtp-source -> Postfix -> smtp-sink, $MSGS messages, $SESSIONS parallel sessions:"
+echo "smtp-source -> Postfix -> smtp-sink, $MSGS messages, $SESSIONS parallel sessions," \
+    "median of $ROUNDS alternating rounds:"
 for REUSE in "" -d; do
+    without=() with=()
+    for ((r = 0; r < ROUNDS; r++)); do
+        set_milter ""
+        without+=("$(run without)")
+        set_milter "unix:$SOCK"
+        with+=("$(run with)")
+    done
     set_milter ""
-    without=$(run without)
-    set_milter "unix:$SOCK"
-    with=$(run with)
-    set_milter ""
-    without2=$(run without)
-    base=$(((without + without2) / 2))
-    echo "  ${REUSE:+connections reused (-d)}${REUSE:-one message per connection}:"
-    echo "    without milter: $without and $without2 msg/s (mean $base)"
-    echo "    with mailcert-milter: $with msg/s"
-    echo "    overhead: $(awk -v a="$base" -v b="$with" 'BEGIN { printf "%.1f", (a - b) * 100 / a }') %"
+    a=$(printf '%s\n' "${without[@]}" | median)
+    b=$(printf '%s\n' "${with[@]}" | median)
+    if [ -n "$REUSE" ]; then echo "  connections reused (smtp-source -d):"; else
+        echo "  one message per connection:"; fi
+    echo "    without milter: $a msg/s (rounds: ${without[*]})"
+    echo "    with mailcert-milter: $b msg/s (rounds: ${with[*]})"
+    echo "    overhead: $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (a - b) * 100 / a }') %"
 done
 echo "  milter counted: $(jq -c .listeners "$STORE/run/milter.json")"
