@@ -17,6 +17,7 @@
 #include "acme.h"
 #include "b64url.h"
 #include "dns01.h"
+#include "dnscheck.h"
 #include "fsutil.h"
 #include "hostname.h"
 #include "jws.h"
@@ -490,6 +491,11 @@ static int provision(mc_acme *a, const char *host, struct pending_chal *p, mc_er
 		p->txt_value = mc_b64url_encode(md, mdlen);
 		p->txt_name = mc_asprintf("_acme-challenge.%s.", p->identifier);
 		rc = mc_dns01_hook(a->cfg, "add", host, p->identifier, p->txt_name, p->txt_value, e);
+		if (rc == 0)
+			p->provisioned = 1; /* removed again even if the wait below fails */
+		if (rc == 0 && a->cfg->dns01_resolver[0])
+			rc = mc_dns_txt_wait(a->cfg->dns01_resolver, p->txt_name, p->txt_value,
+					     a->cfg->dns01_propagation_timeout, e);
 		break;
 	}
 	case MC_CHAL_TLSALPN01:

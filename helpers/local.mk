@@ -4,6 +4,7 @@ noinst_LIBRARIES += helpers/libhelper.a
 helpers_libhelper_a_SOURCES = \
 	helpers/acme.c helpers/acme.h \
 	helpers/dns01.c helpers/dns01.h \
+	helpers/dnscheck.c helpers/dnscheck.h \
 	helpers/http.c helpers/http.h \
 	helpers/http01.c helpers/http01.h \
 	helpers/issue.c helpers/issue.h \

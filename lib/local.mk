@@ -16,4 +16,4 @@ lib_libmailcert_a_SOURCES = \
 	lib/loaded.c lib/loaded.h
 
 MAILCERT_LIBS = lib/libmailcert.a $(OPENSSL_LIBS) $(CURL_LIBS) $(CONFUSE_LIBS) \
-	$(JANSSON_LIBS) $(PTHREAD_LIBS)
+	$(JANSSON_LIBS) $(RESOLV_LIBS) $(PTHREAD_LIBS)

@@ -78,4 +78,14 @@ grep -q "b.example.test: .*dns-01 hook.*exited with status 3: no DNS API credent
 "$MAILCERT" -c "$conf" status --only-errors > "$W/st" ; rc=$?
 expect_eq "$rc" 1 "status exits 1 with a host in error"
 expect_eq "$(grep -c example.test "$W/st")" 1 "status --only-errors lists only the failed host"
+# --- a hook that claims success but publishes nothing: the propagation check catches it ---
+printf '#!/bin/sh\necho "$1" >> "%s"\nexit 0\n' "$W/lazy.log" > "$W/lazyhook"; chmod 755 "$W/lazyhook"
+e2e_config "$conf" "$PEBBLE_DIR_URL" "$PEBBLE_API_CA" "$PEBBLE_HTTP_PORT" lazy.example.test
+sed -i 's|host "lazy.example.test" { names = {  } }|host "lazy.example.test" { challenge = "dns-01" }|' "$conf"
+printf 'dns01 {\n  hook = "%s"\n  resolver = "%s"\n  propagation_timeout = 3\n}\n' "$W/lazyhook" "$PEBBLE_DNS" >> "$conf"
+"$MAILCERT" -c "$conf" issue > "$W/out-lazy" 2>&1; rc=$?
+expect_eq "$rc" 1 "unpublished TXT record: issue fails"
+grep -q "_acme-challenge.lazy.example.test. not visible at $PEBBLE_DNS after 3 s" "$W/out-lazy" \
+    && pass "the propagation check names the record and the resolver" || fail "lazy hook: $(cat "$W/out-lazy")"
+expect_eq "$(tr '\n' ' ' < "$W/lazy.log")" "add remove " "the record is removed again after the failed wait"
 finish

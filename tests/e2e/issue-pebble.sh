@@ -24,7 +24,8 @@ echo "\$1 \$MAILCERT_HOST \$MAILCERT_IDENTIFIER \$MAILCERT_TXT_NAME" >> "$W/hook
 EOH
 chmod 755 "$W/hook"
 sed -i 's|^host "\*.wild.example.test" { names = {  } }|host "*.wild.example.test" { names = { "wild.example.test" } challenge = "dns-01" }|' "$conf"
-printf 'dns01 { hook = "%s" }\n' "$W/hook" >> "$conf"
+# the resolver check waits until challtestsrv (Pebble's DNS) answers with the record
+printf 'dns01 {\n  hook = "%s"\n  resolver = "%s"\n  propagation_timeout = 30\n}\n' "$W/hook" "$PEBBLE_DNS" >> "$conf"
 
 "$MAILCERT" -c "$conf" check >/dev/null || fail "config check"
 "$MAILCERT" -c "$conf" issue > "$W/issue.out" 2>&1 &
