@@ -3,9 +3,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -83,7 +85,12 @@ int record_write(const loader *l, json_t *listeners, time_t started, mc_err *e)
 	if (!text)
 		return mc_err_set(e, "milter.json: cannot encode");
 	mc_pathf(dir, sizeof dir, "%s/run", l->store);
-	rc = mta_mkdir(dir, 0755, e);
+	/* STORE/run only, not its parents: a store that was removed stays removed */
+	rc = 0;
+	if (mkdir(dir, 0755) == 0)
+		chmod(dir, 0755);
+	else if (errno != EEXIST)
+		rc = mc_err_set(e, "mkdir %s: %s", dir, strerror(errno));
 	if (rc == 0)
 		rc = mc_file_write_atomic(dir, MC_LOADED_FILE, text, strlen(text), 0644, (gid_t)-1, e);
 	free(text);
