@@ -5,6 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v smtp-source >/dev/null && command -v smtp-sink >/dev/null || skip "no smtp-source/smtp-sink"
 command -v jq >/dev/null || skip "no jq"
+ldd "$MILTER" | grep -q libmilter || skip "built --without-milter"
 
 STORE=$T/store
 ca_make "$T/ca"

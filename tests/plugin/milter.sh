@@ -5,6 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v miltertest >/dev/null || skip "no miltertest"
 command -v jq >/dev/null || skip "no jq"
+ldd "$MILTER" | grep -q libmilter || skip "built --without-milter"
 
 STORE=$T/store
 write_conf "$T/mailcert.conf" "$STORE" "" "none"
