@@ -234,6 +234,8 @@ static int same_names(char **a, char **b)
 	return a && b && !a[i] && !b[i];
 }
 
+static int t_first_scan;
+
 /* bring one host up to date with the store; returns MH_CHANGED_* */
 static int refresh(mh_host *h, const char *store, time_t now)
 {
@@ -302,7 +304,11 @@ static int refresh(mh_host *h, const char *store, time_t now)
 	mc_pathf(h->serial, sizeof h->serial, "%s", x.serial);
 	h->not_after = x.not_after;
 	h->pending = (1u << MTA_N) - 1;
-	mc_info("%s: new certificate set, serial %s", h->dir, h->serial);
+	/* the first scan finds every host new: one summary line, not thousands */
+	if (t_first_scan)
+		mc_debug("%s: certificate set, serial %s", h->dir, h->serial);
+	else
+		mc_info("%s: new certificate set, serial %s", h->dir, h->serial);
 	return MH_CHANGED_SETS;
 }
 
@@ -315,6 +321,7 @@ int mh_scan(mh_table *t, const char *store, time_t now)
 
 	while (list[n])
 		n++;
+	t_first_scan = !t->scanned;
 	nv = mc_calloc(n + 1, sizeof *nv);
 	/* merge the sorted listing with the sorted table */
 	for (j = 0; j < n; j++) {
@@ -340,6 +347,15 @@ int mh_scan(mh_table *t, const char *store, time_t now)
 	free(t->v);
 	t->v = nv;
 	t->n = n;
+	if (t_first_scan) {
+		size_t good = 0, bad = 0;
+		for (k = 0; k < n; k++) {
+			good += nv[k].file[0] != '\0';
+			bad += nv[k].error != NULL;
+		}
+		mc_info("store %s: %zu hosts with a good certificate set, %zu refused", store, good, bad);
+	}
+	t->scanned = 1;
 	for (k = 0; list[k]; k++)
 		free(list[k]);
 	free(list);

@@ -39,6 +39,7 @@ typedef struct mh_host {
 typedef struct mh_table {
 	mh_host *v;             /* sorted by dir */
 	size_t n;
+	int scanned;            /* the first scan is done */
 } mh_table;
 
 #define MH_CHANGED_SETS 1  /* served certificates changed: MTAs must reload */
