@@ -254,7 +254,10 @@ static int refresh(mh_host *h, const char *store, time_t now)
 		mc_pathf(h->sig, sizeof h->sig, "%s", sig);
 		mc_warn("%s: the store has no cert.pem any more; keeping the loaded set", h->dir);
 		set_error(h, "the current set has no cert.pem", now);
-		return keep_copy(h, store) == 0 ? MH_CHANGED_PATHS : 0;
+		if (keep_copy(h, store) == 0)
+			return MH_CHANGED_PATHS;
+		h->file[0] = '\0';
+		return MH_CHANGED_SETS;
 	}
 	if (strcmp(sig, h->sig) == 0)
 		return 0;
@@ -283,7 +286,6 @@ static int refresh(mh_host *h, const char *store, time_t now)
 	if (!x.gen[0]) {
 		/* not in the version tree (edited in place): load a private copy */
 		mc_pathf(h->file, sizeof h->file, "%s", x.file);
-		h->gen[0] = 'x';
 		if (keep_copy(h, store) < 0) {
 			h->file[0] = '\0';
 			mc_strv_free(x.names);
