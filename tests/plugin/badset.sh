@@ -86,7 +86,7 @@ expect_refused "truncated cert.pem" "truncated"
 store_put "$STORE" a.test "$T/empty.pem"
 expect_refused "empty cert.pem" "empty"
 
-[ "$(jq -r '.hosts["a.test"].serial' "$J")" = "$A1" ] || { log "FAIL milter.json serial"; fail=1; }
+[ "$(jq -r '.hosts["a.test"].serial' "$J" | sed 's/^0*//')" = "$A1" ] || { log "FAIL milter.json serial"; fail=1; }
 [ "$(jq -r '.hosts["a.test"].load_error_time' "$J")" != null ] || { log "FAIL no load_error_time"; fail=1; }
 
 # a good set is taken and clears the error
