@@ -84,14 +84,16 @@ serves tls "$IMAPS" "" "$M2" "$ROOT" || { log "FAIL no-SNI default is not the ne
 if wait "$SESS"; then log "ok   $(tr '\n' ' ' <"$T/sessions.out")"; else
     log "FAIL sessions: $(tr '\n' ' ' <"$T/sessions.out")"; fail=1; fi
 
-# status: "loaded" per MTA for the current set, once the helper reports it
+# status: "loaded" per MTA for the current set, and the listeners object
 "$MAILCERT" -c "$conf" status --json >"$T/status.json" 2>&1
-lp=$(jq -r '.hosts[] | select(.host == "mail.example.test") | .loaded.postfix // "null"' "$T/status.json" 2>/dev/null)
-if jq -e '.hosts[0].loaded | type == "object" and has("postfix")' "$T/status.json" >/dev/null 2>&1; then
-    if [ "$lp" != null ] && [ -n "$lp" ]; then log "ok   status --json: mail.example.test loaded in postfix at $lp"; else
-        log "FAIL status --json: loaded.postfix is '$lp'"; fail=1; fi
-else
-    log "note: mailcert status does not report \"loaded\" yet"
-fi
+for m in postfix dovecot; do
+    v=$(jq -r ".hosts[] | select(.host == \"mail.example.test\") | .loaded.$m" "$T/status.json" 2>/dev/null)
+    case $v in
+        20*Z) log "ok   status --json: mail.example.test loaded in $m at $v" ;;
+        *) log "FAIL status --json: loaded.$m is '$v'"; fail=1 ;;
+    esac
+done
+jq -e '.listeners | type == "object"' "$T/status.json" >/dev/null ||
+    { log "FAIL status --json has no listeners object"; fail=1; }
 [ $fail = 0 ] || tail -20 "$T/milter.log" >&2
 exit $fail
