@@ -1,1 +1,2 @@
-EXTRA_DIST += bench/issue-rate.sh bench/certbot-rate.sh
+EXTRA_DIST += bench/issue-rate.sh bench/certbot-rate.sh \
+	bench/milter-latency.sh bench/milter-scale.sh bench/milter-throughput.sh

@@ -14,10 +14,9 @@ helpers_libhelper_a_SOURCES = \
 helpers_mailcert_SOURCES = helpers/main.c
 helpers_mailcert_LDADD = helpers/libhelper.a $(MAILCERT_LIBS)
 
-# The example configuration: installed as an example, and as the live config only
-# when there is none yet (an operator's file is never overwritten).
-exampledir = $(docdir)/examples
-dist_example_DATA = conf.d/mailcert.conf
+# The example configuration (conf.d/local.mk installs it under examples/) also
+# becomes the live config when there is none yet: an operator's file is never
+# overwritten.
 install-data-local: install-mailcert-conf
 install-mailcert-conf:
 	$(MKDIR_P) $(DESTDIR)$(sysconfdir)/mailcert/conf.d

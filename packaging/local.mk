@@ -1,2 +1,3 @@
-# packaging/: systemd units (installed only when asked: --with-systemdsystemunitdir)
-EXTRA_DIST += packaging/systemd/mailcert-renew.service packaging/systemd/mailcert-renew.timer
+# packaging/: systemd units, shipped in the tarball for distribution packages to install
+EXTRA_DIST += packaging/systemd/mailcert-renew.service packaging/systemd/mailcert-renew.timer \
+	packaging/systemd/mailcert-milter.service

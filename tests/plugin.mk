@@ -1,6 +1,6 @@
 # tests/plugin/: mailcert-milter against real, throwaway Postfix and Dovecot
 # instances on free loopback ports, and miltertest scripts for the filter.
-TESTS += \
+PLUGIN_TESTS = \
 	tests/plugin/sni.sh \
 	tests/plugin/change.sh \
 	tests/plugin/badset.sh \
@@ -9,5 +9,7 @@ TESTS += \
 	tests/plugin/many.sh \
 	tests/plugin/pebble-reissue.sh \
 	tests/plugin/sendmail.sh
+TESTS += $(PLUGIN_TESTS)
+EXTRA_DIST += $(PLUGIN_TESTS)
 EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py tests/plugin/mkhosts.sh $(TESTS_PLUGIN_LUA)
 TESTS_PLUGIN_LUA = tests/plugin/counts.lua
