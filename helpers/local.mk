@@ -25,3 +25,5 @@ install-mailcert-conf:
 uninstall-local: uninstall-mailcert-conf
 uninstall-mailcert-conf:
 	@: # the live configuration belongs to the operator and stays
+# the live configuration is deliberately left behind by uninstall
+distuninstallcheck_listfiles = find . -type f -print | grep -v 'etc/mailcert/mailcert\.conf$$'
