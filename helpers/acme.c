@@ -22,11 +22,13 @@
 #include "hostname.h"
 #include "jws.h"
 #include "keys.h"
+#include "timefmt.h"
 #include "x509chk.h"
 
 #define BADNONCE_RETRIES 25 /* Pebble rejects up to half of all nonces on request */
 #define ERR_BADNONCE "urn:ietf:params:acme:error:badNonce"
 #define PEM_CHAIN "application/pem-certificate-chain"
+#define MAX_ALTERNATES 8
 
 /* ---- nonces ---- */
 
@@ -479,7 +481,7 @@ static int provision(mc_acme *a, const char *host, struct pending_chal *p, mc_er
 	switch (p->type) {
 	case MC_CHAL_HTTP01:
 		if (a->http01)
-			mc_http01_add(a->http01, p->token, keyauth);
+			rc = mc_http01_add(a->http01, p->token, keyauth, e);
 		else
 			rc = mc_webroot_add(a->cfg->http01_webroot, p->token, keyauth, e);
 		break;
@@ -672,6 +674,37 @@ static int chain_matches(STACK_OF(X509) *chain, const char *preferred)
 	return 0;
 }
 
+static int count_blocks(const char *text, const char *marker)
+{
+	int n = 0;
+
+	while (text && (text = strstr(text, marker)) != NULL) {
+		n++;
+		text += strlen(marker);
+	}
+	return n;
+}
+
+/*
+ * An expired cross-sign at the top of an otherwise good chain (as CAs have
+ * served for old clients) is dropped rather than failing the whole set;
+ * the leaf and its issuer are always kept and checked.
+ */
+static void trim_expired_top(STACK_OF(X509) *chain)
+{
+	time_t now = mc_now();
+
+	while (sk_X509_num(chain) > 2) {
+		X509 *top = sk_X509_value(chain, sk_X509_num(chain) - 1);
+		mc_certinfo ci;
+
+		if (mc_cert_info(top, &ci) < 0 || now < ci.not_after)
+			break;
+		mc_info("dropping the expired certificate %s from the top of the chain", ci.subject);
+		X509_free(sk_X509_pop(chain));
+	}
+}
+
 static int download_chain(mc_acme_conn *c, const char *url, STACK_OF(X509) **chain,
 			  char ***alternates, mc_err *e)
 {
@@ -682,6 +715,22 @@ static int download_chain(mc_acme_conn *c, const char *url, STACK_OF(X509) **cha
 	rc = mc_acme_post(c, url, NULL, PEM_CHAIN, &r, e);
 	if (rc == 0 && mc_pem_read_certs(r.body.data ? r.body.data : "", r.body.len, chain, e) < 0)
 		rc = mc_err_prefix(e, "certificate from %s", url);
+	if (rc == 0) {
+		/* every certificate in the body must parse: a cut-off one is not skipped */
+		int blocks = count_blocks(r.body.data, "-----BEGIN CERTIFICATE-----");
+
+		if (blocks != sk_X509_num(*chain))
+			rc = mc_err_set(e, "certificate from %s: %d of %d PEM certificates are malformed",
+					url, blocks - sk_X509_num(*chain), blocks);
+		else if (blocks < 2)
+			rc = mc_err_set(e, "certificate from %s: the CA sent no intermediate certificate", url);
+		if (rc < 0) {
+			sk_X509_pop_free(*chain, X509_free);
+			*chain = NULL;
+		} else {
+			trim_expired_top(*chain);
+		}
+	}
 	if (rc == 0 && alternates) {
 		*alternates = r.alternates;
 		r.alternates = NULL;
@@ -701,7 +750,8 @@ static int fetch_certificate(mc_acme_conn *c, const char *host, const char *url,
 	if (download_chain(c, url, chain, &alts, e) < 0)
 		return -1;
 	if (pref[0] && !chain_matches(*chain, pref)) {
-		for (i = 0; alts && alts[i]; i++) {
+		/* a handful at most: a server can list any number */
+		for (i = 0; alts && alts[i] && i < MAX_ALTERNATES; i++) {
 			STACK_OF(X509) *alt = NULL;
 			mc_err ae;
 
@@ -719,7 +769,7 @@ static int fetch_certificate(mc_acme_conn *c, const char *host, const char *url,
 			}
 			sk_X509_pop_free(alt, X509_free);
 		}
-		if (!alts || !alts[i])
+		if (!alts || !alts[i] || i >= MAX_ALTERNATES)
 			mc_info("%s: no chain issued by \"%s\" offered; using the default chain", host, pref);
 	}
 	mc_strv_free(alts);

@@ -57,6 +57,9 @@ int mc_dns_txt_visible(const char *resolver, const char *name, const char *value
 	rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
 	len = res_nquery(&rs, name, ns_c_in, ns_t_txt, answer, sizeof answer);
 	res_nclose(&rs);
+	/* res_nquery returns the full length of an answer that did not fit */
+	if (len > (int)sizeof answer)
+		len = (int)sizeof answer;
 	if (len < 0 || ns_initparse(answer, len, &msg) < 0)
 		return 0;
 	for (i = 0; i < ns_msg_count(msg, ns_s_an) && !found; i++) {

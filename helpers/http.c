@@ -50,7 +50,8 @@ int mc_http_global_init(mc_err *e)
 	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	/* connections are not shared: libcurl does not support that across threads;
+	 * each worker's own handle keeps its connection alive instead */
 	return 0;
 }
 
@@ -194,11 +195,11 @@ void mc_http_parse_header(mc_http_resp *r, const char *p, size_t len)
 
 		/* delta-seconds or an HTTP-date (RFC 9110 section 10.2.3) */
 		if (end != s && *end == '\0' && secs >= 0) {
-			r->retry_after = secs;
+			r->retry_after = secs > 86400 ? 86400 : secs;
 		} else {
 			time_t t = curl_getdate(s, NULL), now = time(NULL);
 			if (t != (time_t)-1)
-				r->retry_after = t > now ? (long)(t - now) : 0;
+				r->retry_after = t <= now ? 0 : t - now > 86400 ? 86400 : (long)(t - now);
 		}
 		free(s);
 	} else if (HDR("Link")) {
@@ -226,8 +227,6 @@ int mc_http_request(mc_http *h, const char *method, const char *url, const char 
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
 #endif
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	/* the shared cache keeps one idle connection per worker (default: 5 in all) */
-	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 300L);
 	if (getenv("MAILCERT_CURL_VERBOSE"))
 		curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);

@@ -64,6 +64,7 @@ struct responder {
 	int lfd[MAX_LISTEN];
 	size_t nlfd;
 	int ctl;                 /* read end of the command pipe */
+	int ready;               /* written once when serving, unprivileged */
 	char ctlbuf[CTL_LINE_MAX * 4];
 	size_t ctllen;
 	int ctl_closed;
@@ -415,6 +416,9 @@ static void child_main(struct responder *h)
 		_exit(1);
 	}
 	prctl(PR_SET_NAME, "mailcert-http01"); /* what ps and top show, once unprivileged */
+	if (write(h->ready, "R", 1) != 1)
+		_exit(1);
+	close(h->ready);
 	fcntl(h->ctl, F_SETFL, O_NONBLOCK);
 	serve(h);
 	for (i = 0; i < h->nclients; i++) {
@@ -430,13 +434,16 @@ static void child_main(struct responder *h)
 	_exit(0);
 }
 
-int mc_http01_start(char *const *listen, size_t nlisten, mc_http01 **out, mc_err *e)
+int mc_http01_start(char *const *listen, size_t nlisten, void (*wipe)(void *), void *wipe_arg,
+		    mc_http01 **out, mc_err *e)
 {
 	struct responder *r;
 	mc_http01 *h;
-	int ctl[2];
+	int ctl[2], ready[2];
 	size_t i;
 	pid_t pid;
+	char byte;
+	ssize_t got;
 
 	if (nlisten == 0 || nlisten > MAX_LISTEN)
 		return mc_err_set(e, "http01.listen needs 1 to %d addresses", MAX_LISTEN);
@@ -450,20 +457,37 @@ int mc_http01_start(char *const *listen, size_t nlisten, mc_http01 **out, mc_err
 		}
 		r->nlfd++;
 	}
-	if (pipe2(ctl, O_CLOEXEC) < 0)
+	if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
 		mc_fatal("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		mc_fatal("fork: %s", strerror(errno));
 	if (pid == 0) {
 		close(ctl[1]);
+		close(ready[0]);
+		if (wipe)
+			wipe(wipe_arg);
 		r->ctl = ctl[0];
+		r->ready = ready[1];
 		child_main(r);
 	}
 	close(ctl[0]);
+	close(ready[1]);
 	for (i = 0; i < r->nlfd; i++)
 		close(r->lfd[i]);
 	free(r);
+	/* the child says it is ready once it runs unprivileged; EOF means it died */
+	do
+		got = read(ready[0], &byte, 1);
+	while (got < 0 && errno == EINTR);
+	close(ready[0]);
+	if (got != 1) {
+		int status = 0;
+		close(ctl[1]);
+		waitpid(pid, &status, 0);
+		return mc_err_set(e, "the http-01 responder did not start (status %d)",
+				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
 	h = mc_calloc(1, sizeof *h);
 	h->pid = pid;
 	h->ctl = ctl[1];
@@ -471,44 +495,63 @@ int mc_http01_start(char *const *listen, size_t nlisten, mc_http01 **out, mc_err
 	return 0;
 }
 
-static void send_command(mc_http01 *h, const char *line)
+static int send_command(mc_http01 *h, const char *line, mc_err *e)
 {
 	size_t len = strlen(line);
+	ssize_t n;
 
-	/* one write of less than PIPE_BUF bytes is atomic */
-	if (len >= PIPE_BUF || write(h->ctl, line, len) != (ssize_t)len)
-		mc_warn("http-01 responder: command not delivered: %s", strerror(errno));
+	/* one write of less than PIPE_BUF bytes is atomic; SIGPIPE is ignored (main) */
+	do
+		n = write(h->ctl, line, len);
+	while (n < 0 && errno == EINTR);
+	if (len >= PIPE_BUF || n != (ssize_t)len)
+		return mc_err_set(e, "the http-01 responder is gone (%s)", n < 0 ? strerror(errno) : "short write");
+	return 0;
 }
 
-void mc_http01_add(mc_http01 *h, const char *token, const char *keyauth)
+int mc_http01_add(mc_http01 *h, const char *token, const char *keyauth, mc_err *e)
 {
 	char line[CTL_LINE_MAX];
 
-	if (!mc_b64url_valid(token, MC_TOKEN_MAX) || strchr(keyauth, '\n') || strchr(keyauth, ' '))
-		return;
-	snprintf(line, sizeof line, "A %s %s\n", token, keyauth);
-	send_command(h, line);
+	if (!mc_b64url_valid(token, MC_TOKEN_MAX) || strchr(keyauth, '\n') || strchr(keyauth, ' ') ||
+	    strlen(token) + strlen(keyauth) + 4 >= sizeof line)
+		return mc_err_set(e, "refusing a malformed challenge token");
+	if (snprintf(line, sizeof line, "A %s %s\n", token, keyauth) >= (int)sizeof line)
+		return mc_err_set(e, "refusing a malformed challenge token");
+	return send_command(h, line, e);
+}
+
+pid_t mc_http01_pid(const mc_http01 *h)
+{
+	return h->pid;
 }
 
 void mc_http01_remove(mc_http01 *h, const char *token)
 {
 	char line[CTL_LINE_MAX];
+	mc_err e;
 
 	if (!mc_b64url_valid(token, MC_TOKEN_MAX))
 		return;
-	snprintf(line, sizeof line, "R %s\n", token);
-	send_command(h, line);
+	if (snprintf(line, sizeof line, "R %s\n", token) >= (int)sizeof line)
+		return;
+	if (send_command(h, line, &e) < 0)
+		mc_warn("%s", e.msg);
 }
 
 void mc_http01_stop(mc_http01 *h)
 {
-	int status;
+	int status = 0;
 
 	if (!h)
 		return;
 	close(h->ctl); /* end of commands: the child finishes and exits */
-	while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
-		;
+	while (waitpid(h->pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			status = 0;
+			break;
+		}
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		mc_warn("http-01 responder exited with status %d", WEXITSTATUS(status));
 	free(h);

@@ -11,6 +11,7 @@
 #define MC_HTTP01_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -25,8 +26,14 @@ typedef struct mc_http01 mc_http01;
  */
 int mc_http01_parse_request(const char *req, char *token, size_t tokenlen, int *head);
 
-int mc_http01_start(char *const *listen, size_t nlisten, mc_http01 **out, mc_err *e);
-void mc_http01_add(mc_http01 *h, const char *token, const char *keyauth);
+/* bind, fork the responder and wait until it serves; WIPE(ARG) runs in the child
+ * first, to erase secrets it must not keep (may be NULL) */
+int mc_http01_start(char *const *listen, size_t nlisten, void (*wipe)(void *), void *wipe_arg,
+		    mc_http01 **out, mc_err *e);
+/* fails when the responder is gone */
+int mc_http01_add(mc_http01 *h, const char *token, const char *keyauth, mc_err *e);
+/* the responder's process id, for logs and tests */
+pid_t mc_http01_pid(const mc_http01 *h);
 void mc_http01_remove(mc_http01 *h, const char *token);
 void mc_http01_stop(mc_http01 *h);
 

@@ -3,14 +3,20 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
 #include "acme.h"
+#include "fsutil.h"
 #include "http01.h"
 #include "issue.h"
 #include "keys.h"
@@ -209,6 +215,10 @@ static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
 			mc_info("%s: certificate installed (serial %s, expires %s)", h->name, st.serial, t);
 		} else {
 			mc_error("%s: %s", h->name, e.msg);
+			/* ST may describe the refused set: start again from what is published */
+			mc_state_free(&st);
+			if (mc_store_state_load(p->cfg->store, h->dir, &st, NULL) < 0)
+				mc_state_init(&st);
 			record_failure(p, h, &st, e.msg);
 			j->failed = 1;
 		}
@@ -274,8 +284,44 @@ static int needs_acme(struct pool *p)
 	return 0;
 }
 
+/*
+ * One run at a time per store: a second `issue` or `renew` (cron and an
+ * operator, say) waits instead of failing to bind port 80 and recording
+ * false failures for every host.
+ */
+static int run_lock(const char *store, mc_err *e)
+{
+	char path[4200];
+	int fd;
+
+	mc_pathf(path, sizeof path, "%s/locks/.run", store);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return mc_err_set(e, "lock %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		mc_info("another mailcert run is working on %s; waiting for it", store);
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				close(fd);
+				return mc_err_set(e, "lock %s: %s", path, strerror(errno));
+			}
+		}
+	}
+	return fd;
+}
+
+/* the responder child must not keep secrets it does not need */
+static void wipe_secrets(void *arg)
+{
+	mc_config *cfg = arg;
+
+	if (cfg->acme_eab_hmac_key)
+		OPENSSL_cleanse(cfg->acme_eab_hmac_key, strlen(cfg->acme_eab_hmac_key));
+}
+
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs)
 {
+	int runlock = -1;
 	struct pool p;
 	mc_acme acme;
 	mc_http01 *http01 = NULL;
@@ -291,18 +337,23 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 	if (hosts) {
 		for (i = 0; i < nhosts; i++) {
 			mc_host *h = mc_config_find_host(cfg, hosts[i]);
+			size_t k;
+
 			if (!h) {
 				mc_error("%s: not a configured host", hosts[i]);
 				failed++;
 				continue;
 			}
-			p.jobs[p.njobs++].host = h;
+			for (k = 0; k < p.njobs && p.jobs[k].host != h; k++)
+				;
+			if (k == p.njobs) /* a host named twice is done once */
+				p.jobs[p.njobs++].host = h;
 		}
 	} else {
 		for (i = 0; i < (int)cfg->nhosts; i++)
 			p.jobs[p.njobs++].host = &cfg->hosts[i];
 	}
-	if (mc_store_prepare(cfg->store, &e) < 0) {
+	if (mc_store_prepare(cfg->store, &e) < 0 || (runlock = run_lock(cfg->store, &e)) < 0) {
 		mc_error("%s", e.msg);
 		free(p.jobs);
 		return (int)p.njobs + failed;
@@ -315,7 +366,8 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 			if (p.jobs[k].host->source == MC_SRC_ACME && p.jobs[k].host->challenge == MC_CHAL_HTTP01)
 				uses_http01 = 1;
 		if (uses_http01 && !cfg->http01_webroot[0] &&
-		    mc_http01_start(cfg->http01_listen, cfg->http01_nlisten, &http01, &e) < 0) {
+		    mc_http01_start(cfg->http01_listen, cfg->http01_nlisten, wipe_secrets, cfg,
+				    &http01, &e) < 0) {
 			; /* reported per host below */
 		} else if (mc_acme_open(&acme, cfg, &e) < 0) {
 			mc_acme_close(&acme);
@@ -381,6 +433,7 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 		mc_acme_close(&acme);
 	}
 	mc_http01_stop(http01);
+	mc_store_unlock(runlock);
 	free(p.jobs);
 	pthread_mutex_destroy(&p.lock);
 	return failed;

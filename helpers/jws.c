@@ -25,7 +25,7 @@ const char *mc_jws_alg(EVP_PKEY *key)
 	case EVP_PKEY_EC:
 		return ec_bits(key) == 256 ? "ES256" : ec_bits(key) == 384 ? "ES384" : NULL;
 	case EVP_PKEY_RSA:
-		return EVP_PKEY_get_bits(key) >= 2048 ? "RS256" : NULL;
+		return EVP_PKEY_get_bits(key) >= 2048 && EVP_PKEY_get_bits(key) <= 8192 ? "RS256" : NULL;
 	default:
 		return NULL;
 	}
@@ -40,6 +40,10 @@ static char *bn_param_b64(EVP_PKEY *key, const char *param, int pad)
 
 	if (!EVP_PKEY_get_bn_param(key, param, &bn))
 		return NULL;
+	if (BN_num_bytes(bn) > (int)sizeof buf || pad > (int)sizeof buf) {
+		BN_free(bn);
+		return NULL;
+	}
 	len = pad ? BN_bn2binpad(bn, buf, pad) : BN_bn2bin(bn, buf);
 	BN_free(bn);
 	if (len <= 0)
@@ -53,7 +57,7 @@ char *mc_jwk_json(EVP_PKEY *key, mc_err *e)
 	char *a = NULL, *b = NULL, *out = NULL;
 
 	if (!mc_jws_alg(key)) {
-		mc_err_set(e, "unsupported account key (use P-256, P-384 or RSA >= 2048)");
+		mc_err_set(e, "unsupported account key (use P-256, P-384 or RSA of 2048 to 8192 bits)");
 		return NULL;
 	}
 	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {

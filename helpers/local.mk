@@ -24,6 +24,6 @@ install-mailcert-conf:
 	  $(INSTALL_DATA) $(srcdir)/conf.d/mailcert.conf $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf
 uninstall-local: uninstall-mailcert-conf
 uninstall-mailcert-conf:
-	@: # the live configuration belongs to the operator and stays
-# the live configuration is deliberately left behind by uninstall
-distuninstallcheck_listfiles = find . -type f -print | grep -v 'etc/mailcert/mailcert\.conf$$'
+	@# an operator's edited configuration stays; the untouched example goes
+	if cmp -s $(srcdir)/conf.d/mailcert.conf $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf; then \
+	  rm -f $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf; fi

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,13 +138,19 @@ static int cmd_issue_like(int argc, char **argv, int flags, int need_hosts)
 		for (i = optind; i < argc; i++) {
 			mc_host *h = mc_config_find_host(cfg, argv[i]);
 			mc_state st;
-			if (!h)
+			int lock;
+
+			if (!h || mc_store_prepare(cfg->store, &e) < 0)
+				continue;
+			lock = mc_store_lock_host(cfg->store, h->dir, &e);
+			if (lock < 0)
 				continue;
 			if (mc_store_state_load(cfg->store, h->dir, &st, NULL) == 0) {
 				st.next_retry_time = 0;
 				mc_store_state_save(cfg->store, h->dir, &st, NULL);
 			}
 			mc_state_free(&st);
+			mc_store_unlock(lock);
 		}
 	}
 	failed = mc_issue_run(cfg, optind < argc ? argv + optind : NULL, argc - optind, flags, jobs);
@@ -246,6 +253,10 @@ int main(int argc, char **argv)
 		return MC_EX_USAGE;
 	}
 	mc_log_init("mailcert", 1, verbose);
+	/* a peer that went away is an error to report, not a reason to die;
+	 * and an inherited "ignore SIGCHLD" would hide our children's exit status */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;

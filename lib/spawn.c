@@ -40,6 +40,34 @@ static void last_line(const mc_buf *b, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)(end - start), b->data + start);
 }
 
+extern char **environ;
+
+/* environ plus ENV_ADD, where ENV_ADD's NAME= replaces an inherited one */
+static char **build_env(char *const env_add[])
+{
+	size_t n = 0, k = 0, i, j;
+	char **v;
+
+	while (environ[n])
+		n++;
+	while (env_add && env_add[k])
+		k++;
+	v = mc_calloc(n + k + 1, sizeof *v);
+	for (i = j = 0; i < n; i++) {
+		size_t a, len = strcspn(environ[i], "=");
+		int replaced = 0;
+
+		for (a = 0; a < k && !replaced; a++)
+			replaced = strncmp(env_add[a], environ[i], len) == 0 && env_add[a][len] == '=';
+		if (!replaced)
+			v[j++] = environ[i];
+	}
+	for (i = 0; i < k; i++)
+		v[j++] = env_add[i];
+	v[j] = NULL;
+	return v;
+}
+
 int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *out, mc_err *e)
 {
 	mc_buf local;
@@ -47,29 +75,44 @@ int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *
 	int pfd[2], status = 0, timed_out = 0;
 	long deadline = now_ms() + timeout_ms;
 	char tail[300];
+	char **envp;
 	pid_t pid;
 
 	mc_buf_init(&local);
-	if (pipe2(pfd, O_CLOEXEC) < 0)
+	/* the environment is built before fork: the child only calls exec-safe functions */
+	envp = build_env(env_add);
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(envp);
 		return mc_err_set(e, "%s: pipe: %s", argv[0], strerror(errno));
+	}
 	pid = fork();
 	if (pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
+		free(envp);
 		return mc_err_set(e, "%s: fork: %s", argv[0], strerror(errno));
 	}
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDONLY);
-		size_t i;
+		sigset_t none;
 
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(pfd[1], STDERR_FILENO);
-		for (i = 0; env_add && env_add[i]; i++)
-			putenv(env_add[i]);
+		/* nothing of ours leaks into the program: no descriptors (CA
+		 * connections, locks), no blocked or ignored signals */
+		close_range(3, ~0U, 0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGUSR1, SIG_DFL);
 		setpgid(0, 0);
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 		dprintf(STDERR_FILENO, "cannot execute %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
@@ -101,8 +144,14 @@ int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *
 			mc_buf_append(ob, chunk, (size_t)n);
 	}
 	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	free(envp);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			/* never mistake "could not tell" for success */
+			mc_buf_free(&local);
+			return mc_err_set(e, "%s: waitpid: %s", argv[0], strerror(errno));
+		}
+	}
 	last_line(ob, tail, sizeof tail);
 	mc_buf_free(&local);
 	if (timed_out)

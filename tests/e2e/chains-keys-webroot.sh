@@ -78,6 +78,19 @@ grep -q "b.example.test: .*dns-01 hook.*exited with status 3: no DNS API credent
 "$MAILCERT" -c "$conf" status --only-errors > "$W/st" ; rc=$?
 expect_eq "$rc" 1 "status exits 1 with a host in error"
 expect_eq "$(grep -c example.test "$W/st")" 1 "status --only-errors lists only the failed host"
+# --- the http-01 port is taken: a clear error, recorded, nothing else disturbed ---
+busy=$(freeport)
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(60)' "$busy" &
+squatter=$!
+on_exit "kill $squatter 2>/dev/null"
+wait_port 127.0.0.1 "$busy" 10 || fail "port squatter did not start"
+e2e_config "$conf" "$PEBBLE_DIR_URL" "$PEBBLE_API_CA" "$busy" busy.example.test
+"$MAILCERT" -c "$conf" issue > "$W/out-busy" 2>&1; rc=$?
+expect_eq "$rc" 1 "http-01 port in use: issue fails"
+grep -q "busy.example.test: http-01 responder cannot listen on 127.0.0.1:$busy: Address already in use" "$W/out-busy" \
+    && pass "the failure names the host and the address" || fail "busy port: $(cat "$W/out-busy")"
+kill $squatter 2>/dev/null; wait $squatter 2>/dev/null
+
 # --- a hook that claims success but publishes nothing: the propagation check catches it ---
 printf '#!/bin/sh\necho "$1" >> "%s"\nexit 0\n' "$W/lazy.log" > "$W/lazyhook"; chmod 755 "$W/lazyhook"
 e2e_config "$conf" "$PEBBLE_DIR_URL" "$PEBBLE_API_CA" "$PEBBLE_HTTP_PORT" lazy.example.test

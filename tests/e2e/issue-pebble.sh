@@ -98,6 +98,10 @@ grep -q "renewal due" "$W/issue2.out" && pass "issue says why it skipped" || fai
 after=$(leaf_serial "$W/store" imap.example.test)
 [ "$after" != "$before" ] && pass "issue --force installs a new certificate" || fail "serial unchanged after --force"
 check_set "$W/store" imap.example.test "$PEBBLE_ROOT" imap.example.test
+# a host named several times is done once
+"$MAILCERT" -c "$conf" issue --force imap.example.test imap.example.test imap.example.test > "$W/issue-dup.out" 2>&1 \
+    || fail "issue with a repeated host: $(cat "$W/issue-dup.out")"
+expect_eq "$(grep -c 'certificate installed' "$W/issue-dup.out")" 1 "a repeated host is ordered once"
 nver=$(find "$W/store/versions/imap.example.test" -mindepth 1 -maxdepth 1 -type d | wc -l)
 [ "$nver" -le 2 ] && pass "old versions pruned ($nver kept)" || fail "$nver versions kept"
 

@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,7 +85,7 @@ static void start(responder *r)
 		r->port = free_port(AF_INET);
 		snprintf(addr, sizeof addr, "127.0.0.1:%d", r->port);
 		listen[0] = addr;
-		if (mc_http01_start(listen, 1, &r->h, &e) == 0)
+		if (mc_http01_start(listen, 1, NULL, NULL, &r->h, &e) == 0)
 			return;
 	}
 	ck_abort_msg("cannot start the responder: %s", e.msg);
@@ -189,7 +191,7 @@ START_TEST(known_token)
 	char *ans, want[64];
 
 	start(&r);
-	mc_http01_add(r.h, TOKEN, KEYAUTH);
+	ck_assert_int_eq(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
 	ans = get(&r, "GET", PREFIX TOKEN);
 	ck_assert_int_eq(status_of(ans), 200);
 	ck_assert_ptr_nonnull(body_of(ans));
@@ -212,9 +214,9 @@ START_TEST(several_tokens)
 	char *ans;
 
 	start(&r);
-	mc_http01_add(r.h, "tokA", "tokA.thumb");
-	mc_http01_add(r.h, "tokB", "tokB.thumb");
-	mc_http01_add(r.h, "tokC", "tokC.thumb");
+	ck_assert_int_eq(mc_http01_add(r.h, "tokA", "tokA.thumb", NULL), 0);
+	ck_assert_int_eq(mc_http01_add(r.h, "tokB", "tokB.thumb", NULL), 0);
+	ck_assert_int_eq(mc_http01_add(r.h, "tokC", "tokC.thumb", NULL), 0);
 	ans = get(&r, "GET", PREFIX "tokB");
 	ck_assert_str_eq(body_of(ans), "tokB.thumb");
 	free(ans);
@@ -248,7 +250,7 @@ START_TEST(unknown_and_malformed)
 	size_t i;
 
 	start(&r);
-	mc_http01_add(r.h, TOKEN, KEYAUTH);
+	ck_assert_int_eq(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
 	for (i = 0; i < sizeof targets / sizeof targets[0]; i++) {
 		char *ans = get(&r, "GET", targets[i]);
 		ck_assert_msg(status_of(ans) == 404, "%s: %s", targets[i], ans);
@@ -265,7 +267,7 @@ START_TEST(removed_token)
 	char *ans;
 
 	start(&r);
-	mc_http01_add(r.h, TOKEN, KEYAUTH);
+	ck_assert_int_eq(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
 	mc_http01_remove(r.h, TOKEN);
 	ans = get(&r, "GET", PREFIX TOKEN);
 	ck_assert_int_eq(status_of(ans), 404);
@@ -281,7 +283,7 @@ START_TEST(methods)
 	char *ans;
 
 	start(&r);
-	mc_http01_add(r.h, TOKEN, KEYAUTH);
+	ck_assert_int_eq(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
 	ans = exchange(AF_INET, r.port, post, strlen(post));
 	ck_assert_int_eq(status_of(ans), 405);
 	ck_assert(strstr(ans, KEYAUTH) == NULL);
@@ -312,7 +314,7 @@ START_TEST(bad_request_line)
 	size_t i;
 
 	start(&r);
-	mc_http01_add(r.h, TOKEN, KEYAUTH);
+	ck_assert_int_eq(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
 	for (i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
 		char *ans = exchange(AF_INET, r.port, reqs[i], strlen(reqs[i]));
 		ck_assert_msg(status_of(ans) == 400, "request %zu: %s", i, ans);
@@ -329,7 +331,7 @@ START_TEST(header_too_large)
 	size_t n = 0, cap = 6000;
 
 	start(&r);
-	mc_http01_add(r.h, TOKEN, KEYAUTH);
+	ck_assert_int_eq(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
 	req = malloc(cap);
 	ck_assert_ptr_nonnull(req);
 	n += (size_t)snprintf(req, cap, "GET " PREFIX TOKEN " HTTP/1.1\r\nHost: x\r\nX-Filler: ");
@@ -360,7 +362,7 @@ START_TEST(request_in_pieces)
 	char *ans;
 
 	start(&r);
-	mc_http01_add(r.h, TOKEN, KEYAUTH);
+	ck_assert_int_eq(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
 	fd = connect_to(AF_INET, r.port);
 	for (i = 0; i < sizeof parts / sizeof parts[0]; i++) {
 		send_all(fd, parts[i], strlen(parts[i]));
@@ -383,7 +385,7 @@ START_TEST(idle_clients_do_not_block)
 	char *ans;
 
 	start(&r);
-	mc_http01_add(r.h, TOKEN, KEYAUTH);
+	ck_assert_int_eq(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
 	for (i = 0; i < 8; i++)
 		idle[i] = connect_to(AF_INET, r.port);
 	send_all(idle[0], "GET ", 4);
@@ -416,8 +418,8 @@ START_TEST(two_addresses)
 		snprintf(a6, sizeof a6, "127.0.0.1:%d", p6);
 	}
 	listen[1] = a6;
-	ck_assert_msg(mc_http01_start(listen, 2, &h, &e) == 0, "%s", e.msg);
-	mc_http01_add(h, TOKEN, KEYAUTH);
+	ck_assert_msg(mc_http01_start(listen, 2, NULL, NULL, &h, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(mc_http01_add(h, TOKEN, KEYAUTH, NULL), 0);
 	ans = exchange(AF_INET, p4, req, strlen(req));
 	ck_assert_str_eq(body_of(ans), KEYAUTH);
 	free(ans);
@@ -441,15 +443,15 @@ START_TEST(start_errors)
 	mc_http01 *h = NULL;
 	mc_err e;
 
-	ck_assert_int_eq(mc_http01_start(bad1, 1, &h, &e), -1);
+	ck_assert_int_eq(mc_http01_start(bad1, 1, NULL, NULL, &h, &e), -1);
 	ck_assert_msg(strstr(e.msg, "HOST:PORT") != NULL, "message: %s", e.msg);
-	ck_assert_int_eq(mc_http01_start(bad2, 1, &h, &e), -1);
-	ck_assert_int_eq(mc_http01_start(bad1, 0, &h, &e), -1);
+	ck_assert_int_eq(mc_http01_start(bad2, 1, NULL, NULL, &h, &e), -1);
+	ck_assert_int_eq(mc_http01_start(bad1, 0, NULL, NULL, &h, &e), -1);
 	/* a port already taken */
 	start(&r);
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", r.port);
 	busy[0] = addr;
-	ck_assert_int_eq(mc_http01_start(busy, 1, &h, &e), -1);
+	ck_assert_int_eq(mc_http01_start(busy, 1, NULL, NULL, &h, &e), -1);
 	ck_assert_msg(strstr(e.msg, "cannot listen") != NULL, "message: %s", e.msg);
 	ck_assert_ptr_null(h);
 	mc_http01_stop(r.h);
@@ -563,6 +565,21 @@ START_TEST(webroot_refuses_paths)
 }
 END_TEST
 
+/* a responder that died makes add fail cleanly instead of killing us with SIGPIPE */
+START_TEST(responder_gone)
+{
+	responder r;
+	int status;
+
+	signal(SIGPIPE, SIG_IGN); /* as mailcert's main() does */
+	start(&r);
+	kill(mc_http01_pid(r.h), SIGKILL);
+	waitpid(mc_http01_pid(r.h), &status, 0);
+	ck_assert_int_ne(mc_http01_add(r.h, TOKEN, KEYAUTH, NULL), 0);
+	mc_http01_stop(r.h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http01");
@@ -570,6 +587,7 @@ int main(void)
 	TCase *web = unit_tcase("webroot");
 
 	tcase_add_test(resp, parse_request);
+	tcase_add_test(resp, responder_gone);
 	tcase_add_test(resp, known_token);
 	tcase_add_test(resp, several_tokens);
 	tcase_add_test(resp, unknown_and_malformed);
