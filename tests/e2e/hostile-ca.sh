@@ -43,11 +43,14 @@ for mode in wrongkey wrongnames expired notyetvalid badchain badchain-samename g
     # the failure is recorded for status, and status reports the error
     "$MAILCERT" -c "$conf" status --json > "$W/st-$mode.json"; src=$?
     expect_eq "$src" 1 "$mode: status exits 1 while the host is in error"
-    python3 - "$W/st-$mode.json" "$want" <<'EOP' && pass "$mode: status --json shows the error and a retry time" || fail "$mode: status json"
+    python3 - "$W/st-$mode.json" "$want" "$(leaf_serial "$W/store" "$HOST")" <<'EOP' && pass "$mode: status --json shows the error, a retry time and the installed serial" || fail "$mode: status json"
 import json, sys
 h = json.load(open(sys.argv[1]))["hosts"][0]
 assert sys.argv[2] in h["last_failure_error_message"], h
 assert h["last_failure_time"] and h["next_retry_time"] and h["has_cert"] is True
+# the state still describes the set that is installed, not the refused one
+assert h["serial"] == sys.argv[3], (h["serial"], sys.argv[3])
+assert h["consecutive_failures"] >= 1
 EOP
 done
 # a slow CA (pending, processing, Retry-After: 1): the client waits as told and succeeds
