@@ -9,11 +9,15 @@ secs=${2:-60}
 out=$(mktemp -d /tmp/mailcert-fuzz-$t.XXXXXX)
 cfg=$out/config.h
 printf '#define PACKAGE_NAME "mailcert"\n#define PACKAGE_VERSION "fuzz"\n#define _GNU_SOURCE 1\n' > "$cfg"
-# shellcheck disable=SC2046
+helpers=""
+for f in "$top"/helpers/*.c; do
+    [ "${f##*/}" = main.c ] || helpers="$helpers $f"
+done
+# shellcheck disable=SC2046,SC2086
 clang -g -O1 -fsanitize=fuzzer,address,undefined -include "$cfg" -I"$out" -I"$top/lib" -I"$top/helpers" \
     -DSYSCONFDIR='"/etc"' -DLOCALSTATEDIR='"/var"' \
     "$top"/tests/fuzz/fuzz_"$t".c "$top"/lib/*.c \
-    $(ls "$top"/helpers/*.c | grep -v '/main.c$') \
+    $helpers \
     $(pkg-config --cflags --libs openssl libcurl libconfuse jansson) -lpthread -o "$out/fuzz_$t"
 cp "$top"/tests/fuzz/corpus/"$t"/* "$out/" 2>/dev/null || true
 mkdir -p "$out/corpus"
