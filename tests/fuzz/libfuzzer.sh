@@ -18,7 +18,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -include "$cfg" -I"$out" -I"$to
     -DSYSCONFDIR='"/etc"' -DLOCALSTATEDIR='"/var"' \
     "$top"/tests/fuzz/fuzz_"$t".c "$top"/lib/*.c \
     $helpers \
-    $(pkg-config --cflags --libs openssl libcurl libconfuse jansson) -lpthread -o "$out/fuzz_$t"
+    $(pkg-config --cflags --libs openssl libcurl libconfuse jansson) -lresolv -lpthread -o "$out/fuzz_$t"
 cp "$top"/tests/fuzz/corpus/"$t"/* "$out/" 2>/dev/null || true
 mkdir -p "$out/corpus"
 cp "$top"/tests/fuzz/corpus/"$t"/* "$out/corpus/"
