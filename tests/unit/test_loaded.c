@@ -1,0 +1,135 @@
+/*
+ * test_loaded - how mailcert-milter's record (STORE/run/milter.json) is
+ * folded into `mailcert status --json`.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "loaded.h"
+#include "unit.h"
+
+static const char doc_text[] =
+	"{\"version\":1,\"hosts\":{"
+	" \"a.example.test\":{\"serial\":\"0a\",\"loaded\":{\"postfix\":\"2026-11-22T10:00:02Z\","
+	"   \"dovecot\":\"2026-11-22T10:00:03Z\",\"sendmail\":null},"
+	"   \"load_error\":null,\"load_error_time\":null},"
+	" \"b.example.test\":{\"serial\":\"0b\",\"loaded\":{\"postfix\":\"2026-11-22T10:00:02Z\","
+	"   \"dovecot\":\"2026-11-22T10:00:03Z\"},"
+	"   \"load_error\":\"private key does not match the certificate\","
+	"   \"load_error_time\":\"2026-11-23T08:00:00Z\"}},"
+	"\"listeners\":{\"smtpd/127.0.0.1\":{\"sessions\":3,\"tls_sessions\":2}}}";
+
+static json_t *host_with_serial(const char *serial)
+{
+	return serial ? json_pack("{s:s}", "serial", serial) : json_pack("{s:n}", "serial");
+}
+
+START_TEST(current_set_loaded)
+{
+	json_t *doc = json_loads(doc_text, 0, NULL), *h = host_with_serial("0a");
+
+	ck_assert_ptr_nonnull(doc);
+	mc_loaded_annotate(h, doc, "a.example.test");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(h, "loaded"), "postfix")),
+			 "2026-11-22T10:00:02Z");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(h, "loaded"), "dovecot")),
+			 "2026-11-22T10:00:03Z");
+	ck_assert(json_is_null(json_object_get(json_object_get(h, "loaded"), "sendmail")));
+	ck_assert_str_eq(json_string_value(json_object_get(h, "loaded_serial")), "0a");
+	ck_assert(json_is_null(json_object_get(h, "load_error")));
+	json_decref(h);
+	json_decref(doc);
+}
+END_TEST
+
+START_TEST(refused_set_not_loaded)
+{
+	json_t *doc = json_loads(doc_text, 0, NULL), *h = host_with_serial("0c");
+
+	/* the store holds 0c, the MTAs still serve 0b: no loaded time for 0c */
+	mc_loaded_annotate(h, doc, "b.example.test");
+	ck_assert(json_is_null(json_object_get(json_object_get(h, "loaded"), "postfix")));
+	ck_assert(json_is_null(json_object_get(json_object_get(h, "loaded"), "dovecot")));
+	ck_assert_str_eq(json_string_value(json_object_get(h, "loaded_serial")), "0b");
+	ck_assert_str_eq(json_string_value(json_object_get(h, "load_error")),
+			 "private key does not match the certificate");
+	ck_assert_str_eq(json_string_value(json_object_get(h, "load_error_time")), "2026-11-23T08:00:00Z");
+	json_decref(h);
+	json_decref(doc);
+}
+END_TEST
+
+START_TEST(no_milter)
+{
+	json_t *h = host_with_serial("0a"), *l;
+
+	/* no record at all: every field present and null */
+	mc_loaded_annotate(h, NULL, "a.example.test");
+	ck_assert(json_is_null(json_object_get(json_object_get(h, "loaded"), "postfix")));
+	ck_assert(json_is_null(json_object_get(json_object_get(h, "loaded"), "dovecot")));
+	ck_assert(json_is_null(json_object_get(h, "loaded_serial")));
+	ck_assert(json_is_null(json_object_get(h, "load_error")));
+	l = mc_loaded_listeners(NULL);
+	ck_assert(json_is_object(l));
+	ck_assert_uint_eq(json_object_size(l), 0);
+	json_decref(l);
+	json_decref(h);
+}
+END_TEST
+
+START_TEST(unknown_host_and_listeners)
+{
+	json_t *doc = json_loads(doc_text, 0, NULL), *h = host_with_serial(NULL), *l;
+
+	mc_loaded_annotate(h, doc, "c.example.test");
+	ck_assert(json_is_null(json_object_get(h, "loaded_serial")));
+	l = mc_loaded_listeners(doc);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(l, "smtpd/127.0.0.1"), "sessions")), 3);
+	json_decref(l);
+	json_decref(h);
+	json_decref(doc);
+}
+END_TEST
+
+START_TEST(read_from_store)
+{
+	char *store = unit_tmpdir(), path[4096];
+	json_t *doc;
+
+	ck_assert_ptr_null(mc_loaded_read(store)); /* nothing yet */
+	snprintf(path, sizeof path, "%s/run", store);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/run/milter.json", store);
+	unit_write(path, "[1, 2]"); /* not an object: ignored */
+	ck_assert_ptr_null(mc_loaded_read(store));
+	unit_write(path, "{\"hosts\": {"); /* torn: ignored */
+	ck_assert_ptr_null(mc_loaded_read(store));
+	unit_write(path, doc_text);
+	doc = mc_loaded_read(store);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(doc, "hosts"), "a.example.test"));
+	json_decref(doc);
+	unit_rmtree(store);
+	free(store);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("loaded");
+	TCase *tc = unit_tcase("loaded");
+
+	tcase_add_test(tc, current_set_loaded);
+	tcase_add_test(tc, refused_set_not_loaded);
+	tcase_add_test(tc, no_milter);
+	tcase_add_test(tc, unknown_host_and_listeners);
+	tcase_add_test(tc, read_from_store);
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}
