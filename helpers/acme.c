@@ -23,6 +23,7 @@
 #include "jws.h"
 #include "keys.h"
 #include "timefmt.h"
+#include "tlsalpn.h"
 #include "x509chk.h"
 
 #define BADNONCE_RETRIES 25 /* Pebble rejects up to half of all nonces on request */
@@ -501,7 +502,10 @@ static int provision(mc_acme *a, const char *host, struct pending_chal *p, mc_er
 		break;
 	}
 	case MC_CHAL_TLSALPN01:
-		rc = mc_err_set(e, "tls-alpn-01 is not supported yet; use http-01 or dns-01");
+		if (!a->tlsalpn)
+			rc = mc_err_set(e, "the tls-alpn-01 responder is not running");
+		else
+			rc = mc_tlsalpn_add(a->tlsalpn, p->identifier, keyauth, e);
 		break;
 	}
 	free(keyauth);
@@ -522,6 +526,9 @@ static void deprovision(mc_acme *a, const char *host, struct pending_chal *p)
 			mc_http01_remove(a->http01, p->token);
 		else
 			mc_webroot_remove(a->cfg->http01_webroot, p->token);
+	} else if (p->type == MC_CHAL_TLSALPN01) {
+		if (a->tlsalpn)
+			mc_tlsalpn_remove(a->tlsalpn, p->identifier);
 	} else if (p->type == MC_CHAL_DNS01) {
 		if (mc_dns01_hook(a->cfg, "remove", host, p->identifier, p->txt_name, p->txt_value, &e) < 0)
 			mc_warn("%s: removing the TXT record %s: %s", host, p->txt_name, e.msg);

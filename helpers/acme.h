@@ -38,6 +38,7 @@ typedef struct mc_acme {
 	char *nonces[MC_NONCE_POOL];
 	size_t nnonces;
 	mc_http01 *http01;     /* NULL when webroot is used */
+	struct mc_tlsalpn *tlsalpn; /* NULL when no host uses tls-alpn-01 */
 	long poll_deadline_s;  /* overall limit for one authorization or order */
 } mc_acme;
 

@@ -21,6 +21,7 @@
 #include "issue.h"
 #include "keys.h"
 #include "store.h"
+#include "tlsalpn.h"
 #include "timefmt.h"
 #include "x509chk.h"
 
@@ -325,6 +326,7 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 	struct pool p;
 	mc_acme acme;
 	mc_http01 *http01 = NULL;
+	mc_tlsalpn *tlsalpn = NULL;
 	pthread_t *threads;
 	int i, nthreads, failed = 0, have_acme = 0;
 	mc_err e;
@@ -359,20 +361,27 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 		return (int)p.njobs + failed;
 	}
 	if (!(flags & MC_ISSUE_SELFSIGNED) && needs_acme(&p)) {
-		int uses_http01 = 0;
+		int uses_http01 = 0, uses_tlsalpn = 0;
 		size_t k;
 
-		for (k = 0; k < p.njobs; k++)
-			if (p.jobs[k].host->source == MC_SRC_ACME && p.jobs[k].host->challenge == MC_CHAL_HTTP01)
-				uses_http01 = 1;
+		for (k = 0; k < p.njobs; k++) {
+			if (p.jobs[k].host->source != MC_SRC_ACME)
+				continue;
+			uses_http01 |= p.jobs[k].host->challenge == MC_CHAL_HTTP01;
+			uses_tlsalpn |= p.jobs[k].host->challenge == MC_CHAL_TLSALPN01;
+		}
 		if (uses_http01 && !cfg->http01_webroot[0] &&
 		    mc_http01_start(cfg->http01_listen, cfg->http01_nlisten, wipe_secrets, cfg,
 				    &http01, &e) < 0) {
+			; /* reported per host below */
+		} else if (uses_tlsalpn &&
+			   mc_tlsalpn_start(cfg->tlsalpn01_listen, cfg->tlsalpn01_nlisten, &tlsalpn, &e) < 0) {
 			; /* reported per host below */
 		} else if (mc_acme_open(&acme, cfg, &e) < 0) {
 			mc_acme_close(&acme);
 		} else {
 			acme.http01 = http01;
+			acme.tlsalpn = tlsalpn;
 			p.acme = &acme;
 			have_acme = 1;
 		}
@@ -433,6 +442,7 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 		mc_acme_close(&acme);
 	}
 	mc_http01_stop(http01);
+	mc_tlsalpn_stop(tlsalpn);
 	mc_store_unlock(runlock);
 	free(p.jobs);
 	pthread_mutex_destroy(&p.lock);

@@ -10,7 +10,8 @@ helpers_libhelper_a_SOURCES = \
 	helpers/issue.c helpers/issue.h \
 	helpers/jws.c helpers/jws.h \
 	helpers/keys.c helpers/keys.h \
-	helpers/status.c helpers/status.h
+	helpers/status.c helpers/status.h \
+	helpers/tlsalpn.c helpers/tlsalpn.h
 helpers_mailcert_SOURCES = helpers/main.c
 helpers_mailcert_LDADD = helpers/libhelper.a $(MAILCERT_LIBS)
 

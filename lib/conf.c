@@ -210,6 +210,7 @@ static int v_host(cfg_t *cfg, cfg_opt_t *opt)
 
 /* libconfuse wants writable default strings for lists */
 static char listen_default[] = "{\"[::]:80\"}";
+static char tlsalpn_listen_default[] = "{\"[::]:443\"}";
 static char to_default[] = "{\"postmaster+Alerts@{domain}\"}";
 static char names_default[] = "{}";
 
@@ -230,6 +231,11 @@ static cfg_opt_t acme_opts[] = {
 static cfg_opt_t http01_opts[] = {
 	CFG_STR_LIST_CB("listen", listen_default, CFGF_NONE, p_listen),
 	CFG_STR_CB("webroot", "", CFGF_NONE, p_path),
+	CFG_END()
+};
+
+static cfg_opt_t tlsalpn01_opts[] = {
+	CFG_STR_LIST_CB("listen", tlsalpn_listen_default, CFGF_NONE, p_listen),
 	CFG_END()
 };
 
@@ -271,6 +277,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR_CB("default_host", "", CFGF_NONE, p_default_host),
 	CFG_SEC("acme", acme_opts, CFGF_NONE),
 	CFG_SEC("http01", http01_opts, CFGF_NONE),
+	CFG_SEC("tlsalpn01", tlsalpn01_opts, CFGF_NONE),
 	CFG_SEC("dns01", dns01_opts, CFGF_NONE),
 	CFG_SEC("notify", notify_opts, CFGF_NONE),
 	CFG_SEC("listeners", listener_opts, CFGF_NONE),
@@ -627,6 +634,9 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	c->http01_listen = strlist(sec, "listen", &c->http01_nlisten);
 	c->http01_webroot = dupstr(sec, "webroot");
 
+	sec = cfg_getsec(cfg, "tlsalpn01");
+	c->tlsalpn01_listen = strlist(sec, "listen", &c->tlsalpn01_nlisten);
+
 	sec = cfg_getsec(cfg, "dns01");
 	c->dns01_hook = dupstr(sec, "hook");
 	c->dns01_resolver = dupstr(sec, "resolver");
@@ -692,6 +702,7 @@ void mc_config_free(mc_config *c)
 	free(c->acme_eab_kid);
 	mc_free_secret(c->acme_eab_hmac_key);
 	strv_free(c->http01_listen);
+	strv_free(c->tlsalpn01_listen);
 	free(c->http01_webroot);
 	free(c->dns01_hook);
 	free(c->dns01_resolver);

@@ -49,6 +49,9 @@ typedef struct mc_config {
 	size_t http01_nlisten;
 	char *http01_webroot;
 
+	char **tlsalpn01_listen;
+	size_t tlsalpn01_nlisten;
+
 	char *dns01_hook;
 	char *dns01_resolver;
 	char *dns01_challenge_file;

@@ -12,7 +12,8 @@ E2E_TESTS = \
 	tests/e2e/issue-va-sleep.sh \
 	tests/e2e/hostile-ca.sh \
 	tests/e2e/chains-keys-webroot.sh \
-	tests/e2e/renew-retry.sh
+	tests/e2e/renew-retry.sh \
+	tests/e2e/tls-alpn.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \

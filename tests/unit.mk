@@ -15,7 +15,8 @@ UNIT_TESTS = \
 	tests/unit/test_keys \
 	tests/unit/test_acme_problem \
 	tests/unit/test_http01 \
-	tests/unit/test_loaded
+	tests/unit/test_loaded \
+	tests/unit/test_tlsalpn
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -24,6 +25,11 @@ UNIT_COMMON = tests/unit/unit.c tests/unit/unit.h
 UNIT_CF = $(AM_CFLAGS) $(CHECK_CFLAGS)
 UNIT_CPPF = $(AM_CPPFLAGS) -I$(top_srcdir)/helpers -I$(top_srcdir)/tests/unit
 UNIT_LINK = helpers/libhelper.a $(MAILCERT_LIBS) $(CHECK_LIBS)
+
+tests_unit_test_tlsalpn_SOURCES = tests/unit/test_tlsalpn.c $(UNIT_COMMON)
+tests_unit_test_tlsalpn_CFLAGS = $(UNIT_CF)
+tests_unit_test_tlsalpn_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_tlsalpn_LDADD = $(UNIT_LINK)
 
 tests_unit_test_loaded_SOURCES = tests/unit/test_loaded.c $(UNIT_COMMON)
 tests_unit_test_loaded_CFLAGS = $(UNIT_CF)

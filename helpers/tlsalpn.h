@@ -1,0 +1,26 @@
+/*
+ * tlsalpn - the tls-alpn-01 responder (RFC 8737).
+ *
+ * Listens on every tlsalpn01.listen address; a client that offers the ALPN
+ * protocol "acme-tls/1" and names, by SNI, an identifier whose challenge is
+ * in progress gets a self-signed certificate for that name carrying the
+ * critical acmeIdentifier extension (SHA-256 of the key authorization).
+ * Anything else is refused during the handshake.  The certificates are made
+ * for each challenge and hold no secret worth keeping.
+ */
+#ifndef MC_TLSALPN_H
+#define MC_TLSALPN_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct mc_tlsalpn mc_tlsalpn;
+
+int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_err *e);
+/* answer for IDENTIFIER (a DNS name) with KEYAUTH's digest */
+int mc_tlsalpn_add(mc_tlsalpn *t, const char *identifier, const char *keyauth, mc_err *e);
+void mc_tlsalpn_remove(mc_tlsalpn *t, const char *identifier);
+void mc_tlsalpn_stop(mc_tlsalpn *t);
+
+#endif
