@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -140,6 +141,9 @@ static void *handshake(void *arg)
 	SSL_free(ssl);
 	ERR_clear_error();
 	close(c->fd);
+	/* free this thread's OpenSSL state now, not in a destructor that may run
+	 * after the responder (or the process) is gone */
+	OPENSSL_thread_stop();
 	pthread_mutex_lock(&c->t->lock);
 	if (--c->t->active == 0)
 		pthread_cond_broadcast(&c->t->idle);
