@@ -1,5 +1,6 @@
 /*
- * tlsalpn - one accept thread, a short-lived thread per handshake.
+ * tlsalpn - one accept thread, a short-lived thread per handshake (joined
+ * by the accept thread when it is over, and all of them at stop).
  */
 #include "config.h"
 
@@ -16,7 +17,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -43,8 +43,8 @@ struct mc_tlsalpn {
 	int wake[2];
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t idle;
-	int active;            /* handshakes in flight: stop waits for them */
+	struct conn **conns;    /* handshake threads, joined when done and at stop */
+	size_t nconns, capconns;
 	SSL_CTX *ctx;
 	struct entry *entries;
 	size_t n, cap;
@@ -126,6 +126,8 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 struct conn {
 	mc_tlsalpn *t;
 	int fd;
+	pthread_t thread;
+	int done;               /* set under t->lock when the handshake is over */
 };
 
 static void *handshake(void *arg)
@@ -141,15 +143,33 @@ static void *handshake(void *arg)
 	SSL_free(ssl);
 	ERR_clear_error();
 	close(c->fd);
-	/* free this thread's OpenSSL state now, not in a destructor that may run
-	 * after the responder (or the process) is gone */
-	OPENSSL_thread_stop();
 	pthread_mutex_lock(&c->t->lock);
-	if (--c->t->active == 0)
-		pthread_cond_broadcast(&c->t->idle);
+	c->done = 1;
 	pthread_mutex_unlock(&c->t->lock);
-	free(c);
 	return NULL;
+}
+
+/* join handshake threads that are over (all of them with WAIT_ALL) */
+static void reap(mc_tlsalpn *t, int wait_all)
+{
+	size_t i = 0;
+
+	for (;;) {
+		struct conn *c = NULL;
+
+		pthread_mutex_lock(&t->lock);
+		while (i < t->nconns && !(wait_all || t->conns[i]->done))
+			i++;
+		if (i < t->nconns) {
+			c = t->conns[i];
+			t->conns[i] = t->conns[--t->nconns];
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (!c)
+			return;
+		pthread_join(c->thread, NULL); /* bounded by the handshake time-out */
+		free(c);
+	}
 }
 
 static void *serve(void *arg)
@@ -172,9 +192,9 @@ static void *serve(void *arg)
 		}
 		if (pfd[0].revents)
 			break;
+		reap(t, 0);
 		for (i = 0; i < t->nlfd; i++) {
 			struct conn *c;
-			pthread_t th;
 			int fd;
 
 			if (!(pfd[i + 1].revents & POLLIN))
@@ -185,18 +205,18 @@ static void *serve(void *arg)
 			c = mc_calloc(1, sizeof *c);
 			c->t = t;
 			c->fd = fd;
-			pthread_mutex_lock(&t->lock);
-			t->active++;
-			pthread_mutex_unlock(&t->lock);
-			if (pthread_create(&th, NULL, handshake, c) != 0) {
-				pthread_mutex_lock(&t->lock);
-				t->active--;
-				pthread_mutex_unlock(&t->lock);
+			if (pthread_create(&c->thread, NULL, handshake, c) != 0) {
 				close(fd);
 				free(c);
 				continue;
 			}
-			pthread_detach(th);
+			pthread_mutex_lock(&t->lock);
+			if (t->nconns == t->capconns) {
+				t->capconns = t->capconns ? 2 * t->capconns : 16;
+				t->conns = mc_realloc(t->conns, t->capconns * sizeof *t->conns);
+			}
+			t->conns[t->nconns++] = c;
+			pthread_mutex_unlock(&t->lock);
 		}
 	}
 	return NULL;
@@ -274,7 +294,6 @@ int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_e
 	if (pipe2(t->wake, O_CLOEXEC) < 0)
 		mc_fatal("pipe: %s", strerror(errno));
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->idle, NULL);
 	if (pthread_create(&t->thread, NULL, serve, t) != 0)
 		mc_fatal("cannot start the tls-alpn-01 responder thread");
 	*out = t;
@@ -387,9 +406,9 @@ void mc_tlsalpn_stop(mc_tlsalpn *t)
 	close(t->wake[0]);
 	close(t->wake[1]);
 	/* let handshakes in flight finish (each is bounded by its time-out) */
+	reap(t, 1);
+	free(t->conns);
 	pthread_mutex_lock(&t->lock);
-	while (t->active > 0)
-		pthread_cond_wait(&t->idle, &t->lock);
 	for (i = 0; i < t->n; i++) {
 		free(t->entries[i].name);
 		X509_free(t->entries[i].cert);
@@ -398,7 +417,6 @@ void mc_tlsalpn_stop(mc_tlsalpn *t)
 	free(t->entries);
 	pthread_mutex_unlock(&t->lock);
 	SSL_CTX_free(t->ctx);
-	pthread_cond_destroy(&t->idle);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
