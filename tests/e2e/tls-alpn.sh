@@ -5,7 +5,7 @@
 . "$(dirname "$0")/e2e.sh"
 set -u
 e2e_workdir
-export PEBBLE_VA_NOSLEEP=1
+export PEBBLE_VA_NOSLEEP=1 PEBBLE_AUTHZREUSE=0  # every order validates afresh
 pebble_start "$W/pebble"
 conf=$W/mailcert.conf
 e2e_config "$conf" "$PEBBLE_DIR_URL" "$PEBBLE_API_CA" "$PEBBLE_HTTP_PORT" \
