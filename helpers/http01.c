@@ -12,17 +12,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <grp.h>
 #include <limits.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +26,7 @@
 #include "b64url.h"
 #include "fsutil.h"
 #include "http01.h"
+#include "responder.h"
 #include "xalloc.h"
 
 #define MAX_LISTEN 16
@@ -80,48 +76,6 @@ static long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static int listen_one(const char *spec, int *out, mc_err *e)
-{
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints, *res = NULL, *ai;
-	int fd = -1, one = 1, rc;
-
-	if (!colon)
-		return mc_err_set(e, "http-01 listen address \"%s\" is not HOST:PORT", spec);
-	if (spec[0] == '[')
-		snprintf(host, sizeof host, "%.*s", (int)(colon - spec - 2), spec + 1);
-	else
-		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] && strcmp(host, "*") != 0 ? host : NULL, colon + 1, &hints, &res);
-	if (rc != 0)
-		return mc_err_set(e, "http-01 listen address \"%s\": %s", spec, gai_strerror(rc));
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (ai->ai_family == AF_INET6) {
-			int zero = 0; /* [::] also takes IPv4 */
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-		}
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
-			break;
-		rc = errno;
-		close(fd);
-		fd = -1;
-		errno = rc;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return mc_err_set(e, "http-01 responder cannot listen on %s: %s", spec, strerror(errno));
-	*out = fd;
-	return 0;
 }
 
 static void send_all(int fd, const char *p, size_t len)
@@ -384,38 +338,16 @@ static void read_commands(struct responder *h)
 	}
 }
 
-/* give up root: nobody/nogroup, no new privileges, not dumpable */
-static int drop_privileges(void)
-{
-	struct passwd *pw;
-
-	prctl(PR_SET_DUMPABLE, 0);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	if (geteuid() != 0)
-		return 0;
-	pw = getpwnam("nobody");
-	if (!pw)
-		return -1;
-	if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-		return -1;
-	/* make sure it stuck */
-	if (setuid(0) == 0)
-		return -1;
-	return 0;
-}
-
 static void child_main(struct responder *h) __attribute__((noreturn));
 static void child_main(struct responder *h)
 {
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (drop_privileges() < 0) {
+	if (mc_responder_drop_privileges("mailcert-http01") < 0) {
 		mc_error("http-01 responder: cannot drop privileges to \"nobody\": %s", strerror(errno));
 		_exit(1);
 	}
-	prctl(PR_SET_NAME, "mailcert-http01"); /* what ps and top show, once unprivileged */
 	if (write(h->ready, "R", 1) != 1)
 		_exit(1);
 	close(h->ready);
@@ -449,7 +381,7 @@ int mc_http01_start(char *const *listen, size_t nlisten, void (*wipe)(void *), v
 		return mc_err_set(e, "http01.listen needs 1 to %d addresses", MAX_LISTEN);
 	r = mc_calloc(1, sizeof *r);
 	for (i = 0; i < nlisten; i++) {
-		if (listen_one(listen[i], &r->lfd[i], e) < 0) {
+		if (mc_responder_listen(listen[i], "http-01", 1, &r->lfd[i], e) < 0) {
 			while (i-- > 0)
 				close(r->lfd[i]);
 			free(r);
