@@ -1,6 +1,11 @@
 /*
- * tlsalpn - one accept thread, a short-lived thread per handshake (joined
- * by the accept thread when it is over, and all of them at stop).
+ * tlsalpn - a child process, running as "nobody", with one accept loop and
+ * a short-lived thread per handshake (joined when it is over, and all of
+ * them at stop).  The parent sends "A NAME SHA256HEX\n" and "R NAME\n" over
+ * a pipe; the child makes the challenge certificates itself, so nothing
+ * secret crosses.  A handshake that finds no certificate for its name first
+ * takes the commands waiting in the pipe: the parent always sends before it
+ * asks the CA to validate.
  */
 #include "config.h"
 
@@ -8,6 +13,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -23,6 +30,7 @@
 
 #include "hostname.h"
 #include "keys.h"
+#include "responder.h"
 #include "tlsalpn.h"
 #include "xalloc.h"
 
@@ -37,12 +45,23 @@ struct entry {
 	EVP_PKEY *key;
 };
 
+#define CTL_LINE_MAX 512
+
+/* the parent's handle */
 struct mc_tlsalpn {
+	pid_t pid;
+	int ctl;
+};
+
+/* the child's state */
+struct alpn {
 	int lfd[MAX_LISTEN];
 	size_t nlfd;
-	int wake[2];
-	pthread_t thread;
-	pthread_mutex_t lock;
+	int ctl;                /* read end of the command pipe (non-blocking) */
+	char ctlbuf[CTL_LINE_MAX * 4];
+	size_t ctllen;
+	int ctl_closed;
+	pthread_mutex_t lock;   /* the table, the command buffer, conns */
 	struct conn **conns;    /* handshake threads, joined when done and at stop */
 	size_t nconns, capconns;
 	SSL_CTX *ctx;
@@ -97,26 +116,37 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
 	return SSL_CLIENT_HELLO_ERROR;
 }
 
+static int table_use(struct alpn *t, SSL *ssl, const char *sni)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcasecmp(t->entries[i].name, sni) == 0)
+			return SSL_use_certificate(ssl, t->entries[i].cert) == 1 &&
+			       SSL_use_PrivateKey(ssl, t->entries[i].key) == 1;
+	return -1;
+}
+
+static void read_commands(struct alpn *t);
+
 /* pick the challenge certificate by SNI; unknown names are refused */
 static int on_servername(SSL *ssl, int *alert, void *arg)
 {
-	mc_tlsalpn *t = arg;
+	struct alpn *t = arg;
 	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	int found = 0;
-	size_t i;
+	int found;
 
 	if (!sni)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	pthread_mutex_lock(&t->lock);
-	for (i = 0; i < t->n; i++) {
-		if (strcasecmp(t->entries[i].name, sni) != 0)
-			continue;
-		found = SSL_use_certificate(ssl, t->entries[i].cert) == 1 &&
-			SSL_use_PrivateKey(ssl, t->entries[i].key) == 1;
-		break;
+	found = table_use(t, ssl, sni);
+	if (found < 0) {
+		/* the command for this name may still be in the pipe */
+		read_commands(t);
+		found = table_use(t, ssl, sni);
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (!found) {
+	if (found != 1) {
 		*alert = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	}
@@ -124,7 +154,7 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 }
 
 struct conn {
-	mc_tlsalpn *t;
+	struct alpn *t;
 	int fd;
 	pthread_t thread;
 	int done;               /* set under t->lock when the handshake is over */
@@ -150,7 +180,7 @@ static void *handshake(void *arg)
 }
 
 /* join handshake threads that are over (all of them with WAIT_ALL) */
-static void reap(mc_tlsalpn *t, int wait_all)
+static void reap(struct alpn *t, int wait_all)
 {
 	size_t i = 0;
 
@@ -172,36 +202,158 @@ static void reap(mc_tlsalpn *t, int wait_all)
 	}
 }
 
-static void *serve(void *arg)
+/* a self-signed certificate for NAME with the critical acmeIdentifier extension */
+static int make_cert(const char *name, const unsigned char *digest32, X509 **cert, EVP_PKEY **key)
 {
-	mc_tlsalpn *t = arg;
+	ASN1_OCTET_STRING *digest = ASN1_OCTET_STRING_new(), *wrapped = ASN1_OCTET_STRING_new();
+	ASN1_OBJECT *oid = OBJ_txt2obj(OID_ACME_IDENTIFIER, 1);
+	X509_EXTENSION *ext = NULL;
+	unsigned char *der = NULL;
+	char *names[] = { (char *)name, NULL };
+	int derlen, rc = -1;
+	mc_err e;
+
+	*cert = NULL;
+	*key = NULL;
+	if (!digest || !wrapped || !oid)
+		mc_fatal("out of memory");
+	/* extnValue holds the DER of Authorization ::= OCTET STRING (SIZE (32)) */
+	if (ASN1_OCTET_STRING_set(digest, digest32, 32) &&
+	    (derlen = i2d_ASN1_OCTET_STRING(digest, &der)) > 0 &&
+	    ASN1_OCTET_STRING_set(wrapped, der, derlen) &&
+	    (ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, wrapped)) != NULL &&
+	    mc_key_generate("ec256", key, &e) == 0 && mc_selfsigned_make(*key, names, 1, 7, cert, &e) == 0 &&
+	    X509_add_ext(*cert, ext, -1) && X509_sign(*cert, *key, EVP_sha256()))
+		rc = 0; /* signed again after adding the extension */
+	if (rc < 0) {
+		X509_free(*cert);
+		EVP_PKEY_free(*key);
+		*cert = NULL;
+		*key = NULL;
+		ERR_clear_error();
+	}
+	OPENSSL_free(der);
+	X509_EXTENSION_free(ext);
+	ASN1_OBJECT_free(oid);
+	ASN1_OCTET_STRING_free(digest);
+	ASN1_OCTET_STRING_free(wrapped);
+	return rc;
+}
+
+static void table_remove(struct alpn *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		if (strcasecmp(t->entries[i].name, name) != 0)
+			continue;
+		free(t->entries[i].name);
+		X509_free(t->entries[i].cert);
+		EVP_PKEY_free(t->entries[i].key);
+		t->entries[i] = t->entries[--t->n];
+		return;
+	}
+}
+
+static void table_add(struct alpn *t, const char *name, const char *hex)
+{
+	unsigned char digest[32];
+	char norm[MC_HOSTNAME_MAX + 1];
+	X509 *cert;
+	EVP_PKEY *key;
+	size_t i;
+
+	if (mc_hostname_check(name, 0, norm, NULL) < 0 || strlen(hex) != 64)
+		return;
+	for (i = 0; i < 32; i++) {
+		unsigned int b;
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return;
+		digest[i] = (unsigned char)b;
+	}
+	if (make_cert(norm, digest, &cert, &key) < 0) {
+		mc_error("tls-alpn-01 responder: cannot make the certificate for %s", norm);
+		return;
+	}
+	table_remove(t, norm);
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 8;
+		t->entries = mc_realloc(t->entries, t->cap * sizeof *t->entries);
+	}
+	t->entries[t->n].name = mc_strdup(norm);
+	t->entries[t->n].cert = cert;
+	t->entries[t->n].key = key;
+	t->n++;
+}
+
+/* take every complete command waiting in the pipe; T->lock held */
+static void read_commands(struct alpn *t)
+{
+	for (;;) {
+		ssize_t n = read(t->ctl, t->ctlbuf + t->ctllen, sizeof t->ctlbuf - t->ctllen - 1);
+		char *start, *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			t->ctl_closed = 1;
+		if (n <= 0)
+			return;
+		t->ctllen += (size_t)n;
+		t->ctlbuf[t->ctllen] = '\0';
+		start = t->ctlbuf;
+		while ((nl = memchr(start, '\n', t->ctllen - (size_t)(start - t->ctlbuf))) != NULL) {
+			char *sp;
+
+			*nl = '\0';
+			if (start[0] == 'A' && start[1] == ' ' && (sp = strchr(start + 2, ' ')) != NULL) {
+				*sp = '\0';
+				table_add(t, start + 2, sp + 1);
+			} else if (start[0] == 'R' && start[1] == ' ') {
+				table_remove(t, start + 2);
+			}
+			start = nl + 1;
+		}
+		t->ctllen -= (size_t)(start - t->ctlbuf);
+		memmove(t->ctlbuf, start, t->ctllen);
+		if (t->ctllen >= sizeof t->ctlbuf - 1)
+			t->ctllen = 0; /* longer than any command: drop it */
+	}
+}
+
+static void serve(struct alpn *t)
+{
 	struct pollfd pfd[MAX_LISTEN + 1];
 	size_t i;
 
 	for (;;) {
-		pfd[0].fd = t->wake[0];
+		pfd[0].fd = t->ctl;
 		pfd[0].events = POLLIN;
 		for (i = 0; i < t->nlfd; i++) {
 			pfd[i + 1].fd = t->lfd[i];
 			pfd[i + 1].events = POLLIN;
 		}
-		if (poll(pfd, t->nlfd + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[0].revents)
+		/* wake up now and then to join finished handshakes */
+		if (poll(pfd, t->nlfd + 1, 1000) < 0 && errno != EINTR)
 			break;
 		reap(t, 0);
+		if (pfd[0].revents) {
+			pthread_mutex_lock(&t->lock);
+			read_commands(t);
+			pthread_mutex_unlock(&t->lock);
+			if (t->ctl_closed)
+				break;
+		}
 		for (i = 0; i < t->nlfd; i++) {
 			struct conn *c;
 			int fd;
 
 			if (!(pfd[i + 1].revents & POLLIN))
 				continue;
-			fd = accept4(t->lfd[i], NULL, NULL, SOCK_CLOEXEC);
+			fd = accept4(t->lfd[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd < 0)
 				continue;
+			fcntl(fd, F_SETFL, 0); /* handshakes use blocking I/O with time-outs */
 			c = mc_calloc(1, sizeof *c);
 			c->t = t;
 			c->fd = fd;
@@ -219,62 +371,61 @@ static void *serve(void *arg)
 			pthread_mutex_unlock(&t->lock);
 		}
 	}
-	return NULL;
 }
 
-static int listen_on(const char *spec, int *out, mc_err *e)
+static void child_main(struct alpn *t, int ready) __attribute__((noreturn));
+static void child_main(struct alpn *t, int ready)
 {
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints, *res = NULL, *ai;
-	int fd = -1, one = 1, rc;
+	size_t i;
 
-	if (!colon)
-		return mc_err_set(e, "tls-alpn-01 listen address \"%s\" is not HOST:PORT", spec);
-	if (spec[0] == '[')
-		snprintf(host, sizeof host, "%.*s", (int)(colon - spec - 2), spec + 1);
-	else
-		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] && strcmp(host, "*") != 0 ? host : NULL, colon + 1, &hints, &res);
-	if (rc != 0)
-		return mc_err_set(e, "tls-alpn-01 listen address \"%s\": %s", spec, gai_strerror(rc));
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (ai->ai_family == AF_INET6) {
-			int zero = 0;
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-		}
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
-			break;
-		rc = errno;
-		close(fd);
-		fd = -1;
-		errno = rc;
+	signal(SIGPIPE, SIG_IGN);
+	if (mc_responder_drop_privileges("mailcert-alpn") < 0) {
+		mc_error("tls-alpn-01 responder: cannot drop privileges to \"nobody\": %s", strerror(errno));
+		_exit(1);
 	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return mc_err_set(e, "tls-alpn-01 responder cannot listen on %s: %s", spec, strerror(errno));
-	*out = fd;
-	return 0;
+	t->ctx = SSL_CTX_new(TLS_server_method());
+	if (!t->ctx)
+		_exit(1);
+	/* RFC 8737: TLS 1.2 or later */
+	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_client_hello_cb(t->ctx, on_client_hello, t);
+	SSL_CTX_set_alpn_select_cb(t->ctx, on_alpn, t);
+	SSL_CTX_set_tlsext_servername_callback(t->ctx, on_servername);
+	SSL_CTX_set_tlsext_servername_arg(t->ctx, t);
+	fcntl(t->ctl, F_SETFL, O_NONBLOCK);
+	pthread_mutex_init(&t->lock, NULL);
+	if (write(ready, "R", 1) != 1)
+		_exit(1);
+	close(ready);
+	serve(t);
+	reap(t, 1); /* handshakes in flight finish (each bounded by its time-out) */
+	for (i = 0; i < t->n; i++) {
+		free(t->entries[i].name);
+		X509_free(t->entries[i].cert);
+		EVP_PKEY_free(t->entries[i].key);
+	}
+	free(t->entries);
+	free(t->conns);
+	SSL_CTX_free(t->ctx);
+	free(t);
+	_exit(0);
 }
 
 int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_err *e)
 {
-	mc_tlsalpn *t = mc_calloc(1, sizeof *t);
+	struct alpn *t;
+	mc_tlsalpn *h;
+	int ctl[2], ready[2];
 	size_t i;
+	pid_t pid;
+	ssize_t got;
+	char byte;
 
-	if (nlisten == 0 || nlisten > MAX_LISTEN) {
-		free(t);
+	if (nlisten == 0 || nlisten > MAX_LISTEN)
 		return mc_err_set(e, "tlsalpn01.listen needs 1 to %d addresses", MAX_LISTEN);
-	}
+	t = mc_calloc(1, sizeof *t);
 	for (i = 0; i < nlisten; i++) {
-		if (listen_on(listen[i], &t->lfd[i], e) < 0) {
+		if (mc_responder_listen(listen[i], "tls-alpn-01", 1, &t->lfd[i], e) < 0) {
 			while (i-- > 0)
 				close(t->lfd[i]);
 			free(t);
@@ -282,141 +433,100 @@ int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_e
 		}
 		t->nlfd++;
 	}
-	t->ctx = SSL_CTX_new(TLS_server_method());
-	if (!t->ctx)
-		mc_fatal("SSL_CTX_new failed");
-	/* RFC 8737: TLS 1.2 or later */
-	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_client_hello_cb(t->ctx, on_client_hello, t);
-	SSL_CTX_set_alpn_select_cb(t->ctx, on_alpn, t);
-	SSL_CTX_set_tlsext_servername_callback(t->ctx, on_servername);
-	SSL_CTX_set_tlsext_servername_arg(t->ctx, t);
-	if (pipe2(t->wake, O_CLOEXEC) < 0)
+	if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
 		mc_fatal("pipe: %s", strerror(errno));
-	pthread_mutex_init(&t->lock, NULL);
-	if (pthread_create(&t->thread, NULL, serve, t) != 0)
-		mc_fatal("cannot start the tls-alpn-01 responder thread");
-	*out = t;
+	pid = fork();
+	if (pid < 0)
+		mc_fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(ctl[1]);
+		close(ready[0]);
+		t->ctl = ctl[0];
+		child_main(t, ready[1]);
+	}
+	close(ctl[0]);
+	close(ready[1]);
+	for (i = 0; i < t->nlfd; i++)
+		close(t->lfd[i]);
+	free(t);
+	do
+		got = read(ready[0], &byte, 1);
+	while (got < 0 && errno == EINTR);
+	close(ready[0]);
+	if (got != 1) {
+		int status = 0;
+		close(ctl[1]);
+		waitpid(pid, &status, 0);
+		return mc_err_set(e, "the tls-alpn-01 responder did not start (status %d)",
+				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	h = mc_calloc(1, sizeof *h);
+	h->pid = pid;
+	h->ctl = ctl[1];
+	*out = h;
 	return 0;
 }
 
-/* a self-signed certificate for NAME with the critical acmeIdentifier extension */
-static int make_cert(const char *name, const char *keyauth, X509 **cert, EVP_PKEY **key, mc_err *e)
+static int send_line(mc_tlsalpn *h, const char *line, mc_err *e)
 {
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	ASN1_OCTET_STRING *digest = ASN1_OCTET_STRING_new(), *wrapped = ASN1_OCTET_STRING_new();
-	ASN1_OBJECT *oid = OBJ_txt2obj(OID_ACME_IDENTIFIER, 1);
-	X509_EXTENSION *ext = NULL;
-	unsigned char *der = NULL;
-	char *names[] = { (char *)name, NULL };
-	int derlen, rc = -1;
+	size_t len = strlen(line);
+	ssize_t n;
 
-	*cert = NULL;
-	*key = NULL;
-	if (!digest || !wrapped || !oid)
-		mc_fatal("out of memory");
-	EVP_Digest(keyauth, strlen(keyauth), md, &mdlen, EVP_sha256(), NULL);
-	/* extnValue holds the DER of Authorization ::= OCTET STRING (SIZE (32)) */
-	if (!ASN1_OCTET_STRING_set(digest, md, (int)mdlen) || (derlen = i2d_ASN1_OCTET_STRING(digest, &der)) <= 0 ||
-	    !ASN1_OCTET_STRING_set(wrapped, der, derlen)) {
-		mc_err_ssl(e, "encoding the acmeIdentifier extension");
-		goto out;
-	}
-	ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, wrapped);
-	if (!ext) {
-		mc_err_ssl(e, "making the acmeIdentifier extension");
-		goto out;
-	}
-	if (mc_key_generate("ec256", key, e) < 0 || mc_selfsigned_make(*key, names, 1, 7, cert, e) < 0)
-		goto out;
-	/* re-sign after adding the extension */
-	if (!X509_add_ext(*cert, ext, -1) || !X509_sign(*cert, *key, EVP_sha256())) {
-		mc_err_ssl(e, "signing the tls-alpn-01 certificate");
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc < 0) {
-		X509_free(*cert);
-		EVP_PKEY_free(*key);
-		*cert = NULL;
-		*key = NULL;
-	}
-	OPENSSL_free(der);
-	X509_EXTENSION_free(ext);
-	ASN1_OBJECT_free(oid);
-	ASN1_OCTET_STRING_free(digest);
-	ASN1_OCTET_STRING_free(wrapped);
-	return rc;
+	/* one write shorter than PIPE_BUF is atomic; SIGPIPE is ignored (main) */
+	do
+		n = write(h->ctl, line, len);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len)
+		return mc_err_set(e, "the tls-alpn-01 responder is gone (%s)", n < 0 ? strerror(errno) : "short write");
+	return 0;
 }
 
-int mc_tlsalpn_add(mc_tlsalpn *t, const char *identifier, const char *keyauth, mc_err *e)
+int mc_tlsalpn_add(mc_tlsalpn *h, const char *identifier, const char *keyauth, mc_err *e)
 {
-	char norm[MC_HOSTNAME_MAX + 1];
-	X509 *cert;
-	EVP_PKEY *key;
+	char norm[MC_HOSTNAME_MAX + 1], line[CTL_LINE_MAX], hex[65];
+	unsigned char md[32];
+	unsigned int mdlen = 0, i;
 
 	if (mc_hostname_check(identifier, 0, norm, e) < 0)
 		return -1;
-	if (make_cert(norm, keyauth, &cert, &key, e) < 0)
-		return -1;
-	mc_tlsalpn_remove(t, norm);
-	pthread_mutex_lock(&t->lock);
-	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 8;
-		t->entries = mc_realloc(t->entries, t->cap * sizeof *t->entries);
-	}
-	t->entries[t->n].name = mc_strdup(norm);
-	t->entries[t->n].cert = cert;
-	t->entries[t->n].key = key;
-	t->n++;
-	pthread_mutex_unlock(&t->lock);
-	return 0;
+	EVP_Digest(keyauth, strlen(keyauth), md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (snprintf(line, sizeof line, "A %s %s\n", norm, hex) >= (int)sizeof line)
+		return mc_err_set(e, "tls-alpn-01: name too long");
+	return send_line(h, line, e);
 }
 
-void mc_tlsalpn_remove(mc_tlsalpn *t, const char *identifier)
+void mc_tlsalpn_remove(mc_tlsalpn *h, const char *identifier)
 {
-	size_t i;
+	char line[CTL_LINE_MAX];
+	mc_err e;
 
-	pthread_mutex_lock(&t->lock);
-	for (i = 0; i < t->n; i++) {
-		if (strcasecmp(t->entries[i].name, identifier) != 0)
-			continue;
-		free(t->entries[i].name);
-		X509_free(t->entries[i].cert);
-		EVP_PKEY_free(t->entries[i].key);
-		t->entries[i] = t->entries[--t->n];
-		break;
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-void mc_tlsalpn_stop(mc_tlsalpn *t)
-{
-	size_t i;
-
-	if (!t)
+	if (snprintf(line, sizeof line, "R %s\n", identifier) >= (int)sizeof line || strchr(identifier, '\n'))
 		return;
-	if (write(t->wake[1], "x", 1) < 0)
-		mc_warn("waking the tls-alpn-01 responder: %s", strerror(errno));
-	pthread_join(t->thread, NULL);
-	for (i = 0; i < t->nlfd; i++)
-		close(t->lfd[i]);
-	close(t->wake[0]);
-	close(t->wake[1]);
-	/* let handshakes in flight finish (each is bounded by its time-out) */
-	reap(t, 1);
-	free(t->conns);
-	pthread_mutex_lock(&t->lock);
-	for (i = 0; i < t->n; i++) {
-		free(t->entries[i].name);
-		X509_free(t->entries[i].cert);
-		EVP_PKEY_free(t->entries[i].key);
+	if (send_line(h, line, &e) < 0)
+		mc_warn("%s", e.msg);
+}
+
+pid_t mc_tlsalpn_pid(const mc_tlsalpn *h)
+{
+	return h->pid;
+}
+
+void mc_tlsalpn_stop(mc_tlsalpn *h)
+{
+	int status = 0;
+
+	if (!h)
+		return;
+	close(h->ctl); /* end of commands: the child finishes and exits */
+	while (waitpid(h->pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			status = 0;
+			break;
+		}
 	}
-	free(t->entries);
-	pthread_mutex_unlock(&t->lock);
-	SSL_CTX_free(t->ctx);
-	pthread_mutex_destroy(&t->lock);
-	free(t);
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		mc_warn("tls-alpn-01 responder exited with status %d", WEXITSTATUS(status));
+	free(h);
 }

@@ -5,13 +5,15 @@
  * protocol "acme-tls/1" and names, by SNI, an identifier whose challenge is
  * in progress gets a self-signed certificate for that name carrying the
  * critical acmeIdentifier extension (SHA-256 of the key authorization).
- * Anything else is refused during the handshake.  The certificates are made
- * for each challenge and hold no secret worth keeping.
+ * Anything else is refused during the handshake.  It runs in a child process
+ * as "nobody"; the certificates are made there for each challenge from the
+ * digest alone.
  */
 #ifndef MC_TLSALPN_H
 #define MC_TLSALPN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -22,5 +24,7 @@ int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_e
 int mc_tlsalpn_add(mc_tlsalpn *t, const char *identifier, const char *keyauth, mc_err *e);
 void mc_tlsalpn_remove(mc_tlsalpn *t, const char *identifier);
 void mc_tlsalpn_stop(mc_tlsalpn *t);
+/* the responder's process id, for logs and tests */
+pid_t mc_tlsalpn_pid(const mc_tlsalpn *t);
 
 #endif

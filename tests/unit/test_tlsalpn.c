@@ -156,6 +156,26 @@ START_TEST(removed_name_refused)
 }
 END_TEST
 
+/* the responder is a separate process that gave up root */
+START_TEST(runs_unprivileged)
+{
+	char path[64], line[256];
+	FILE *f;
+	long uid = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)mc_tlsalpn_pid(t));
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "Uid:", 4) == 0)
+			uid = strtol(line + 4, NULL, 10);
+	fclose(f);
+	ck_assert_int_ne(mc_tlsalpn_pid(t), getpid());
+	if (geteuid() == 0)
+		ck_assert_int_ne(uid, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tlsalpn");
@@ -165,6 +185,7 @@ int main(void)
 	tcase_add_test(tc, good_handshake);
 	tcase_add_test(tc, refused_handshakes);
 	tcase_add_test(tc, removed_name_refused);
+	tcase_add_test(tc, runs_unprivileged);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
