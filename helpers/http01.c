@@ -51,8 +51,7 @@ struct client {
 
 /* the parent's handle */
 struct mc_http01 {
-	pid_t pid;
-	int ctl;                 /* write end of the command pipe */
+	mc_responder proc;
 };
 
 /* the child's state */
@@ -60,7 +59,6 @@ struct responder {
 	int lfd[MAX_LISTEN];
 	size_t nlfd;
 	int ctl;                 /* read end of the command pipe */
-	int ready;               /* written once when serving, unprivileged */
 	char ctlbuf[CTL_LINE_MAX * 4];
 	size_t ctllen;
 	int ctl_closed;
@@ -338,19 +336,28 @@ static void read_commands(struct responder *h)
 	}
 }
 
-static void child_main(struct responder *h) __attribute__((noreturn));
-static void child_main(struct responder *h)
+struct child_args {
+	struct responder *r;
+	void (*wipe)(void *);
+	void *wipe_arg;
+};
+
+static void child_main(void *arg, int ctl, int ready) __attribute__((noreturn));
+static void child_main(void *arg, int ctl, int ready)
 {
+	struct child_args *a = arg;
+	struct responder *h = a->r;
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (a->wipe)
+		a->wipe(a->wipe_arg);
+	h->ctl = ctl;
 	if (mc_responder_drop_privileges("mailcert-http01") < 0) {
 		mc_error("http-01 responder: cannot drop privileges to \"nobody\": %s", strerror(errno));
 		_exit(1);
 	}
-	if (write(h->ready, "R", 1) != 1)
-		_exit(1);
-	close(h->ready);
+	mc_responder_ready(ready);
 	fcntl(h->ctl, F_SETFL, O_NONBLOCK);
 	serve(h);
 	for (i = 0; i < h->nclients; i++) {
@@ -370,12 +377,10 @@ int mc_http01_start(char *const *listen, size_t nlisten, void (*wipe)(void *), v
 		    mc_http01 **out, mc_err *e)
 {
 	struct responder *r;
+	struct child_args args;
 	mc_http01 *h;
-	int ctl[2], ready[2];
 	size_t i;
-	pid_t pid;
-	char byte;
-	ssize_t got;
+	int rc;
 
 	if (nlisten == 0 || nlisten > MAX_LISTEN)
 		return mc_err_set(e, "http01.listen needs 1 to %d addresses", MAX_LISTEN);
@@ -389,55 +394,20 @@ int mc_http01_start(char *const *listen, size_t nlisten, void (*wipe)(void *), v
 		}
 		r->nlfd++;
 	}
-	if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-		mc_fatal("pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		mc_fatal("fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(ctl[1]);
-		close(ready[0]);
-		if (wipe)
-			wipe(wipe_arg);
-		r->ctl = ctl[0];
-		r->ready = ready[1];
-		child_main(r);
-	}
-	close(ctl[0]);
-	close(ready[1]);
+	h = mc_calloc(1, sizeof *h);
+	args.r = r;
+	args.wipe = wipe;
+	args.wipe_arg = wipe_arg;
+	rc = mc_responder_spawn(&h->proc, "http-01", child_main, &args, e);
+	/* the child has the sockets now */
 	for (i = 0; i < r->nlfd; i++)
 		close(r->lfd[i]);
 	free(r);
-	/* the child says it is ready once it runs unprivileged; EOF means it died */
-	do
-		got = read(ready[0], &byte, 1);
-	while (got < 0 && errno == EINTR);
-	close(ready[0]);
-	if (got != 1) {
-		int status = 0;
-		close(ctl[1]);
-		waitpid(pid, &status, 0);
-		return mc_err_set(e, "the http-01 responder did not start (status %d)",
-				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	if (rc < 0) {
+		free(h);
+		return -1;
 	}
-	h = mc_calloc(1, sizeof *h);
-	h->pid = pid;
-	h->ctl = ctl[1];
 	*out = h;
-	return 0;
-}
-
-static int send_command(mc_http01 *h, const char *line, mc_err *e)
-{
-	size_t len = strlen(line);
-	ssize_t n;
-
-	/* one write of less than PIPE_BUF bytes is atomic; SIGPIPE is ignored (main) */
-	do
-		n = write(h->ctl, line, len);
-	while (n < 0 && errno == EINTR);
-	if (len >= PIPE_BUF || n != (ssize_t)len)
-		return mc_err_set(e, "the http-01 responder is gone (%s)", n < 0 ? strerror(errno) : "short write");
 	return 0;
 }
 
@@ -450,12 +420,12 @@ int mc_http01_add(mc_http01 *h, const char *token, const char *keyauth, mc_err *
 		return mc_err_set(e, "refusing a malformed challenge token");
 	if (snprintf(line, sizeof line, "A %s %s\n", token, keyauth) >= (int)sizeof line)
 		return mc_err_set(e, "refusing a malformed challenge token");
-	return send_command(h, line, e);
+	return mc_responder_send(&h->proc, line, e);
 }
 
 pid_t mc_http01_pid(const mc_http01 *h)
 {
-	return h->pid;
+	return h->proc.pid;
 }
 
 void mc_http01_remove(mc_http01 *h, const char *token)
@@ -467,25 +437,15 @@ void mc_http01_remove(mc_http01 *h, const char *token)
 		return;
 	if (snprintf(line, sizeof line, "R %s\n", token) >= (int)sizeof line)
 		return;
-	if (send_command(h, line, &e) < 0)
+	if (mc_responder_send(&h->proc, line, &e) < 0)
 		mc_warn("%s", e.msg);
 }
 
 void mc_http01_stop(mc_http01 *h)
 {
-	int status = 0;
-
 	if (!h)
 		return;
-	close(h->ctl); /* end of commands: the child finishes and exits */
-	while (waitpid(h->pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			status = 0;
-			break;
-		}
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		mc_warn("http-01 responder exited with status %d", WEXITSTATUS(status));
+	mc_responder_stop(&h->proc);
 	free(h);
 }
 

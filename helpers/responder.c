@@ -4,7 +4,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "responder.h"
@@ -77,4 +80,88 @@ int mc_responder_drop_privileges(const char *name)
 	}
 	prctl(PR_SET_NAME, name); /* what ps and top show, once unprivileged */
 	return 0;
+}
+
+int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *arg, int ctl, int ready),
+		       void *arg, mc_err *e)
+{
+	int ctl[2], ready[2], status = 0;
+	ssize_t got;
+	char byte;
+
+	r->what = what;
+	if (pipe2(ctl, O_CLOEXEC) < 0)
+		return mc_err_set(e, "%s responder: pipe: %s", what, strerror(errno));
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		close(ctl[0]);
+		close(ctl[1]);
+		return mc_err_set(e, "%s responder: pipe: %s", what, strerror(errno));
+	}
+	r->pid = fork();
+	if (r->pid < 0) {
+		close(ctl[0]);
+		close(ctl[1]);
+		close(ready[0]);
+		close(ready[1]);
+		return mc_err_set(e, "%s responder: fork: %s", what, strerror(errno));
+	}
+	if (r->pid == 0) {
+		close(ctl[1]);
+		close(ready[0]);
+		child(arg, ctl[0], ready[1]);
+		_exit(1); /* not reached */
+	}
+	close(ctl[0]);
+	close(ready[1]);
+	do
+		got = read(ready[0], &byte, 1);
+	while (got < 0 && errno == EINTR);
+	close(ready[0]);
+	r->ctl = ctl[1];
+	if (got != 1) {
+		close(r->ctl);
+		waitpid(r->pid, &status, 0);
+		return mc_err_set(e, "the %s responder did not start (status %d)", what,
+				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	return 0;
+}
+
+void mc_responder_ready(int ready)
+{
+	if (write(ready, "R", 1) != 1)
+		_exit(1);
+	close(ready);
+}
+
+int mc_responder_send(mc_responder *r, const char *line, mc_err *e)
+{
+	size_t len = strlen(line);
+	ssize_t n;
+
+	if (len >= PIPE_BUF)
+		return mc_err_set(e, "%s responder: command too long", r->what);
+	/* SIGPIPE is ignored (main): a dead child is an error here, not our end */
+	do
+		n = write(r->ctl, line, len);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len)
+		return mc_err_set(e, "the %s responder is gone (%s)", r->what,
+				  n < 0 ? strerror(errno) : "short write");
+	return 0;
+}
+
+void mc_responder_stop(mc_responder *r)
+{
+	int status = 0;
+
+	close(r->ctl);
+	while (waitpid(r->pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			status = 0;
+			break;
+		}
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		mc_warn("%s responder exited with status %d", r->what, WEXITSTATUS(status));
 }

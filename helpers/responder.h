@@ -6,7 +6,16 @@
 #ifndef MC_RESPONDER_H
 #define MC_RESPONDER_H
 
+#include <sys/types.h>
+
 #include "err.h"
+
+/* a responder child as its parent sees it */
+typedef struct mc_responder {
+	pid_t pid;
+	int ctl;              /* write end of the command pipe */
+	const char *what;     /* "http-01", "tls-alpn-01": for messages */
+} mc_responder;
 
 /* bind and listen on SPEC ("HOST:PORT", "[V6]:PORT", "*:PORT"); WHAT names the
  * responder in errors; NONBLOCK for accept loops that poll */
@@ -14,5 +23,20 @@ int mc_responder_listen(const char *spec, const char *what, int nonblock, int *f
 /* become "nobody" (when root), non-dumpable, without new privileges; then NAME
  * the process for ps.  -1 when that fails */
 int mc_responder_drop_privileges(const char *name);
+
+/*
+ * Fork a responder: the child runs CHILD(ARG, CTL, READY) and never returns;
+ * CTL is the read end of the command pipe, and the child writes one byte to
+ * READY once it serves unprivileged.  The parent waits for that byte: EOF
+ * means the child died, and is an error.
+ */
+int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *arg, int ctl, int ready),
+		       void *arg, mc_err *e);
+/* say "ready" from the child */
+void mc_responder_ready(int ready);
+/* send one command line (shorter than PIPE_BUF, so writes never interleave) */
+int mc_responder_send(mc_responder *r, const char *line, mc_err *e);
+/* close the pipe (the child finishes and exits) and reap the child */
+void mc_responder_stop(mc_responder *r);
 
 #endif

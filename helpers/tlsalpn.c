@@ -49,8 +49,7 @@ struct entry {
 
 /* the parent's handle */
 struct mc_tlsalpn {
-	pid_t pid;
-	int ctl;
+	mc_responder proc;
 };
 
 /* the child's state */
@@ -373,11 +372,13 @@ static void serve(struct alpn *t)
 	}
 }
 
-static void child_main(struct alpn *t, int ready) __attribute__((noreturn));
-static void child_main(struct alpn *t, int ready)
+static void child_main(void *arg, int ctl, int ready) __attribute__((noreturn));
+static void child_main(void *arg, int ctl, int ready)
 {
+	struct alpn *t = arg;
 	size_t i;
 
+	t->ctl = ctl;
 	signal(SIGPIPE, SIG_IGN);
 	if (mc_responder_drop_privileges("mailcert-alpn") < 0) {
 		mc_error("tls-alpn-01 responder: cannot drop privileges to \"nobody\": %s", strerror(errno));
@@ -394,9 +395,7 @@ static void child_main(struct alpn *t, int ready)
 	SSL_CTX_set_tlsext_servername_arg(t->ctx, t);
 	fcntl(t->ctl, F_SETFL, O_NONBLOCK);
 	pthread_mutex_init(&t->lock, NULL);
-	if (write(ready, "R", 1) != 1)
-		_exit(1);
-	close(ready);
+	mc_responder_ready(ready);
 	serve(t);
 	reap(t, 1); /* handshakes in flight finish (each bounded by its time-out) */
 	for (i = 0; i < t->n; i++) {
@@ -415,11 +414,8 @@ int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_e
 {
 	struct alpn *t;
 	mc_tlsalpn *h;
-	int ctl[2], ready[2];
 	size_t i;
-	pid_t pid;
-	ssize_t got;
-	char byte;
+	int rc;
 
 	if (nlisten == 0 || nlisten > MAX_LISTEN)
 		return mc_err_set(e, "tlsalpn01.listen needs 1 to %d addresses", MAX_LISTEN);
@@ -433,51 +429,17 @@ int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_e
 		}
 		t->nlfd++;
 	}
-	if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-		mc_fatal("pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		mc_fatal("fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(ctl[1]);
-		close(ready[0]);
-		t->ctl = ctl[0];
-		child_main(t, ready[1]);
-	}
-	close(ctl[0]);
-	close(ready[1]);
+	h = mc_calloc(1, sizeof *h);
+	rc = mc_responder_spawn(&h->proc, "tls-alpn-01", child_main, t, e);
+	/* the child has the sockets now */
 	for (i = 0; i < t->nlfd; i++)
 		close(t->lfd[i]);
 	free(t);
-	do
-		got = read(ready[0], &byte, 1);
-	while (got < 0 && errno == EINTR);
-	close(ready[0]);
-	if (got != 1) {
-		int status = 0;
-		close(ctl[1]);
-		waitpid(pid, &status, 0);
-		return mc_err_set(e, "the tls-alpn-01 responder did not start (status %d)",
-				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	if (rc < 0) {
+		free(h);
+		return -1;
 	}
-	h = mc_calloc(1, sizeof *h);
-	h->pid = pid;
-	h->ctl = ctl[1];
 	*out = h;
-	return 0;
-}
-
-static int send_line(mc_tlsalpn *h, const char *line, mc_err *e)
-{
-	size_t len = strlen(line);
-	ssize_t n;
-
-	/* one write shorter than PIPE_BUF is atomic; SIGPIPE is ignored (main) */
-	do
-		n = write(h->ctl, line, len);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)len)
-		return mc_err_set(e, "the tls-alpn-01 responder is gone (%s)", n < 0 ? strerror(errno) : "short write");
 	return 0;
 }
 
@@ -494,7 +456,7 @@ int mc_tlsalpn_add(mc_tlsalpn *h, const char *identifier, const char *keyauth, m
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (snprintf(line, sizeof line, "A %s %s\n", norm, hex) >= (int)sizeof line)
 		return mc_err_set(e, "tls-alpn-01: name too long");
-	return send_line(h, line, e);
+	return mc_responder_send(&h->proc, line, e);
 }
 
 void mc_tlsalpn_remove(mc_tlsalpn *h, const char *identifier)
@@ -504,29 +466,19 @@ void mc_tlsalpn_remove(mc_tlsalpn *h, const char *identifier)
 
 	if (snprintf(line, sizeof line, "R %s\n", identifier) >= (int)sizeof line || strchr(identifier, '\n'))
 		return;
-	if (send_line(h, line, &e) < 0)
+	if (mc_responder_send(&h->proc, line, &e) < 0)
 		mc_warn("%s", e.msg);
 }
 
 pid_t mc_tlsalpn_pid(const mc_tlsalpn *h)
 {
-	return h->pid;
+	return h->proc.pid;
 }
 
 void mc_tlsalpn_stop(mc_tlsalpn *h)
 {
-	int status = 0;
-
 	if (!h)
 		return;
-	close(h->ctl); /* end of commands: the child finishes and exits */
-	while (waitpid(h->pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			status = 0;
-			break;
-		}
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		mc_warn("tls-alpn-01 responder exited with status %d", WEXITSTATUS(status));
+	mc_responder_stop(&h->proc);
 	free(h);
 }
