@@ -374,14 +374,6 @@ void mc_acme_conn_free(mc_acme_conn *c)
 
 /* ---- polling ---- */
 
-static long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -395,17 +387,37 @@ static void sleep_ms(long ms)
  * honours Retry-After, otherwise backs off from 100 ms to 2 s, under the
  * overall deadline.  Returns the final object.
  */
+/* is STATUS one of the space-separated words in LIST? */
+static int status_in(const char *status, const char *list)
+{
+	size_t n = strlen(status);
+
+	while (*list) {
+		size_t w = strcspn(list, " ");
+		if (w == n && strncmp(list, status, n) == 0)
+			return 1;
+		list += w;
+		list += strspn(list, " ");
+	}
+	return 0;
+}
+
+/*
+ * POST-as-GET URL until its "status" is not one of PENDING (space separated);
+ * honours Retry-After, otherwise backs off from 100 ms to 2 s, under the
+ * overall deadline.  Returns the final object.
+ */
 static json_t *poll_status(mc_acme_conn *c, const char *url, const char *pending, const char *what,
 			   mc_err *e)
 {
-	long deadline = mono_ms() + c->a->poll_deadline_s * 1000L, wait = 100;
+	long deadline = mc_mono_ms() + c->a->poll_deadline_s * 1000L, wait = 100;
 	mc_http_resp r;
 	json_t *j = NULL;
 
 	mc_http_resp_init(&r);
 	for (;;) {
 		const char *st;
-		char key[32];
+		long next, left;
 
 		if (mc_acme_post(c, url, NULL, NULL, &r, e) < 0)
 			break;
@@ -419,27 +431,23 @@ static json_t *poll_status(mc_acme_conn *c, const char *url, const char *pending
 			j = NULL;
 			break;
 		}
-		snprintf(key, sizeof key, " %s ", st);
-		{
-			char list[64];
-			snprintf(list, sizeof list, " %s ", pending);
-			if (!strstr(list, key))
-				break; /* final */
+		if (!status_in(st, pending))
+			break; /* final */
+		next = r.retry_after >= 0 ? r.retry_after * 1000L : wait;
+		left = deadline - mc_mono_ms();
+		if (next > 60000)
+			next = 60000;
+		if (left <= 0 || next > left) {
+			/* ST lives in J: report before letting go of it */
+			mc_err_set(e, "%s: still %s after %ld s", what, st, c->a->poll_deadline_s);
+			json_decref(j);
+			j = NULL;
+			break;
 		}
 		json_decref(j);
 		j = NULL;
-		{
-			long next = r.retry_after >= 0 ? r.retry_after * 1000L : wait;
-			long left = deadline - mono_ms();
-			if (next > 60000)
-				next = 60000;
-			if (left <= 0 || next > left) {
-				mc_err_set(e, "%s: still %s after %ld s", what, st, c->a->poll_deadline_s);
-				break;
-			}
-			sleep_ms(next);
-			wait = wait * 3 / 2 > 2000 ? 2000 : wait * 3 / 2;
-		}
+		sleep_ms(next);
+		wait = wait * 3 / 2 > 2000 ? 2000 : wait * 3 / 2;
 	}
 	mc_http_resp_free(&r);
 	return j;
@@ -621,7 +629,9 @@ static int authorize(mc_acme_conn *c, const char *host, json_t *authzs, mc_chall
 			continue;
 		}
 		if (!st || strcmp(st, "pending") != 0) {
-			authz_failure(authz, jstr(json_object_get(authz, "identifier"), "value") ? jstr(json_object_get(authz, "identifier"), "value") : url, e);
+			const char *ident = jstr(json_object_get(authz, "identifier"), "value");
+
+			authz_failure(authz, ident ? ident : url, e);
 			json_decref(authz);
 			rc = -1;
 			break;
@@ -681,17 +691,6 @@ static int chain_matches(STACK_OF(X509) *chain, const char *preferred)
 	return 0;
 }
 
-static int count_blocks(const char *text, const char *marker)
-{
-	int n = 0;
-
-	while (text && (text = strstr(text, marker)) != NULL) {
-		n++;
-		text += strlen(marker);
-	}
-	return n;
-}
-
 /*
  * An expired cross-sign at the top of an otherwise good chain (as CAs have
  * served for old clients) is dropped rather than failing the whole set;
@@ -722,21 +721,12 @@ static int download_chain(mc_acme_conn *c, const char *url, STACK_OF(X509) **cha
 	rc = mc_acme_post(c, url, NULL, PEM_CHAIN, &r, e);
 	if (rc == 0 && mc_pem_read_certs(r.body.data ? r.body.data : "", r.body.len, chain, e) < 0)
 		rc = mc_err_prefix(e, "certificate from %s", url);
-	if (rc == 0) {
-		/* every certificate in the body must parse: a cut-off one is not skipped */
-		int blocks = count_blocks(r.body.data, "-----BEGIN CERTIFICATE-----");
-
-		if (blocks != sk_X509_num(*chain))
-			rc = mc_err_set(e, "certificate from %s: %d of %d PEM certificates are malformed",
-					url, blocks - sk_X509_num(*chain), blocks);
-		else if (blocks < 2)
-			rc = mc_err_set(e, "certificate from %s: the CA sent no intermediate certificate", url);
-		if (rc < 0) {
-			sk_X509_pop_free(*chain, X509_free);
-			*chain = NULL;
-		} else {
-			trim_expired_top(*chain);
-		}
+	if (rc == 0 && sk_X509_num(*chain) < 2) {
+		rc = mc_err_set(e, "certificate from %s: the CA sent no intermediate certificate", url);
+		sk_X509_pop_free(*chain, X509_free);
+		*chain = NULL;
+	} else if (rc == 0) {
+		trim_expired_top(*chain);
 	}
 	if (rc == 0 && alternates) {
 		*alternates = r.alternates;

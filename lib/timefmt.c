@@ -80,3 +80,11 @@ time_t mc_now(void)
 		return (time_t)strtoll(fake, NULL, 10);
 	return time(NULL);
 }
+
+long mc_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}

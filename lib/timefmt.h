@@ -13,6 +13,8 @@
 void mc_time_format(time_t t, char *out);
 /* parse an RFC 3339 time (Z or +hh:mm, optional fraction); -1 if malformed */
 int mc_time_parse(const char *s, time_t *t);
+/* milliseconds of CLOCK_MONOTONIC, for time-outs and deadlines */
+long mc_mono_ms(void);
 /* current time; MAILCERT_NOW (seconds since the epoch) overrides it for tests */
 time_t mc_now(void);
 

@@ -15,8 +15,22 @@
 
 #include "x509chk.h"
 
+static int count_cert_blocks(const char *pem, size_t len)
+{
+	static const char marker[] = "-----BEGIN CERTIFICATE-----";
+	const char *p = pem, *end = pem + len;
+	int n = 0;
+
+	while ((p = memmem(p, (size_t)(end - p), marker, sizeof marker - 1)) != NULL) {
+		n++;
+		p += sizeof marker - 1;
+	}
+	return n;
+}
+
 int mc_pem_read_certs(const char *pem, size_t len, STACK_OF(X509) **out, mc_err *e)
 {
+	int blocks;
 	BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	X509 *x;
@@ -30,6 +44,14 @@ int mc_pem_read_certs(const char *pem, size_t len, STACK_OF(X509) **out, mc_err 
 	if (sk_X509_num(sk) == 0) {
 		sk_X509_free(sk);
 		return mc_err_set(e, "no PEM certificate found");
+	}
+	/* OpenSSL stops quietly at the first block it cannot read: a cut-off or
+	 * damaged intermediate would simply go missing, so every block must parse */
+	blocks = count_cert_blocks(pem, len);
+	if (blocks != sk_X509_num(sk)) {
+		sk_X509_pop_free(sk, X509_free);
+		return mc_err_set(e, "%d of %d PEM certificates are malformed or truncated",
+				  blocks - sk_X509_num(sk), blocks);
 	}
 	*out = sk;
 	return 0;
@@ -136,15 +158,6 @@ int mc_cert_info(X509 *x, mc_certinfo *ci)
 	    mc_asn1_time_to_time_t(X509_get0_notAfter(x), &ci->not_after) < 0)
 		return -1;
 	return 0;
-}
-
-void mc_strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
 }
 
 char **mc_cert_dns_names(X509 *leaf, size_t *count)

@@ -27,7 +27,8 @@ typedef struct mc_certinfo {
 	time_t not_after;
 } mc_certinfo;
 
-/* every certificate in PEM (at least one); other PEM blocks are skipped */
+/* every certificate in PEM (at least one, and every certificate block must
+ * parse); other PEM blocks are skipped */
 int mc_pem_read_certs(const char *pem, size_t len, STACK_OF(X509) **out, mc_err *e);
 /* the first private key in PEM */
 int mc_pem_read_key(const char *pem, size_t len, EVP_PKEY **out, mc_err *e);
@@ -41,7 +42,6 @@ int mc_cert_covers(X509 *leaf, const char *name);
 
 /* the leaf's dNSName SANs as a malloc'd NULL-terminated array */
 char **mc_cert_dns_names(X509 *leaf, size_t *count);
-void mc_strv_free(char **v);
 
 /*
  * The checks every set passes before install or load.  NAMES may be NULL

@@ -372,6 +372,31 @@ START_TEST(pem_garbage)
 }
 END_TEST
 
+/* a cut-off intermediate must not just go missing from the chain */
+START_TEST(pem_truncated_intermediate)
+{
+	unit_pki p;
+	mc_buf b;
+	STACK_OF(X509) *certs = NULL;
+	size_t leaf_len;
+	mc_err e;
+
+	unit_pki_make(&p, "ec256", leaf_names);
+	mc_buf_init(&b);
+	mc_pem_append_cert(&b, p.leaf);
+	leaf_len = b.len;
+	mc_pem_append_cert(&b, p.inter);
+	b.len = leaf_len + (b.len - leaf_len) / 2; /* the intermediate, cut in half */
+	b.data[b.len] = '\0';
+	ck_assert_int_eq(mc_pem_read_certs(b.data, b.len, &certs, &e), -1);
+	ck_assert_ptr_null(certs);
+	ck_assert_msg(strstr(e.msg, "1 of 2 PEM certificates are malformed or truncated") != NULL,
+		      "message: %s", e.msg);
+	mc_buf_free(&b);
+	unit_pki_free(&p);
+}
+END_TEST
+
 START_TEST(asn1_time)
 {
 	ASN1_TIME *at = ASN1_TIME_new();
@@ -411,6 +436,7 @@ int main(void)
 	tcase_add_test(pem, cert_info);
 	tcase_add_test(pem, pem_round_trip);
 	tcase_add_test(pem, pem_garbage);
+	tcase_add_test(pem, pem_truncated_intermediate);
 	tcase_add_test(pem, asn1_time);
 	suite_add_tcase(s, sets);
 	suite_add_tcase(s, names);
