@@ -27,6 +27,7 @@
 #include "fsutil.h"
 #include "http01.h"
 #include "responder.h"
+#include "timefmt.h"
 #include "xalloc.h"
 
 #define MAX_LISTEN 16
@@ -67,14 +68,6 @@ struct responder {
 	struct client *clients[MAX_CLIENTS];
 	size_t nclients;
 };
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void send_all(int fd, const char *p, size_t len)
 {
@@ -193,7 +186,7 @@ static void serve(struct responder *h)
 
 	for (;;) {
 		size_t i, n = 0, base;
-		long now = now_ms(), next = now + 1000;
+		long now = mc_mono_ms(), next = now + 1000;
 		int r;
 
 		pfd[n].fd = h->ctl_closed ? -1 : h->ctl;
@@ -230,7 +223,7 @@ static void serve(struct responder *h)
 				}
 				c = mc_calloc(1, sizeof *c);
 				c->fd = fd;
-				c->deadline = now_ms() + REQ_TIMEOUT_MS;
+				c->deadline = mc_mono_ms() + REQ_TIMEOUT_MS;
 				h->clients[h->nclients++] = c;
 			}
 		}
@@ -260,7 +253,7 @@ static void serve(struct responder *h)
 					reply(c->fd, 431, "Request Header Fields Too Large", "too large\n", 0);
 					drop(h, ci);
 				}
-			} else if (now_ms() >= c->deadline) {
+			} else if (mc_mono_ms() >= c->deadline) {
 				drop(h, ci);
 			}
 		}
@@ -336,22 +329,13 @@ static void read_commands(struct responder *h)
 	}
 }
 
-struct child_args {
-	struct responder *r;
-	void (*wipe)(void *);
-	void *wipe_arg;
-};
-
 static void child_main(void *arg, int ctl, int ready) __attribute__((noreturn));
 static void child_main(void *arg, int ctl, int ready)
 {
-	struct child_args *a = arg;
-	struct responder *h = a->r;
+	struct responder *h = arg;
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (a->wipe)
-		a->wipe(a->wipe_arg);
 	h->ctl = ctl;
 	if (mc_responder_drop_privileges("mailcert-http01") < 0) {
 		mc_error("http-01 responder: cannot drop privileges to \"nobody\": %s", strerror(errno));
@@ -377,7 +361,6 @@ int mc_http01_start(char *const *listen, size_t nlisten, void (*wipe)(void *), v
 		    mc_http01 **out, mc_err *e)
 {
 	struct responder *r;
-	struct child_args args;
 	mc_http01 *h;
 	size_t i;
 	int rc;
@@ -395,10 +378,7 @@ int mc_http01_start(char *const *listen, size_t nlisten, void (*wipe)(void *), v
 		r->nlfd++;
 	}
 	h = mc_calloc(1, sizeof *h);
-	args.r = r;
-	args.wipe = wipe;
-	args.wipe_arg = wipe_arg;
-	rc = mc_responder_spawn(&h->proc, "http-01", child_main, &args, e);
+	rc = mc_responder_spawn(&h->proc, "http-01", child_main, r, wipe, wipe_arg, e);
 	/* the child has the sockets now */
 	for (i = 0; i < r->nlfd; i++)
 		close(r->lfd[i]);

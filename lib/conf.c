@@ -670,15 +670,6 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	return 0;
 }
 
-static void strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 void mc_config_free(mc_config *c)
 {
 	size_t i;
@@ -687,7 +678,7 @@ void mc_config_free(mc_config *c)
 		return;
 	for (i = 0; i < c->nhosts; i++) {
 		free(c->hosts[i].name);
-		strv_free(c->hosts[i].names);
+		mc_strv_free(c->hosts[i].names);
 	}
 	free(c->hosts);
 	free(c->file);
@@ -701,14 +692,14 @@ void mc_config_free(mc_config *c)
 	free(c->acme_preferred_chain);
 	free(c->acme_eab_kid);
 	mc_free_secret(c->acme_eab_hmac_key);
-	strv_free(c->http01_listen);
-	strv_free(c->tlsalpn01_listen);
+	mc_strv_free(c->http01_listen);
+	mc_strv_free(c->tlsalpn01_listen);
 	free(c->http01_webroot);
 	free(c->dns01_hook);
 	free(c->dns01_resolver);
 	free(c->dns01_challenge_file);
 	free(c->notify_sendmail);
-	strv_free(c->notify_to);
+	mc_strv_free(c->notify_to);
 	free(c->notify_contact);
 	free(c->postfix_config_dir);
 	free(c->postfix_map_type);

@@ -15,14 +15,7 @@
 #include <unistd.h>
 
 #include "spawn.h"
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+#include "timefmt.h"
 
 static void last_line(const mc_buf *b, char *out, size_t outlen)
 {
@@ -73,7 +66,7 @@ int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *
 	mc_buf local;
 	mc_buf *ob = out ? out : &local;
 	int pfd[2], status = 0, timed_out = 0;
-	long deadline = now_ms() + timeout_ms;
+	long deadline = mc_mono_ms() + timeout_ms;
 	char tail[300];
 	char **envp;
 	pid_t pid;
@@ -119,7 +112,7 @@ int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		long left = deadline - now_ms();
+		long left = deadline - mc_mono_ms();
 		char chunk[4096];
 		ssize_t n;
 		int r;

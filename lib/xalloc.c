@@ -163,6 +163,15 @@ char *mc_buf_steal(mc_buf *b)
 	return p;
 }
 
+void mc_strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
 void mc_free_secret(char *s)
 {
 	if (s) {

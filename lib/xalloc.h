@@ -38,6 +38,9 @@ void mc_buf_cleanse(mc_buf *b);
 /* give the data away (caller frees); the buffer is left empty */
 char *mc_buf_steal(mc_buf *b);
 
+/* free a NULL-terminated array of strings and the strings */
+void mc_strv_free(char **v);
+
 /* free a string that held a secret */
 void mc_free_secret(char *s);
 

@@ -11,15 +11,8 @@
 #include "loader.h"
 #include "log.h"
 #include "mta.h"
+#include "timefmt.h"
 #include "xalloc.h"
-
-static long long ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void loader_init(loader *l, const mc_config *cfg)
 {
@@ -96,10 +89,10 @@ int loader_apply(loader *l, time_t now)
 			rc = -1;
 			continue;
 		}
-		t0 = ms_now();
+		t0 = (long long)mc_mono_ms();
 		if (do_mta(l, m, &c, &e) == 0) {
 			if (s->reload) {
-				mc_info("%s reloaded (%lld ms)", mta_names[m], ms_now() - t0);
+				mc_info("%s reloaded (%lld ms)", mta_names[m], (long long)mc_mono_ms() - t0);
 				s->last_reload = now;
 			}
 			s->reload = 0;
@@ -138,10 +131,10 @@ int loader_batch(loader *l, time_t now)
 	mc_err e;
 	mta_ctx c;
 
-	long long t0 = ms_now();
+	long long t0 = (long long)mc_mono_ms();
 
 	changed = mh_scan(&l->hosts, l->store, now);
-	mc_debug("scan of %zu hosts: %lld ms", l->hosts.n, ms_now() - t0);
+	mc_debug("scan of %zu hosts: %lld ms", l->hosts.n, (long long)mc_mono_ms() - t0);
 	def = mh_default(&l->hosts, l->cfg->default_host);
 	defchanged = strcmp(def ? def->dir : "", l->def_dir) != 0 ||
 		     strcmp(def ? def->file : "", l->def_file) != 0;

@@ -49,14 +49,6 @@ static void usage(FILE *f)
 		mc_config_default_path());
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int sigfd_open(void)
 {
 	sigset_t set;
@@ -102,11 +94,11 @@ static int serve(loader *l, const char *socket, time_t started)
 	}
 	loader_batch(l, mc_now());
 	record(l, milter, started);
-	next_scan = now_ms() + (wfd >= 0 ? SCAN_INOTIFY_S : SCAN_POLL_S) * 1000LL;
-	next_flush = now_ms() + 1000;
+	next_scan = (long long)mc_mono_ms() + (wfd >= 0 ? SCAN_INOTIFY_S : SCAN_POLL_S) * 1000LL;
+	next_flush = (long long)mc_mono_ms() + 1000;
 	while (!stop) {
 		struct pollfd pfd[3];
-		long long t = now_ms(), wake = next_scan;
+		long long t = (long long)mc_mono_ms(), wake = next_scan;
 		time_t retry = loader_next_retry(l);
 		int n = 0, timeout, rescan = 0, i;
 
@@ -137,7 +129,7 @@ static int serve(loader *l, const char *socket, time_t started)
 		}
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			mc_fatal("poll: %s", strerror(errno));
-		t = now_ms();
+		t = (long long)mc_mono_ms();
 		for (i = 0; i < n; i++) {
 			if (!(pfd[i].revents & POLLIN))
 				continue;
