@@ -28,12 +28,12 @@
 struct job {
 	mc_host *host;
 	int failed;
-	int skipped;
 };
 
 struct pool {
 	mc_config *cfg;
-	mc_acme *acme;       /* NULL when no host needs ACME */
+	mc_acme *acme;       /* NULL when no host needs ACME or the CA is unavailable */
+	const char *no_acme; /* why there is no ACME account, when there is none */
 	struct job *jobs;
 	size_t njobs;
 	size_t next;
@@ -95,17 +95,22 @@ const char *mc_source_name(mc_source s)
 	return s == MC_SRC_SELFSIGNED ? "self-signed" : s == MC_SRC_MANUAL ? "manual" : "acme";
 }
 
-void mc_issue_state_defaults(mc_state *st, const mc_host *h)
+static void copy_names(mc_state *st, const mc_host *h)
 {
 	size_t i;
 
+	mc_strv_free(st->names);
+	st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
+	for (i = 0; i < h->nnames; i++)
+		st->names[i] = mc_strdup(h->names[i]);
+}
+
+void mc_issue_state_defaults(mc_state *st, const mc_host *h)
+{
 	if (!st->host[0])
 		snprintf(st->host, sizeof st->host, "%s", h->name);
-	if (!st->names) {
-		st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
-		for (i = 0; i < h->nnames; i++)
-			st->names[i] = mc_strdup(h->names[i]);
-	}
+	if (!st->names)
+		copy_names(st, h);
 	if (!st->source[0])
 		snprintf(st->source, sizeof st->source, "%s", mc_source_name(h->source));
 }
@@ -114,14 +119,10 @@ static void state_from_chain(mc_state *st, const mc_host *h, STACK_OF(X509) *cha
 			     const char *source, const char *cert_url, time_t now)
 {
 	mc_certinfo ci;
-	size_t i;
 
 	mc_cert_info(sk_X509_value(chain, 0), &ci);
 	snprintf(st->host, sizeof st->host, "%s", h->name);
-	mc_strv_free(st->names);
-	st->names = mc_calloc(h->nnames + 1, sizeof *st->names);
-	for (i = 0; i < h->nnames; i++)
-		st->names[i] = mc_strdup(h->names[i]);
+	copy_names(st, h);
 	snprintf(st->source, sizeof st->source, "%s", source);
 	st->has_cert = 1;
 	snprintf(st->serial, sizeof st->serial, "%s", ci.serial);
@@ -145,8 +146,12 @@ static int obtain(struct pool *p, mc_acme_conn *conn, const mc_host *h, mc_state
 	const char *source = "acme";
 	int rc;
 
+	int selfsigned = h->source == MC_SRC_SELFSIGNED || (p->flags & MC_ISSUE_SELFSIGNED);
+
+	if (!selfsigned && !conn)
+		return mc_err_set(e, "%s", p->no_acme ? p->no_acme : "no connection to the CA");
 	rc = mc_key_generate(p->cfg->acme_key_type, &key, e);
-	if (rc == 0 && (h->source == MC_SRC_SELFSIGNED || (p->flags & MC_ISSUE_SELFSIGNED))) {
+	if (rc == 0 && selfsigned) {
 		X509 *x = NULL;
 		source = "self-signed";
 		rc = mc_selfsigned_make(key, h->names, h->nnames, 90, &x, e);
@@ -155,11 +160,8 @@ static int obtain(struct pool *p, mc_acme_conn *conn, const mc_host *h, mc_state
 			sk_X509_push(chain, x);
 		}
 	} else if (rc == 0) {
-		if (!conn)
-			rc = mc_err_set(e, "no ACME account available");
-		else
-			rc = mc_acme_issue(conn, h->name, h->names, h->nnames, h->challenge, key, &chain,
-					   &cert_url, e);
+		rc = mc_acme_issue(conn, h->name, h->names, h->nnames, h->challenge, key, &chain,
+				   &cert_url, e);
 	}
 	if (rc == 0) {
 		state_from_chain(st, h, chain, source, cert_url, mc_now());
@@ -205,10 +207,7 @@ static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
 	}
 	if (h->source == MC_SRC_MANUAL && !(p->flags & MC_ISSUE_SELFSIGNED)) {
 		mc_debug("%s: source is manual; nothing to obtain", h->name);
-		j->skipped = 1;
-	} else if (skip_host(p, h, &st, mc_now())) {
-		j->skipped = 1;
-	} else {
+	} else if (!skip_host(p, h, &st, mc_now())) {
 		rc = obtain(p, conn, h, &st, &e);
 		if (rc == 0) {
 			char t[MC_TIMEFMT_LEN];
@@ -249,11 +248,6 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (!j)
 			break;
-		if (p->acme && !cp && j->host->source == MC_SRC_ACME) {
-			mc_error("%s: no connection to the CA", j->host->name);
-			j->failed = 1;
-			continue;
-		}
 		run_job(p, cp, j);
 	}
 	if (cp)
@@ -311,7 +305,7 @@ static int run_lock(const char *store, mc_err *e)
 	return fd;
 }
 
-/* the responder child must not keep secrets it does not need */
+/* the responder children must not keep secrets they do not need */
 static void wipe_secrets(void *arg)
 {
 	mc_config *cfg = arg;
@@ -328,7 +322,7 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 	mc_http01 *http01 = NULL;
 	mc_tlsalpn *tlsalpn = NULL;
 	pthread_t *threads;
-	int i, nthreads, failed = 0, have_acme = 0;
+	int i, nthreads, failed = 0;
 	mc_err e;
 
 	memset(&p, 0, sizeof p);
@@ -375,7 +369,8 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 				    &http01, &e) < 0) {
 			; /* reported per host below */
 		} else if (uses_tlsalpn &&
-			   mc_tlsalpn_start(cfg->tlsalpn01_listen, cfg->tlsalpn01_nlisten, &tlsalpn, &e) < 0) {
+			   mc_tlsalpn_start(cfg->tlsalpn01_listen, cfg->tlsalpn01_nlisten, wipe_secrets, cfg,
+					    &tlsalpn, &e) < 0) {
 			; /* reported per host below */
 		} else if (mc_acme_open(&acme, cfg, &e) < 0) {
 			mc_acme_close(&acme);
@@ -383,43 +378,9 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 			acme.http01 = http01;
 			acme.tlsalpn = tlsalpn;
 			p.acme = &acme;
-			have_acme = 1;
 		}
-		if (!have_acme) {
-			/* every ACME host fails with that reason; the others still proceed */
-			size_t k2;
-			for (k2 = 0; k2 < p.njobs; k2++) {
-				struct job *j = &p.jobs[k2];
-				mc_state st;
-				int lock;
-
-				if (j->host->source != MC_SRC_ACME)
-					continue;
-				lock = mc_store_lock_host(cfg->store, j->host->dir, NULL);
-				if (mc_store_state_load(cfg->store, j->host->dir, &st, NULL) < 0)
-					mc_state_init(&st);
-				if (!skip_host(&p, j->host, &st, mc_now())) {
-					mc_error("%s: %s", j->host->name, e.msg);
-					record_failure(&p, j->host, &st, e.msg);
-					j->failed = 1;
-				} else {
-					j->skipped = 1;
-				}
-				mc_state_free(&st);
-				mc_store_unlock(lock);
-			}
-		}
-	}
-	/* hosts already settled above are not handed to the workers */
-	{
-		size_t k, w = 0;
-		for (k = 0; k < p.njobs; k++) {
-			if (p.jobs[k].failed)
-				failed++;
-			else if (!(p.jobs[k].skipped && !have_acme))
-				p.jobs[w++] = p.jobs[k];
-		}
-		p.njobs = w;
+		if (!p.acme) /* every ACME host fails with this reason; the others still proceed */
+			p.no_acme = e.msg;
 	}
 	nthreads = jobs < 1 ? 1 : jobs;
 	if ((size_t)nthreads > p.njobs)
@@ -434,7 +395,7 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 		if (p.jobs[i].failed)
 			failed++;
 	free(threads);
-	if (have_acme) {
+	if (p.acme) {
 		unsigned long reqs, conns;
 		mc_http_counts(&reqs, &conns);
 		mc_info("%zu host(s) processed, %d failed; %lu requests to the CA over %lu connection(s)",

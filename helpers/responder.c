@@ -83,7 +83,7 @@ int mc_responder_drop_privileges(const char *name)
 }
 
 int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *arg, int ctl, int ready),
-		       void *arg, mc_err *e)
+		       void *arg, void (*wipe)(void *), void *wipe_arg, mc_err *e)
 {
 	int ctl[2], ready[2], status = 0;
 	ssize_t got;
@@ -108,6 +108,8 @@ int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *ar
 	if (r->pid == 0) {
 		close(ctl[1]);
 		close(ready[0]);
+		if (wipe)
+			wipe(wipe_arg);
 		child(arg, ctl[0], ready[1]);
 		_exit(1); /* not reached */
 	}

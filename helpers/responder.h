@@ -25,13 +25,15 @@ int mc_responder_listen(const char *spec, const char *what, int nonblock, int *f
 int mc_responder_drop_privileges(const char *name);
 
 /*
- * Fork a responder: the child runs CHILD(ARG, CTL, READY) and never returns;
+ * Fork a responder: the child first runs WIPE(WIPE_ARG) (may be NULL) to erase
+ * secrets of the parent it must not keep, then CHILD(ARG, CTL, READY), which
+ * never returns;
  * CTL is the read end of the command pipe, and the child writes one byte to
  * READY once it serves unprivileged.  The parent waits for that byte: EOF
  * means the child died, and is an error.
  */
 int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *arg, int ctl, int ready),
-		       void *arg, mc_err *e);
+		       void *arg, void (*wipe)(void *), void *wipe_arg, mc_err *e);
 /* say "ready" from the child */
 void mc_responder_ready(int ready);
 /* send one command line (shorter than PIPE_BUF, so writes never interleave) */

@@ -22,6 +22,7 @@ static int in_error(const mc_state *st)
 	return st->last_failure_error_message != NULL;
 }
 
+/* fills ST's defaults and checks has_cert against the store, then the JSON */
 static json_t *host_json(const mc_config *cfg, const mc_host *h, mc_state *st, json_t *loaded)
 {
 	json_t *j;
@@ -51,10 +52,10 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		printf("%-32s %-5s %-21s %-11s %s\n", "HOST", "CERT", "EXPIRES", "SOURCE", "STATUS");
 	for (i = 0; i < cfg->nhosts; i++) {
 		const mc_host *h = &cfg->hosts[i];
+		const char *refused;
 		mc_state st;
 		mc_err e;
-		const char *refused;
-		char *refused_msg;
+		json_t *j;
 		int wanted = !hosts;
 
 		for (k = 0; hosts && k < nhosts; k++)
@@ -66,41 +67,31 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			mc_state_init(&st);
 			mc_state_set_error(&st, e.msg);
 		}
-		{
-			/* what the milter says about this host: a refused set is an error too */
-			json_t *probe = json_pack("{s:s}", "serial", st.serial);
-			mc_loaded_annotate(probe, loaded, h->dir);
-			refused = json_string_value(json_object_get(probe, "load_error"));
-			refused_msg = refused ? mc_strdup(refused) : NULL;
-			json_decref(probe);
-		}
-		if (in_error(&st) || refused_msg)
+		j = host_json(cfg, h, &st, loaded);
+		/* what the milter says about this host: a refused set is an error too */
+		refused = json_string_value(json_object_get(j, "load_error"));
+		if (in_error(&st) || refused)
 			any_error = 1;
-		if ((flags & MC_STATUS_ONLY_ERRORS) && !in_error(&st) && !refused_msg) {
-			free(refused_msg);
-			mc_state_free(&st);
-			continue;
-		}
-		if (flags & MC_STATUS_JSON) {
-			json_array_append_new(arr, host_json(cfg, h, &st, loaded));
+		if ((flags & MC_STATUS_ONLY_ERRORS) && !in_error(&st) && !refused) {
+			json_decref(j);
+		} else if (flags & MC_STATUS_JSON) {
+			json_array_append_new(arr, j);
 		} else {
 			char exp[MC_TIMEFMT_LEN], fail[MC_TIMEFMT_LEN], retry[MC_TIMEFMT_LEN];
-			int has = st.has_cert && mc_store_has_cert(cfg->store, h->dir);
 
-			fmt_time(has ? st.cert_expiration_time : 0, exp);
-			printf("%-32s %-5s %-21s %-11s ", h->name, has ? "yes" : "no", exp,
-			       st.source[0] ? st.source : mc_source_name(h->source));
+			fmt_time(st.has_cert ? st.cert_expiration_time : 0, exp);
+			printf("%-32s %-5s %-21s %-11s ", h->name, st.has_cert ? "yes" : "no", exp, st.source);
 			if (in_error(&st)) {
 				fmt_time(st.last_failure_time, fail);
 				fmt_time(st.next_retry_time, retry);
 				printf("error at %s, retry %s: %s\n", fail, retry, st.last_failure_error_message);
-			} else if (refused_msg) {
-				printf("refused by mailcert-milter: %s\n", refused_msg);
+			} else if (refused) {
+				printf("refused by mailcert-milter: %s\n", refused);
 			} else {
-				printf("%s\n", has ? "ok" : "no certificate yet");
+				printf("%s\n", st.has_cert ? "ok" : "no certificate yet");
 			}
+			json_decref(j);
 		}
-		free(refused_msg);
 		mc_state_free(&st);
 	}
 	if (flags & MC_STATUS_JSON) {

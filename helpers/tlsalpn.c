@@ -410,7 +410,8 @@ static void child_main(void *arg, int ctl, int ready)
 	_exit(0);
 }
 
-int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_err *e)
+int mc_tlsalpn_start(char *const *listen, size_t nlisten, void (*wipe)(void *), void *wipe_arg,
+		     mc_tlsalpn **out, mc_err *e)
 {
 	struct alpn *t;
 	mc_tlsalpn *h;
@@ -430,7 +431,7 @@ int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_e
 		t->nlfd++;
 	}
 	h = mc_calloc(1, sizeof *h);
-	rc = mc_responder_spawn(&h->proc, "tls-alpn-01", child_main, t, e);
+	rc = mc_responder_spawn(&h->proc, "tls-alpn-01", child_main, t, wipe, wipe_arg, e);
 	/* the child has the sockets now */
 	for (i = 0; i < t->nlfd; i++)
 		close(t->lfd[i]);

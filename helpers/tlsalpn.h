@@ -19,7 +19,10 @@
 
 typedef struct mc_tlsalpn mc_tlsalpn;
 
-int mc_tlsalpn_start(char *const *listen, size_t nlisten, mc_tlsalpn **out, mc_err *e);
+/* bind, fork the responder and wait until it serves; WIPE(ARG) runs in the child
+ * first, to erase secrets it must not keep (may be NULL) */
+int mc_tlsalpn_start(char *const *listen, size_t nlisten, void (*wipe)(void *), void *wipe_arg,
+		     mc_tlsalpn **out, mc_err *e);
 /* answer for IDENTIFIER (a DNS name) with KEYAUTH's digest */
 int mc_tlsalpn_add(mc_tlsalpn *t, const char *identifier, const char *keyauth, mc_err *e);
 void mc_tlsalpn_remove(mc_tlsalpn *t, const char *identifier);

@@ -55,7 +55,7 @@ static void setup(void)
 	for (tries = 0; tries < 5; tries++) {
 		port = pick_port();
 		snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-		if (mc_tlsalpn_start(listen, 1, &t, &e) == 0)
+		if (mc_tlsalpn_start(listen, 1, NULL, NULL, &t, &e) == 0)
 			break;
 	}
 	ck_assert_msg(t != NULL, "%s", e.msg);
