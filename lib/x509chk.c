@@ -49,9 +49,10 @@ int mc_pem_read_certs(const char *pem, size_t len, STACK_OF(X509) **out, mc_err 
 	 * damaged intermediate would simply go missing, so every block must parse */
 	blocks = count_cert_blocks(pem, len);
 	if (blocks != sk_X509_num(sk)) {
+		int bad = blocks - sk_X509_num(sk);
+
 		sk_X509_pop_free(sk, X509_free);
-		return mc_err_set(e, "%d of %d PEM certificates are malformed or truncated",
-				  blocks - sk_X509_num(sk), blocks);
+		return mc_err_set(e, "%d of %d PEM certificates are malformed or truncated", bad, blocks);
 	}
 	*out = sk;
 	return 0;
