@@ -15,7 +15,10 @@
  * NULL-terminated list of "NAME=value" added to the environment (may be NULL).
  * Output goes to OUT (may be NULL).  Returns 0 when the program exited 0;
  * otherwise -1 with E saying how it ended (exit code, signal, time-out) and
- * the last line of its output.
+ * the last line of its output.  TIMEOUT_MS bounds the whole run, also after
+ * the program closed its output; at the deadline its process group gets
+ * SIGTERM, then SIGKILL.  A background process left holding the output
+ * pipe after the program exited is not waited for.
  */
 int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *out, mc_err *e);
 

@@ -3,9 +3,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "spawn.h"
 #include "unit.h"
@@ -162,6 +166,134 @@ START_TEST(no_shell)
 }
 END_TEST
 
+/* the pid a test child wrote to FILE, or 0 */
+static long pid_from(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	long pid = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return pid;
+}
+
+/* 1 while PID runs (a zombie, dead but not yet reaped by whoever adopted it,
+ * counts as gone) */
+static int alive(long pid)
+{
+	char path[64], stat[256];
+	const char *p;
+	FILE *f;
+	size_t n;
+
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(stat, 1, sizeof stat - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	p = strrchr(stat, ')');
+	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+/* PID is gone, polled with a generous deadline (an adopted grandchild is
+ * reaped by init in its own time) */
+static int gone(long pid)
+{
+	int i;
+
+	for (i = 0; i < 600 && alive(pid); i++)
+		usleep(100 * 1000);
+	return !alive(pid);
+}
+
+/* a child that closes stdout and stderr and then hangs: the time limit must
+ * hold after EOF on the pipe, and the child must be gone afterwards */
+START_TEST(timeout_after_eof)
+{
+	char *tmp = unit_tmpdir();
+	char pidfile[600], script[1400];
+	char *argv[] = { S("/bin/sh"), S("-c"), script, NULL };
+	mc_err e;
+	long pid;
+
+	snprintf(pidfile, sizeof pidfile, "%s/pid", tmp);
+	snprintf(script, sizeof script, "echo $$ >%s; exec >&- 2>&-; exec sleep 1000", pidfile);
+	e.msg[0] = '\0';
+	ck_assert_int_eq(mc_spawn(argv, NULL, 2000, NULL, &e), -1);
+	ck_assert_msg(strstr(e.msg, "timed out after 2 s") != NULL, "message: %s", e.msg);
+	pid = pid_from(pidfile);
+	ck_assert_int_gt(pid, 1);
+	ck_assert_msg(gone(pid), "the child %ld is still running", pid);
+	unit_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
+/* the child closes its output and hangs while a background grandchild keeps
+ * the pipe open: both are killed at the deadline */
+START_TEST(timeout_kills_grandchild_holding_pipe)
+{
+	char *tmp = unit_tmpdir();
+	char dir[600], script[1800];
+	char *argv[] = { S("/bin/sh"), S("-c"), script, NULL };
+	mc_err e;
+	long pid, gpid;
+
+	snprintf(dir, sizeof dir, "%s", tmp);
+	snprintf(script, sizeof script,
+		 "echo $$ >%s/pid; sleep 1000 & echo $! >%s/gpid; exec >&- 2>&-; exec sleep 1000",
+		 dir, dir);
+	e.msg[0] = '\0';
+	ck_assert_int_eq(mc_spawn(argv, NULL, 2000, NULL, &e), -1);
+	ck_assert_msg(strstr(e.msg, "timed out") != NULL, "message: %s", e.msg);
+	snprintf(dir, sizeof dir, "%s/pid", tmp);
+	pid = pid_from(dir);
+	snprintf(dir, sizeof dir, "%s/gpid", tmp);
+	gpid = pid_from(dir);
+	ck_assert_int_gt(pid, 1);
+	ck_assert_int_gt(gpid, 1);
+	ck_assert_msg(gone(pid), "the child %ld is still running", pid);
+	ck_assert_msg(gone(gpid), "the grandchild %ld is still running", gpid);
+	unit_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
+/* a child that has exited is done, even while a background grandchild
+ * still holds the pipe: its status is reported, not a time-out */
+START_TEST(exit_with_grandchild_holding_pipe)
+{
+	char *tmp = unit_tmpdir();
+	char gpidfile[600], script[1400];
+	char *argv[] = { S("/bin/sh"), S("-c"), script, NULL };
+	mc_buf out;
+	mc_err e;
+	long gpid;
+	int rc;
+
+	snprintf(gpidfile, sizeof gpidfile, "%s/gpid", tmp);
+	snprintf(script, sizeof script, "sleep 1000 & echo $! >%s; echo done; exit 4", gpidfile);
+	mc_buf_init(&out);
+	e.msg[0] = '\0';
+	rc = mc_spawn(argv, NULL, 600000, &out, &e);
+	gpid = pid_from(gpidfile);
+	if (gpid > 1)
+		kill((pid_t)gpid, SIGKILL);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(strstr(e.msg, "status 4: done") != NULL, "message: %s", e.msg);
+	mc_buf_free(&out);
+	unit_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spawn");
@@ -178,6 +310,9 @@ int main(void)
 	tcase_add_test(tc, missing_program);
 	tcase_add_test(tc, output_bounded);
 	tcase_add_test(tc, no_shell);
+	tcase_add_test(tc, timeout_after_eof);
+	tcase_add_test(tc, timeout_kills_grandchild_holding_pipe);
+	tcase_add_test(tc, exit_with_grandchild_holding_pipe);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
