@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,6 +140,7 @@ int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const ch
 		if (prob && strncmp(prob, ERR_BADNONCE ":", strlen(ERR_BADNONCE) + 1) == 0 &&
 		    attempt < BADNONCE_RETRIES) {
 			/* the fresh nonce from this answer is already in the pool */
+			mc_debug("%s: badNonce, retrying with a fresh nonce (retry %d)", url, attempt + 1);
 			free(prob);
 			continue;
 		}
@@ -444,6 +446,7 @@ static json_t *poll_status(mc_acme_conn *c, const char *url, const char *pending
 			j = NULL;
 			break;
 		}
+		mc_debug("%s: %s, polling again in %ld ms", what, st, next);
 		json_decref(j);
 		j = NULL;
 		sleep_ms(next);
@@ -596,7 +599,34 @@ static void authz_failure(json_t *authz, const char *ident, mc_err *e)
 	mc_err_set(e, "%s: authorization is %s", ident, jstr(authz, "status") ? jstr(authz, "status") : "?");
 }
 
-static int authorize(mc_acme_conn *c, const char *host, json_t *authzs, mc_challenge type, mc_err *e)
+/*
+ * The authorization must be for one of the names this order asked for
+ * (a wildcard authorization names the base domain, with "wildcard": true):
+ * otherwise a CA (or whoever answers in its name) could have a hook or a
+ * responder act for a name nobody configured.
+ */
+static int authz_for_order(json_t *authz, const char *url, char *const *names, size_t nnames, mc_err *e)
+{
+	json_t *id = json_object_get(authz, "identifier");
+	const char *type = jstr(id, "type"), *value = jstr(id, "value");
+	int wildcard = json_is_true(json_object_get(authz, "wildcard"));
+	char norm[MC_HOSTNAME_MAX + 1], want[MC_HOSTNAME_MAX + 3];
+	size_t i;
+	mc_err ignored;
+
+	if (!type || strcmp(type, "dns") != 0 || !value || mc_hostname_check(value, 0, norm, &ignored) < 0 ||
+	    norm[0] == '*')
+		return mc_err_set(e, "%s: refusing an authorization without a valid DNS identifier", url);
+	snprintf(want, sizeof want, "%s%s", wildcard ? "*." : "", norm);
+	for (i = 0; i < nnames; i++)
+		if (strcasecmp(names[i], want) == 0)
+			return 0;
+	return mc_err_set(e, "refusing an authorization for %s from the CA: the order did not ask for that name (%s)",
+			  want, url);
+}
+
+static int authorize(mc_acme_conn *c, const char *host, char *const *names, size_t nnames, json_t *authzs,
+		     mc_challenge type, mc_err *e)
 {
 	size_t i, n = json_array_size(authzs), np = 0;
 	struct pending_chal *pend = mc_calloc(n ? n : 1, sizeof *pend);
@@ -620,6 +650,11 @@ static int authorize(mc_acme_conn *c, const char *host, json_t *authzs, mc_chall
 		}
 		authz = body_json(&r, url, e);
 		if (!authz) {
+			rc = -1;
+			break;
+		}
+		if (authz_for_order(authz, url, names, nnames, e) < 0) {
+			json_decref(authz);
 			rc = -1;
 			break;
 		}
@@ -814,7 +849,7 @@ int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t 
 		goto out;
 	}
 	if (strcmp(st, "pending") == 0 &&
-	    authorize(c, host, json_object_get(order, "authorizations"), challenge, e) < 0)
+	    authorize(c, host, names, nnames, json_object_get(order, "authorizations"), challenge, e) < 0)
 		goto out;
 	finalize = jstr(order, "finalize");
 	if (!finalize || strncmp(finalize, "https://", 8) != 0) {

@@ -1,5 +1,12 @@
 # End-to-end tests: real Pebble (and the scripted fake CA for hostile answers).
+# Tests that move mailcert's clock (MAILCERT_NOW) need a build with test hooks.
+if TEST_HOOKS
+TEST_HOOKS_BUILT = yes
+else
+TEST_HOOKS_BUILT = no
+endif
 AM_TESTS_ENVIRONMENT = \
+	MAILCERT_TEST_HOOKS_BUILT=$(TEST_HOOKS_BUILT); export MAILCERT_TEST_HOOKS_BUILT; \
 	MAILCERT='$(abs_top_builddir)/helpers/mailcert'; export MAILCERT; \
 	MAILCERT_MILTER='$(abs_top_builddir)/plugin/mailcert-milter'; export MAILCERT_MILTER; \
 	TOP_SRCDIR='$(abs_top_srcdir)'; export TOP_SRCDIR; \
@@ -13,8 +20,11 @@ E2E_TESTS = \
 	tests/e2e/hostile-ca.sh \
 	tests/e2e/chains-keys-webroot.sh \
 	tests/e2e/renew-retry.sh \
-	tests/e2e/tls-alpn.sh
+	tests/e2e/tls-alpn.sh \
+	tests/e2e/store-publish-fault.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
 	tests/lib/common.sh tests/lib/pebble.sh tests/lib/fakeca.sh tests/fakeca/fakeca.py
+# the LD_PRELOAD fault shim store-publish-fault.sh builds at test time
+EXTRA_DIST += tests/e2e/fault-fsync.c

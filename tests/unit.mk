@@ -16,7 +16,11 @@ UNIT_TESTS = \
 	tests/unit/test_acme_problem \
 	tests/unit/test_http01 \
 	tests/unit/test_loaded \
-	tests/unit/test_tlsalpn
+	tests/unit/test_tlsalpn \
+	tests/unit/test_responder_fds \
+	tests/unit/test_tlsalpn_limits \
+	tests/unit/test_http01_idle \
+	tests/unit/test_webroot
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -96,4 +100,28 @@ tests_unit_test_http01_CFLAGS = $(UNIT_CF)
 tests_unit_test_http01_CPPFLAGS = $(UNIT_CPPF)
 tests_unit_test_http01_LDADD = $(UNIT_LINK)
 
+tests_unit_test_responder_fds_SOURCES = tests/unit/test_responder_fds.c $(UNIT_COMMON)
+tests_unit_test_responder_fds_CFLAGS = $(UNIT_CF)
+tests_unit_test_responder_fds_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_responder_fds_LDADD = $(UNIT_LINK)
+
+tests_unit_test_tlsalpn_limits_SOURCES = tests/unit/test_tlsalpn_limits.c $(UNIT_COMMON)
+tests_unit_test_tlsalpn_limits_CFLAGS = $(UNIT_CF)
+tests_unit_test_tlsalpn_limits_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_tlsalpn_limits_LDADD = $(UNIT_LINK)
+
+tests_unit_test_http01_idle_SOURCES = tests/unit/test_http01_idle.c $(UNIT_COMMON)
+tests_unit_test_http01_idle_CFLAGS = $(UNIT_CF)
+tests_unit_test_http01_idle_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_http01_idle_LDADD = $(UNIT_LINK)
+
+tests_unit_test_webroot_SOURCES = tests/unit/test_webroot.c $(UNIT_COMMON)
+tests_unit_test_webroot_CFLAGS = $(UNIT_CF)
+tests_unit_test_webroot_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_webroot_LDADD = $(UNIT_LINK)
+
+else
+# Built --without-check: say so in the results instead of vanishing.
+TESTS += tests/unit/no-check.sh
 endif
+EXTRA_DIST += tests/unit/no-check.sh

@@ -80,7 +80,7 @@ expect_eq "$rc" 1 "status exits 1 with a host in error"
 expect_eq "$(grep -c example.test "$W/st")" 1 "status --only-errors lists only the failed host"
 # --- the http-01 port is taken: a clear error, recorded, nothing else disturbed ---
 busy=$(freeport)
-python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(60)' "$busy" &
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(3600)' "$busy" &
 squatter=$!
 on_exit "kill $squatter 2>/dev/null"
 wait_port 127.0.0.1 "$busy" 10 || fail "port squatter did not start"

@@ -28,12 +28,12 @@ sed -i 's|^host "\*.wild.example.test" { names = {  } }|host "*.wild.example.tes
 printf 'dns01 {\n  hook = "%s"\n  resolver = "%s"\n  propagation_timeout = 30\n}\n' "$W/hook" "$PEBBLE_DNS" >> "$conf"
 
 "$MAILCERT" -c "$conf" check >/dev/null || fail "config check"
-"$MAILCERT" -c "$conf" issue > "$W/issue.out" 2>&1 &
+"$MAILCERT" -v -c "$conf" issue > "$W/issue.out" 2>&1 &
 issue_pid=$!
 # while validations are slow, look at who answers http-01: never root
 responder_users=""
 if [ -z "${PEBBLE_VA_NOSLEEP:-}" ]; then
-    for _ in $(seq 1 50); do
+    while :; do
         # the responder names itself; hooks are other children (and run as root)
         responder_users="$responder_users $(ps -o user=,comm= --ppid "$issue_pid" 2>/dev/null | awk '$2 == "mailcert-http01" {print $1}' | tr '\n' ' ')"
         kill -0 "$issue_pid" 2>/dev/null || break
@@ -51,6 +51,17 @@ if [ -z "${PEBBLE_VA_NOSLEEP:-}" ]; then
         *) fail "no unprivileged responder process seen (saw:$responder_users)" ;;
     esac
     case "$responder_users" in *root*) fail "a responder process ran as root: $responder_users" ;; esac
+fi
+# the variants must really have exercised what they are for
+if [ "${PEBBLE_WFE_NONCEREJECT:-0}" -ge 10 ]; then
+    n=$(grep -c "badNonce, retrying with a fresh nonce" "$W/issue.out")
+    [ "$n" -ge 1 ] && pass "badNonce answers were retried ($n times)" ||
+        fail "PEBBLE_WFE_NONCEREJECT=$PEBBLE_WFE_NONCEREJECT but no badNonce retry was logged"
+fi
+if [ -z "${PEBBLE_VA_NOSLEEP:-}" ]; then
+    n=$(grep -c "pending, polling again" "$W/issue.out")
+    [ "$n" -ge 1 ] && pass "pending authorizations were polled ($n polls)" ||
+        fail "validation sleeps on but no pending poll was logged"
 fi
 pebble_root_refresh
 check_set "$W/store" mail.example.test "$PEBBLE_ROOT" mail.example.test smtp.example.test

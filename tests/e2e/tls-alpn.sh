@@ -13,6 +13,11 @@ e2e_config "$conf" "$PEBBLE_DIR_URL" "$PEBBLE_API_CA" "$PEBBLE_HTTP_PORT" \
 sed -i 's|host "alpn.example.test" { names = { "alpn2.example.test", "alpn3.example.test" } }|host "alpn.example.test" { names = { "alpn2.example.test", "alpn3.example.test" } challenge = "tls-alpn-01" }|' "$conf"
 sed -i 's|host "other.example.test" { names = {  } }|host "other.example.test" { challenge = "tls-alpn-01" }|' "$conf"
 printf 'tlsalpn01 { listen = { "127.0.0.1:%s" } }\n' "$PEBBLE_TLS_PORT" >> "$conf"
+# http-01 cannot succeed here (its responder listens where Pebble never looks), so a
+# silent fall-back to http-01 would fail the issuance instead of passing unnoticed
+nohttp=$(freeport)
+sed -i "s|http01 { listen = { \"127.0.0.1:$PEBBLE_HTTP_PORT\" } }|http01 { listen = { \"127.0.0.1:$nohttp\" } }|" "$conf"
+grep -q "127.0.0.1:$nohttp" "$conf" || fail "test config: http-01 listener not moved"
 grep -q 'challenge = "tls-alpn-01"' "$conf" || fail "test config not as intended"
 "$MAILCERT" -c "$conf" check >/dev/null || fail "config with tlsalpn01 is valid"
 

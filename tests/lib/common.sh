@@ -12,7 +12,9 @@
 #                         poll until HOST:PORT accepts a TCP connection;
 #                         returns 1 after TIMEOUT_S seconds
 #   on_exit CMD           run the shell command CMD when the script exits; handlers run
-#                         last-registered first, each one even if an earlier one fails
+#                         last-registered first, each one even if an earlier one fails;
+#                         a handler that calls exit_fail MSG makes a passing script fail
+#   exit_fail MSG         (in an on_exit handler) log MSG; the script then exits 1
 #   mk_listener_cert DIR  make a throwaway CA and a TLS server certificate for
 #                         localhost/127.0.0.1 signed by it:
 #                         DIR/api-ca.pem (trust this), DIR/api-cert.pem, DIR/api-key.pem
@@ -49,7 +51,17 @@ _common_run_exit() {
         eval "${MAILCERT_EXIT_HANDLERS[i]}"
     done
     MAILCERT_EXIT_HANDLERS=()
+    if [ -n "$MAILCERT_EXIT_FAILED" ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; }; then
+        rc=1
+    fi
     exit "$rc"
+}
+
+# A cleanup found a problem (a daemon that did not exit cleanly, say).
+MAILCERT_EXIT_FAILED=
+exit_fail() {
+    log "FAIL: $*"
+    MAILCERT_EXIT_FAILED=1
 }
 
 trap _common_run_exit EXIT
@@ -60,17 +72,46 @@ trap 'exit 143' TERM
 
 freeport() {
     local n=${1:-1}
-    # All sockets stay bound until every port is chosen, so the N ports are distinct.
+    # Ports come from 20000-32767, below Linux's ephemeral range, so no client socket
+    # of another test takes one by chance; a registry shared by all tests (under a
+    # lock) hands no port out twice within 30 minutes, so tests running in parallel
+    # (make -j2 check) never collide; a port that is busy is skipped and another tried.
     python3 - "$n" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-    s.close()
+import fcntl, json, os, random, socket, sys, time
+n = int(sys.argv[1])
+reg_path = "/tmp/mailcert-test-ports.json"
+with open("/tmp/mailcert-test-ports.lock", "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        reg = {int(k): v for k, v in json.load(open(reg_path)).items()}
+    except (OSError, ValueError):
+        reg = {}
+    now = time.time()
+    reg = {p: t for p, t in reg.items() if now - t < 1800}
+    out = []
+    for _ in range(10000):
+        if len(out) == n:
+            break
+        p = random.randint(20000, 32767)
+        if p in reg or p in out:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        out.append(p)
+    if len(out) != n:
+        sys.exit("freeport: no free port found")
+    for p in out:
+        reg[p] = now
+    tmp = reg_path + ".%d" % os.getpid()
+    json.dump(reg, open(tmp, "w"))
+    os.rename(tmp, reg_path)
+for p in out:
+    print(p)
 EOF
 }
 

@@ -18,11 +18,11 @@ A1=$(serial_of "$T/a1.pem")
 read -r SMTP SMTPS IMAP IMAPS POP3S < <(freeport 5 | tr '\n' ' ')
 postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
 write_conf "$T/mailcert.conf" "$STORE" b.test "postfix=yes dovecot=yes" a.test b.test
-"$MILTER" -c "$T/mailcert.conf" --once >>"$T/milter.log" 2>&1
+milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
 dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
 write_conf "$T/mailcert.conf" "$STORE" b.test "postfix=yes dovecot=yes" a.test b.test
 milter_start "$T/mailcert.conf"
-wait_for 10 serves tls "$IMAPS" a.test "$A1" || die "a.test not served at start"
+wait_for 60 serves tls "$IMAPS" a.test "$A1" || die "a.test not served at start"
 A1GEN=$(readlink "$STORE/certs/a.test")
 
 J=$STORE/run/milter.json
@@ -36,11 +36,11 @@ bump_b() {
     n=$((n + 1))
     leaf_make "$T/ca" "$T/b$n" 10 b.test
     store_put_set "$STORE" b.test "$T/ca" "$T/b$n"
-    wait_for 15 serves tls "$IMAPS" b.test "$(serial_of "$T/b$n.pem")" ||
+    wait_for 60 serves tls "$IMAPS" b.test "$(serial_of "$T/b$n.pem")" ||
         { log "FAIL b.test's new set was not loaded"; fail=1; }
 }
 expect_refused() { # WHAT PATTERN
-    if wait_for 15 error_matches "$2"; then
+    if wait_for 60 error_matches "$2"; then
         log "ok   $1 refused: $(load_error)"
     else
         log "FAIL $1: load_error is '$(load_error)', want /$2/"
@@ -95,11 +95,11 @@ store_put_set "$STORE" a.test "$T/ca" "$T/a3"
 A3=$(serial_of "$T/a3.pem")
 for l in "smtp $SMTP" "tls $IMAPS"; do
     set -- $l
-    wait_for 15 serves "$1" "$2" a.test "$A3" "$T/ca/root.pem" ||
+    wait_for 60 serves "$1" "$2" a.test "$A3" "$T/ca/root.pem" ||
         { log "FAIL $1:$2 does not serve the good set $A3"; fail=1; }
 done
 no_error() { [ "$(load_error)" = null ]; }
-wait_for 10 no_error || { log "FAIL error not cleared: $(load_error)"; fail=1; }
+wait_for 60 no_error || { log "FAIL error not cleared: $(load_error)"; fail=1; }
 [ ! -e "$STORE/run/kept/a.test.pem" ] || { log "FAIL the kept copy was not removed"; fail=1; }
 [ $fail = 0 ] && log "ok   good set after bad ones is served, error cleared, kept copy gone"
 [ $fail = 0 ] || tail -30 "$T/milter.log" >&2

@@ -243,7 +243,32 @@ milter_start() {
     shift
     "$MILTER" -f -v -c "$conf" "$@" >>"$T/milter.log" 2>&1 &
     MILTER_PID=$!
-    on_exit "kill $MILTER_PID 2>/dev/null; wait $MILTER_PID 2>/dev/null"
+    on_exit "milter_stop $MILTER_PID"
+}
+
+# milter_stop [PID]: SIGTERM, then the milter must exit 0 within 60 s (a sanitizer
+# report, a leak or a crash at exit shows in its status); a failure fails the test.
+milter_stop() {
+    local pid=${1:-${MILTER_PID:-}} i rc
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        exit_fail "mailcert-milter ($pid) still running 60 s after SIGTERM"
+        return 1
+    fi
+    wait "$pid"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        exit_fail "mailcert-milter ($pid) exited $rc after SIGTERM (see $T/milter.log)"
+        tail -20 "$T/milter.log" >&2
+        return 1
+    fi
 }
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
@@ -260,4 +285,20 @@ wait_for() {
 # serves MODE PORT NAME SERIAL [CAFILE]: true when the listener serves SERIAL for NAME
 serves() {
     [ "$(served_serial "$1" "$2" "$3" "${5:-}")" = "$4" ]
+}
+
+# milter_once_before_dovecot CONF STORE: mailcert-milter --once to write the Dovecot
+# include before Dovecot runs. Only Dovecot's reload may fail (it is not running yet,
+# its configuration may not even exist);
+# the include must exist and any other error fails the test.
+milter_once_before_dovecot() {
+    local conf=$1 store=$2 out rc
+    out=$T/once-before-dovecot.log
+    "$MILTER" -c "$conf" --once >"$out" 2>&1
+    rc=$?
+    cat "$out" >>"$T/milter.log"
+    [ -s "$store/dovecot/mailcert.conf" ] || die "--once wrote no Dovecot include: $(tail -5 "$out")"
+    if [ "$rc" -ne 0 ] && grep -i 'error' "$out" | grep -qv 'error: dovecot: doveadm reload: '; then
+        die "--once failed for another reason than Dovecot not running yet: $(grep -i error "$out")"
+    fi
 }

@@ -10,7 +10,7 @@ bash "$srcdir/tests/plugin/mkhosts.sh" "$STORE" "$N" || die "mkhosts failed"
 read -r SMTP SMTPS IMAP IMAPS POP3S < <(freeport 5 | tr '\n' ' ')
 postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
 write_conf "$T/mailcert.conf" "$STORE" "" "postfix=yes dovecot=yes"
-"$MILTER" -c "$T/mailcert.conf" --once >>"$T/milter.log" 2>&1
+milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
 dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
 write_conf "$T/mailcert.conf" "$STORE" "" "postfix=yes dovecot=yes"
 rm -rf "$STORE/postfix" "$STORE/dovecot" "$STORE/run"

@@ -25,7 +25,7 @@ postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS" \
     "relayhost = [127.0.0.1]:$SINK" "smtp_tls_security_level = none"
 write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes" a.test
 milter_start "$T/mailcert.conf" -p "unix:$SOCK"
-wait_for 10 test -S "$SOCK" || die "no milter socket: $(cat "$T/milter.log")"
+wait_for 60 test -S "$SOCK" || die "no milter socket: $(cat "$T/milter.log")"
 
 delivered() { find "$T/sink" -name 'msg.*' | wc -l; }
 delivered_ge() { [ "$(delivered)" -ge "$1" ]; }
@@ -35,7 +35,7 @@ send() { # N
 }
 fail=0
 send 5 || die "smtp-source failed: $(cat "$T/source.log")"
-if wait_for 20 delivered_ge 5; then
+if wait_for 60 delivered_ge 5; then
     log "ok   5 messages delivered through Postfix with the milter up"
 else
     log "FAIL only $(delivered) of 5 delivered with the milter up"
@@ -43,7 +43,7 @@ else
 fi
 sessions() { jq -r '[.listeners[] | .sessions] | add // 0' "$STORE/run/milter.json" 2>/dev/null; }
 sessions_ge() { [ "$(sessions)" -ge "$1" ]; }
-if wait_for 5 sessions_ge 5; then
+if wait_for 60 sessions_ge 5; then
     log "ok   the milter counted $(sessions) sessions: $(jq -c .listeners "$STORE/run/milter.json")"
 else
     log "FAIL the milter counted $(sessions) sessions"
@@ -64,7 +64,7 @@ s.quit()
 PY
 tls() { jq -r '[.listeners[] | .tls_sessions] | add // 0' "$STORE/run/milter.json" 2>/dev/null; }
 tls_ge() { [ "$(tls)" -ge "$1" ]; }
-if wait_for 5 tls_ge 1; then
+if wait_for 60 tls_ge 1; then
     log "ok   the milter counted TLS: $(jq -c .listeners "$STORE/run/milter.json")"
 else
     log "FAIL no TLS session counted: $(jq -c .listeners "$STORE/run/milter.json")"
@@ -74,7 +74,7 @@ fi
 kill -9 "$MILTER_PID"
 wait "$MILTER_PID" 2>/dev/null
 send 5 || { log "FAIL smtp-source failed with the milter killed: $(tail -3 "$T/source.log")"; fail=1; }
-if wait_for 20 delivered_ge 10; then
+if wait_for 60 delivered_ge 10; then
     log "ok   5 more messages delivered with the milter killed"
 else
     log "FAIL only $(($(delivered) - 5)) of 5 delivered with the milter killed"

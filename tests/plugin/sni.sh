@@ -20,7 +20,7 @@ read -r SMTP SMTPS IMAP IMAPS POP3S < <(freeport 5 | tr '\n' ' ')
 postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
 write_conf "$T/mailcert.conf" "$STORE" b.test "postfix=yes dovecot=yes" a.test b.test c.test
 # Dovecot refuses to start with ssl = yes and no certificate: generate first
-"$MILTER" -c "$T/mailcert.conf" --once >>"$T/milter.log" 2>&1
+milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
 dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
 write_conf "$T/mailcert.conf" "$STORE" b.test "postfix=yes dovecot=yes" a.test b.test c.test
 "$MILTER" -c "$T/mailcert.conf" --once >>"$T/milter.log" 2>&1 ||
