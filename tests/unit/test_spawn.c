@@ -57,7 +57,9 @@ END_TEST
 
 START_TEST(timeout)
 {
-	char *argv[] = { S("sleep"), S("5"), NULL };
+	/* a child that would outlive the whole test run: only the time limit ends it
+	 * (no upper bound on the time taken: a busy machine is slow, not wrong) */
+	char *argv[] = { S("sleep"), S("100000"), NULL };
 	struct timespec t0;
 	mc_err e;
 	long ms;
@@ -67,23 +69,19 @@ START_TEST(timeout)
 	ck_assert_int_eq(mc_spawn(argv, NULL, 200, NULL, &e), -1);
 	ms = ms_since(&t0);
 	ck_assert_msg(strstr(e.msg, "timed out") != NULL, "message: %s", e.msg);
-	ck_assert_msg(ms >= 150 && ms < 2000, "took %ld ms", ms);
+	ck_assert_msg(ms >= 150, "returned after %ld ms, before its 200 ms limit", ms);
 }
 END_TEST
 
 START_TEST(timeout_kills_the_group)
 {
 	/* the shell's child holds the pipe too; killing only the shell would hang */
-	char *argv[] = { S("/bin/sh"), S("-c"), S("sleep 5; echo late"), NULL };
-	struct timespec t0;
+	char *argv[] = { S("/bin/sh"), S("-c"), S("sleep 100000; echo late"), NULL };
 	mc_err e;
-	long ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(mc_spawn(argv, NULL, 200, NULL, &e), -1);
-	ms = ms_since(&t0);
 	ck_assert_msg(strstr(e.msg, "timed out after 200 ms") != NULL, "message: %s", e.msg);
-	ck_assert_msg(ms < 2000, "took %ld ms", ms);
+	ck_assert_msg(strstr(e.msg, "late") == NULL, "message: %s", e.msg);
 }
 END_TEST
 
