@@ -17,6 +17,7 @@
 
 #include "fsutil.h"
 #include "hostname.h"
+#include "log.h"
 #include "timefmt.h"
 #include "store.h"
 #include "x509chk.h"
@@ -93,10 +94,15 @@ static int new_version(const char *store, const char *dir, char *gen, size_t gen
 	return mc_err_set(e, "cannot create a version directory under %s/versions/%s", store, dir);
 }
 
-/* point STORE/certs/DIR at ../versions/DIR/GEN in one rename */
+/*
+ * Point STORE/certs/DIR at ../versions/DIR/GEN in one rename.  Fails only
+ * before the rename: once it is done the new set is live, and a later error
+ * (the directory's fsync) is a warning; the caller must never remove GEN then.
+ */
 static int publish(const char *store, const char *dir, const char *gen, mc_err *e)
 {
 	char certs[PATH_MAX], tmp[PATH_MAX], link[PATH_MAX], target[PATH_MAX];
+	mc_err fe;
 
 	mc_pathf(certs, sizeof certs, "%s/certs", store);
 	mc_pathf(tmp, sizeof tmp, "%s/.%s.new.%ld", certs, dir, (long)getpid());
@@ -110,7 +116,10 @@ static int publish(const char *store, const char *dir, const char *gen, mc_err *
 		unlink(tmp);
 		return mc_err_set(e, "rename %s: %s", link, strerror(err));
 	}
-	return mc_fsync_dir(certs, e);
+	if (mc_fsync_dir(certs, &fe) < 0)
+		mc_warn("%s: the new set %s is live, but it may not survive a crash: %s", dir, gen,
+			fe.msg);
+	return 0;
 }
 
 /* the GEN the host's symlink points at, or "" */
@@ -215,7 +224,8 @@ int mc_store_install(const char *store, const char *dir, EVP_PKEY *key, STACK_OF
 	if (rc == 0)
 		rc = publish(store, dir, gen, e);
 	if (rc < 0) {
-		/* the published set was never touched; drop the half-made one */
+		/* publish failed before its rename: the published set was never
+		 * touched and nothing points at the half-made one; drop it */
 		mc_rmdir_files(path);
 		return mc_err_prefix(e, "installing the certificate for %s", dir);
 	}
