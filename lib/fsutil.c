@@ -43,8 +43,13 @@ int mc_mkdir_p(const char *dir, mode_t mode, mc_err *e)
 		if (path[i] != '/' && path[i] != '\0')
 			continue;
 		path[i] = '\0';
-		if (mkdir(path, mode) < 0 && errno != EEXIST)
+		if (mkdir(path, mode) == 0) {
+			/* MODE exactly, whatever the umask of the moment */
+			if (chmod(path, mode) < 0)
+				return mc_err_set(e, "chmod %s: %s", path, strerror(errno));
+		} else if (errno != EEXIST) {
 			return mc_err_set(e, "mkdir %s: %s", path, strerror(errno));
+		}
 		if (i < len)
 			path[i] = '/';
 	}

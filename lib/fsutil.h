@@ -17,7 +17,8 @@
 /* snprintf for paths: a path that does not fit is a bug (config limits
  * lengths), so it is fatal rather than silently truncated */
 void mc_pathf(char *out, size_t outlen, const char *fmt, ...) MC_PRINTF(3, 4);
-/* create DIR and its parents with MODE where missing */
+/* create DIR and its parents with MODE (exactly: not narrowed by the umask)
+ * where missing; existing directories are left as they are */
 int mc_mkdir_p(const char *dir, mode_t mode, mc_err *e);
 /* write DATA as DIR/NAME atomically with MODE and group GID (-1: leave) */
 int mc_file_write_atomic(const char *dir, const char *name, const void *data, size_t len,

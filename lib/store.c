@@ -27,6 +27,27 @@ void mc_store_path(const char *store, const char *dir, const char *file, char *o
 	mc_pathf(out, outlen, "%s/certs/%s%s%s", store, dir, file ? "/" : "", file ? file : "");
 }
 
+/*
+ * Make the store directory PATH with MODE whatever the umask (the renewal
+ * unit runs with UMask=0027, which would shut group mailcert out).  FORCE:
+ * also put an existing one right; the store root is the operator's to
+ * narrow, the directories inside it are ours.
+ */
+static int store_mkdir(const char *path, mode_t mode, int force, mc_err *e)
+{
+	struct stat st;
+
+	if (mc_mkdir_p(path, mode, e) < 0)
+		return -1;
+	if (!force)
+		return 0;
+	if (stat(path, &st) < 0)
+		return mc_err_set(e, "stat %s: %s", path, strerror(errno));
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+		return mc_err_set(e, "chmod %s: %s", path, strerror(errno));
+	return 0;
+}
+
 int mc_store_prepare(const char *store, mc_err *e)
 {
 	static const struct { const char *sub; mode_t mode; } dirs[] = {
@@ -38,12 +59,10 @@ int mc_store_prepare(const char *store, mc_err *e)
 
 	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		mc_pathf(path, sizeof path, "%s%s", store, dirs[i].sub);
-		if (mc_mkdir_p(path, dirs[i].mode, e) < 0)
+		/* the accounts tree holds account keys: private even if it existed */
+		if (store_mkdir(path, dirs[i].mode, dirs[i].sub[0] != '\0', e) < 0)
 			return mc_err_prefix(e, "store");
 	}
-	/* the accounts tree holds account keys: keep it private even if it existed */
-	mc_pathf(path, sizeof path, "%s/accounts", store);
-	chmod(path, 0700);
 	return 0;
 }
 
@@ -79,15 +98,19 @@ static int new_version(const char *store, const char *dir, char *gen, size_t gen
 	int tries;
 
 	mc_pathf(path, pathlen, "%s/versions/%s", store, dir);
-	if (mc_mkdir_p(path, 0755, e) < 0)
+	if (store_mkdir(path, 0755, 1, e) < 0)
 		return -1;
 	for (tries = 0; tries < 100; tries++) {
 		gettimeofday(&tv, NULL);
 		mc_pathf(gen, genlen, "%lld.%06ld.%ld.%d", (long long)tv.tv_sec, (long)tv.tv_usec,
 			 (long)getpid(), tries);
 		mc_pathf(path, pathlen, "%s/versions/%s/%s", store, dir, gen);
-		if (mkdir(path, 0755) == 0)
+		if (mkdir(path, 0755) == 0) {
+			/* readers in group mailcert go through it, whatever the umask */
+			if (chmod(path, 0755) < 0)
+				return mc_err_set(e, "chmod %s: %s", path, strerror(errno));
 			return 0;
+		}
 		if (errno != EEXIST)
 			return mc_err_set(e, "mkdir %s: %s", path, strerror(errno));
 	}
