@@ -227,8 +227,11 @@ int mc_http_request(mc_http *h, const char *method, const char *url, const char 
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
 #endif
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#ifdef MAILCERT_TEST_HOOKS
+	/* a test-only switch: a production build never traces its CA traffic */
 	if (getenv("MAILCERT_CURL_VERBOSE"))
 		curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+#endif
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);

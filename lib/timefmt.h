@@ -15,7 +15,9 @@ void mc_time_format(time_t t, char *out);
 int mc_time_parse(const char *s, time_t *t);
 /* milliseconds of CLOCK_MONOTONIC, for time-outs and deadlines */
 long mc_mono_ms(void);
-/* current time; MAILCERT_NOW (seconds since the epoch) overrides it for tests */
+/* current time; in a build with test hooks (MAILCERT_TEST_HOOKS, from
+ * configure --enable-test-hooks) MAILCERT_NOW (seconds since the epoch)
+ * overrides it; a production build ignores MAILCERT_NOW */
 time_t mc_now(void);
 
 #endif

@@ -22,7 +22,8 @@ E2E_TESTS = \
 	tests/e2e/renew-retry.sh \
 	tests/e2e/tls-alpn.sh \
 	tests/e2e/store-publish-fault.sh \
-	tests/e2e/store-umask.sh
+	tests/e2e/store-umask.sh \
+	tests/e2e/test-hooks-gate.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \

@@ -20,7 +20,8 @@ UNIT_TESTS = \
 	tests/unit/test_responder_fds \
 	tests/unit/test_tlsalpn_limits \
 	tests/unit/test_http01_idle \
-	tests/unit/test_webroot
+	tests/unit/test_webroot \
+	tests/unit/test_timefmt_nohooks
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -54,6 +55,14 @@ tests_unit_test_timefmt_SOURCES = tests/unit/test_timefmt.c $(UNIT_COMMON)
 tests_unit_test_timefmt_CFLAGS = $(UNIT_CF)
 tests_unit_test_timefmt_CPPFLAGS = $(UNIT_CPPF)
 tests_unit_test_timefmt_LDADD = $(UNIT_LINK)
+
+# test_timefmt again, with lib/timefmt.c built as in production: without
+# MAILCERT_TEST_HOOKS (tests/unit/nohooks/config.h, found first via -iquote)
+tests_unit_test_timefmt_nohooks_SOURCES = tests/unit/test_timefmt.c lib/timefmt.c $(UNIT_COMMON)
+tests_unit_test_timefmt_nohooks_CFLAGS = $(UNIT_CF)
+tests_unit_test_timefmt_nohooks_CPPFLAGS = -iquote $(top_srcdir)/tests/unit/nohooks $(UNIT_CPPF)
+tests_unit_test_timefmt_nohooks_LDADD = $(UNIT_LINK)
+EXTRA_DIST += tests/unit/nohooks/config.h
 
 tests_unit_test_spawn_SOURCES = tests/unit/test_spawn.c $(UNIT_COMMON)
 tests_unit_test_spawn_CFLAGS = $(UNIT_CF)

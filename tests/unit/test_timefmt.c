@@ -119,6 +119,12 @@ START_TEST(garbage_offsets)
 }
 END_TEST
 
+/*
+ * MAILCERT_NOW moves the clock only in a build with test hooks; a
+ * production build ignores it.  This file is also built as
+ * test_timefmt_nohooks, with lib/timefmt.c compiled without the hooks, so
+ * both sides are checked whatever this build was configured with.
+ */
 START_TEST(now_override)
 {
 	time_t before = time(NULL), t;
@@ -128,7 +134,13 @@ START_TEST(now_override)
 	ck_assert_int_ge(t, before);
 	ck_assert_int_le(t, time(NULL));
 	setenv("MAILCERT_NOW", "1803117600", 1);
+#ifdef MAILCERT_TEST_HOOKS
 	ck_assert_int_eq(mc_now(), 1803117600);
+#else
+	t = mc_now();
+	ck_assert_msg(t >= before && t <= time(NULL),
+		      "a build without test hooks honours MAILCERT_NOW (mc_now() = %lld)", (long long)t);
+#endif
 	setenv("MAILCERT_NOW", "", 1);
 	ck_assert_int_ge(mc_now(), before);
 	unsetenv("MAILCERT_NOW");
