@@ -7,7 +7,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,13 +20,17 @@
 #include <libmilter/mfapi.h>
 #endif
 
+#include "fsutil.h"
 #include "log.h"
 #include "milter.h"
 #include "xalloc.h"
 
 #ifdef HAVE_LIBMILTER
+/* a name from the MTA is kept to this many bytes (cut at a character) */
+#define MM_NAME_MAX 64
+
 typedef struct conn {
-	char listener[256];
+	char listener[2 * MM_NAME_MAX + 2];  /* "{daemon_name}/{daemon_addr}" */
 	int tls_counted;
 } conn;
 
@@ -35,23 +42,95 @@ static int milter_running;
 static int milter_notify = -1;
 static volatile int milter_failed;
 
-static void bump(json_t *obj, const char *key)
+/* the length of the well-formed UTF-8 character at P, 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are not) */
+static size_t utf8_len(const unsigned char *p)
 {
-	json_t *v = json_object_get(obj, key);
+	unsigned long cp;
+	size_t n, i;
 
-	json_object_set_new(obj, key, json_integer(json_is_integer(v) ? json_integer_value(v) + 1 : 1));
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1fu;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0fu;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
 }
 
-/* the counts of LISTENER, created on first use; call with counts_lock held */
+/*
+ * NAME as a JSON key: jansson refuses (and frees the value of) a key that
+ * is not UTF-8, and any local user can send any bytes as a macro.  Bytes
+ * that are not part of a well-formed character, and control characters,
+ * become '?'; the copy ends at a character boundary within OUTLEN - 1 bytes.
+ */
+static void clean_name(const char *name, char *out, size_t outlen)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t o = 0;
+
+	while (*p) {
+		size_t n = utf8_len(p);
+		const unsigned char *from = p;
+
+		if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+			from = (const unsigned char *)"?";
+			n = 1;
+			p++;
+		} else {
+			p += n;
+		}
+		if (o + n >= outlen)
+			break;
+		memcpy(out + o, from, n);
+		o += n;
+	}
+	out[o] = '\0';
+}
+
+/* add one to OBJ[KEY]; call with counts_lock held */
+static void bump(json_t *obj, const char *key)
+{
+	json_t *v;
+
+	if (!obj)
+		return;
+	v = json_object_get(obj, key);
+	if (json_is_integer(v))
+		json_integer_set(v, json_integer_value(v) + 1);
+	else
+		json_object_set_new(obj, key, json_integer(1));
+}
+
+/* the counts of LISTENER, created on first use, NULL when they cannot be;
+ * call with counts_lock held */
 static json_t *listener_obj(const char *listener)
 {
 	json_t *l = json_object_get(counts, listener);
 
-	if (!l) {
-		l = json_pack("{s:i, s:i, s:{}, s:{}}", "sessions", 0, "tls_sessions", 0,
-			      "tls_versions", "ciphers");
-		json_object_set_new(counts, listener, l);
-	}
+	if (l)
+		return l;
+	l = json_pack("{s:i, s:i, s:{}, s:{}}", "sessions", 0, "tls_sessions", 0,
+		      "tls_versions", "ciphers");
+	/* on failure json_object_set_new has freed L already */
+	if (!l || json_object_set_new(counts, listener, l) < 0)
+		return NULL;
 	return l;
 }
 
@@ -67,13 +146,15 @@ static sfsistat mm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 	conn *c = calloc(1, sizeof *c);
 	const char *name = macro(ctx, "{daemon_name}");
 	const char *daddr = macro(ctx, "{daemon_addr}");
+	char cname[MM_NAME_MAX + 1], caddr[MM_NAME_MAX + 1];
 
 	if (!c)
 		return SMFIS_ACCEPT; /* out of memory: stay out of the way */
 	if (!daddr)
 		daddr = macro(ctx, "{if_addr}"); /* Sendmail */
-	snprintf(c->listener, sizeof c->listener, "%s/%s", name ? name : "unknown",
-		 daddr ? daddr : "unknown");
+	clean_name(name ? name : "unknown", cname, sizeof cname);
+	clean_name(daddr ? daddr : "unknown", caddr, sizeof caddr);
+	snprintf(c->listener, sizeof c->listener, "%s/%s", cname, caddr);
 	smfi_setpriv(ctx, c);
 	pthread_mutex_lock(&counts_lock);
 	bump(listener_obj(c->listener), "sessions");
@@ -87,17 +168,21 @@ static sfsistat mm_helo(SMFICTX *ctx, char *helohost)
 	conn *c = smfi_getpriv(ctx);
 	const char *version = macro(ctx, "{tls_version}");
 	const char *cipher = macro(ctx, "{cipher}");
+	char cversion[MM_NAME_MAX + 1], ccipher[MM_NAME_MAX + 1];
 	json_t *l;
 
 	if (!c || c->tls_counted || !version)
 		return SMFIS_CONTINUE;
 	c->tls_counted = 1;
+	clean_name(version, cversion, sizeof cversion);
+	if (cipher)
+		clean_name(cipher, ccipher, sizeof ccipher);
 	pthread_mutex_lock(&counts_lock);
 	l = listener_obj(c->listener);
 	bump(l, "tls_sessions");
-	bump(json_object_get(l, "tls_versions"), version);
+	bump(json_object_get(l, "tls_versions"), cversion);
 	if (cipher)
-		bump(json_object_get(l, "ciphers"), cipher);
+		bump(json_object_get(l, "ciphers"), ccipher);
 	counts_changed = 1;
 	pthread_mutex_unlock(&counts_lock);
 	return SMFIS_CONTINUE;
@@ -161,8 +246,40 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* the path of a unix SOCKET ("unix:/p", "local:/p" or "/p"), NULL for inet */
+static const char *unix_path(const char *socket)
+{
+	if (strncmp(socket, "unix:", 5) == 0)
+		return socket + 5;
+	if (strncmp(socket, "local:", 6) == 0)
+		return socket + 6;
+	return socket[0] == '/' ? socket : NULL;
+}
+
+/*
+ * The directory of a unix socket, when it does not exist yet: 0750 and the
+ * mailcert group.  Only the last component is made; an existing directory
+ * is the operator's and is left as it is.
+ */
+static void socket_dir(const char *path, gid_t gid)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (mkdir(dir, 0750) < 0)
+		return; /* there already, or smfi_opensocket says why not */
+	if ((gid != (gid_t)-1 && chown(dir, (uid_t)-1, gid) < 0) || chmod(dir, 0750) < 0)
+		mc_warn("milter: %s: %s", dir, strerror(errno));
+}
+
 int mm_start(const char *socket, int notify_fd, mc_err *e)
 {
+	const char *path = unix_path(socket);
+	gid_t gid = mc_group_gid();
 	mode_t old;
 	int rc;
 
@@ -174,15 +291,19 @@ int mm_start(const char *socket, int notify_fd, mc_err *e)
 		return mc_err_set(e, "milter: bad socket %s", socket);
 	if (smfi_register(desc) == MI_FAILURE)
 		return mc_err_set(e, "milter: smfi_register failed");
-	/* a stale unix socket left by a crash is removed.  The MTA (user
-	 * postfix) must be able to connect: the socket itself is open to all,
-	 * and the directory it is in decides who reaches it.  This runs before
-	 * any other thread exists, so the umask change is not seen elsewhere. */
-	old = umask(0);
+	if (path)
+		socket_dir(path, gid);
+	/* a stale unix socket left by a crash is removed.  The socket is
+	 * 0660 from bind on (umask), group mailcert when that group exists:
+	 * the MTA's user must be in that group.  This runs before any other
+	 * thread exists, so the umask change is not seen elsewhere. */
+	old = umask(0117);
 	rc = smfi_opensocket(1);
 	umask(old);
 	if (rc == MI_FAILURE)
 		return mc_err_set(e, "milter: cannot listen on %s", socket);
+	if (path && ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, 0660) < 0))
+		mc_warn("milter: %s: %s", path, strerror(errno));
 	milter_notify = notify_fd;
 	if (pthread_create(&milter_thread, NULL, run, NULL) != 0)
 		return mc_err_set(e, "milter: cannot start its thread");

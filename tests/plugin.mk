@@ -8,8 +8,11 @@ PLUGIN_TESTS = \
 	tests/plugin/milter-postfix.sh \
 	tests/plugin/many.sh \
 	tests/plugin/pebble-reissue.sh \
-	tests/plugin/sendmail.sh
+	tests/plugin/sendmail.sh \
+	tests/plugin/milter-badnames.sh \
+	tests/plugin/milter-socket.sh
 TESTS += $(PLUGIN_TESTS)
 EXTRA_DIST += $(PLUGIN_TESTS)
 EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py tests/plugin/mkhosts.sh $(TESTS_PLUGIN_LUA)
 TESTS_PLUGIN_LUA = tests/plugin/counts.lua
+TESTS_PLUGIN_LUA += tests/plugin/badnames.lua
