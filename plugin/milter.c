@@ -28,6 +28,11 @@
 #ifdef HAVE_LIBMILTER
 /* a name from the MTA is kept to this many bytes (cut at a character) */
 #define MM_NAME_MAX 64
+/* the counts are bounded whatever names come in: at most this many listeners,
+ * and TLS versions and ciphers per listener, by name; the rest as "other" */
+#define MM_LISTENERS_MAX 64
+#define MM_KEYS_MAX 32
+#define MM_OTHER "other"
 
 typedef struct conn {
 	char listener[2 * MM_NAME_MAX + 2];  /* "{daemon_name}/{daemon_addr}" */
@@ -104,14 +109,19 @@ static void clean_name(const char *name, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* add one to OBJ[KEY]; call with counts_lock held */
-static void bump(json_t *obj, const char *key)
+/* add one to OBJ[KEY], or to OBJ["other"] when KEY is new and OBJ has
+ * MAX keys besides "other" already (MAX 0: no limit); call with counts_lock held */
+static void bump(json_t *obj, const char *key, size_t max)
 {
 	json_t *v;
 
 	if (!obj)
 		return;
 	v = json_object_get(obj, key);
+	if (!v && max && json_object_size(obj) - (json_object_get(obj, MM_OTHER) != NULL) >= max) {
+		key = MM_OTHER;
+		v = json_object_get(obj, key);
+	}
 	if (json_is_integer(v))
 		json_integer_set(v, json_integer_value(v) + 1);
 	else
@@ -126,6 +136,13 @@ static json_t *listener_obj(const char *listener)
 
 	if (l)
 		return l;
+	if (json_object_size(counts) - (json_object_get(counts, MM_OTHER) != NULL) >=
+	    MM_LISTENERS_MAX) {
+		listener = MM_OTHER;
+		l = json_object_get(counts, listener);
+		if (l)
+			return l;
+	}
 	l = json_pack("{s:i, s:i, s:{}, s:{}}", "sessions", 0, "tls_sessions", 0,
 		      "tls_versions", "ciphers");
 	/* on failure json_object_set_new has freed L already */
@@ -157,7 +174,7 @@ static sfsistat mm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 	snprintf(c->listener, sizeof c->listener, "%s/%s", cname, caddr);
 	smfi_setpriv(ctx, c);
 	pthread_mutex_lock(&counts_lock);
-	bump(listener_obj(c->listener), "sessions");
+	bump(listener_obj(c->listener), "sessions", 0);
 	counts_changed = 1;
 	pthread_mutex_unlock(&counts_lock);
 	return SMFIS_CONTINUE;
@@ -179,10 +196,10 @@ static sfsistat mm_helo(SMFICTX *ctx, char *helohost)
 		clean_name(cipher, ccipher, sizeof ccipher);
 	pthread_mutex_lock(&counts_lock);
 	l = listener_obj(c->listener);
-	bump(l, "tls_sessions");
-	bump(json_object_get(l, "tls_versions"), cversion);
+	bump(l, "tls_sessions", 0);
+	bump(json_object_get(l, "tls_versions"), cversion, MM_KEYS_MAX);
 	if (cipher)
-		bump(json_object_get(l, "ciphers"), ccipher);
+		bump(json_object_get(l, "ciphers"), ccipher, MM_KEYS_MAX);
 	counts_changed = 1;
 	pthread_mutex_unlock(&counts_lock);
 	return SMFIS_CONTINUE;

@@ -10,9 +10,11 @@ PLUGIN_TESTS = \
 	tests/plugin/pebble-reissue.sh \
 	tests/plugin/sendmail.sh \
 	tests/plugin/milter-badnames.sh \
-	tests/plugin/milter-socket.sh
+	tests/plugin/milter-socket.sh \
+	tests/plugin/milter-bounds.sh
 TESTS += $(PLUGIN_TESTS)
 EXTRA_DIST += $(PLUGIN_TESTS)
 EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py tests/plugin/mkhosts.sh $(TESTS_PLUGIN_LUA)
 TESTS_PLUGIN_LUA = tests/plugin/counts.lua
 TESTS_PLUGIN_LUA += tests/plugin/badnames.lua
+TESTS_PLUGIN_LUA += tests/plugin/manynames.lua
