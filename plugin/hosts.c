@@ -152,6 +152,50 @@ static int pem_truncated(const char *pem)
 	return open;
 }
 
+/* S for a log line: bytes outside printable ASCII as \xNN, cut to fit OUT */
+static const char *printable(const char *s, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *s && o + 5 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Keep the names of NAMES (NULL-terminated) that are hostnames, in lower
+ * case, and return how many.  They become keys of the Postfix SNI table
+ * (whose values postmap -F reads as files, as root) and Dovecot local_name
+ * blocks: a name with a space, a newline or a quote must reach neither.
+ * A bad name is dropped with a warning; the set's good names stay.
+ */
+static size_t good_names(const char *dir, char **names)
+{
+	char norm[MC_HOSTNAME_MAX + 1], why[4 * MC_ERRLEN];
+	size_t i, k = 0;
+	mc_err e;
+
+	for (i = 0; names[i]; i++) {
+		if (mc_hostname_check(names[i], 1, norm, &e) < 0) {
+			/* the message quotes the name, which may hold a newline */
+			mc_warn("%s: ignoring a name of the certificate: %s", dir,
+				printable(e.msg, why, sizeof why));
+			free(names[i]);
+			continue;
+		}
+		memcpy(names[i], norm, strlen(norm) + 1); /* as long as the original */
+		names[k++] = names[i];
+	}
+	names[k] = NULL;
+	return k;
+}
+
 /* read and check the current set of DIR; fills X on success */
 static int examine(const char *store, const char *dir, time_t now, examined *x, mc_err *e)
 {
@@ -162,7 +206,6 @@ static int examine(const char *store, const char *dir, time_t now, examined *x, 
 	unsigned int dlen = 0;
 	mc_buf b;
 	int rc = -1;
-	size_t i;
 
 	memset(x, 0, sizeof *x);
 	mc_pathf(link, sizeof link, "%s/certs/%s", store, dir);
@@ -192,11 +235,10 @@ static int examine(const char *store, const char *dir, time_t now, examined *x, 
 		mc_err_set(e, "the certificate names no DNS host (no subjectAltName dNSName)");
 		goto out;
 	}
-	for (i = 0; i < x->nnames; i++) {
-		char *p;
-		for (p = x->names[i]; *p; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p - 'A' + 'a');
+	x->nnames = good_names(dir, x->names);
+	if (x->nnames == 0) {
+		mc_err_set(e, "the certificate names no valid DNS host name");
+		goto out;
 	}
 	mc_cert_info(sk_X509_value(chain, 0), &ci);
 	mc_pathf(x->serial, sizeof x->serial, "%s", ci.serial);

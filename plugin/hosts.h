@@ -22,7 +22,8 @@ extern const char *const mta_names[MTA_N];
 
 typedef struct mh_host {
 	char dir[300];          /* store directory name */
-	char **names;           /* DNS SANs of the loaded set, lower case; NULL-terminated */
+	char **names;           /* DNS SANs of the loaded set that are valid host names
+				 * (mc_hostname_check), lower case; NULL-terminated */
 	size_t nnames;
 	char file[PATH_MAX];    /* what generated configs reference; "" = nothing loadable */
 	char gen[128];          /* version directory of the loaded set, "" for a kept copy */

@@ -2,6 +2,7 @@
 # instances on free loopback ports, and miltertest scripts for the filter.
 PLUGIN_TESTS = \
 	tests/plugin/sni.sh \
+	tests/plugin/status-truth.sh \
 	tests/plugin/change.sh \
 	tests/plugin/badset.sh \
 	tests/plugin/milter.sh \
@@ -11,7 +12,8 @@ PLUGIN_TESTS = \
 	tests/plugin/sendmail.sh \
 	tests/plugin/milter-badnames.sh \
 	tests/plugin/milter-socket.sh \
-	tests/plugin/milter-bounds.sh
+	tests/plugin/milter-bounds.sh \
+	tests/plugin/sni-badnames.sh
 TESTS += $(PLUGIN_TESTS)
 EXTRA_DIST += $(PLUGIN_TESTS)
 EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py tests/plugin/mkhosts.sh $(TESTS_PLUGIN_LUA)
