@@ -162,25 +162,118 @@ static void current_gen(const char *store, const char *dir, char *gen, size_t ge
 	mc_pathf(gen, genlen, "%s", slash ? slash + 1 : target);
 }
 
-/* remove versions other than KEEP1 and KEEP2 (the new and the previous set) */
+/*
+ * Files outside certs/ and versions/ that name generations: mailcert-milter
+ * gives the MTAs resolved version paths (STORE/versions/HOST/GEN/cert.pem),
+ * and they read them again at every reload, whether the plugin runs or not.
+ */
+static const char *const gen_referrers[] = {
+	"run/default.pem",              /* symlink: Postfix's and Sendmail's default */
+	"postfix/sni",                  /* the SNI table source */
+	"postfix/sni.new",              /* ...while mailcert-milter rebuilds it */
+	"dovecot/mailcert.conf",        /* the Dovecot include */
+};
+#define GEN_REFERRER_MAX (256 * 1024 * 1024)
+
+static void refs_add_link(const char *path, mc_buf *refs)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(path, target, sizeof target);
+
+	if (n > 0) {
+		mc_buf_append(refs, target, (size_t)n);
+		mc_buf_puts(refs, "\n");
+	}
+}
+
+/* what names generations, in one text: the referrers' contents and link
+ * targets, and any links in run/kept/; -1 when a referrer exists but could
+ * not be read */
+static int gen_refs(const char *store, mc_buf *refs)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	size_t i;
+	int rc = 0;
+	DIR *d;
+
+	for (i = 0; i < sizeof gen_referrers / sizeof gen_referrers[0]; i++) {
+		struct stat st;
+		mc_err e;
+
+		mc_pathf(path, sizeof path, "%s/%s", store, gen_referrers[i]);
+		if (lstat(path, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode))
+			refs_add_link(path, refs);
+		else if (S_ISREG(st.st_mode) && mc_file_read(path, GEN_REFERRER_MAX, refs, &e) < 0) {
+			mc_warn("%s; keeping every old version", e.msg);
+			rc = -1;
+		}
+		mc_buf_puts(refs, "\n");
+	}
+	mc_pathf(path, sizeof path, "%s/run/kept", store);
+	d = opendir(path);
+	while (d && (de = readdir(d)) != NULL) {
+		char sub[PATH_MAX];
+
+		mc_pathf(sub, sizeof sub, "%s/%s", path, de->d_name);
+		refs_add_link(sub, refs);
+	}
+	if (d)
+		closedir(d);
+	return rc;
+}
+
+/* does REFS name STORE/versions/DIR/GEN? (a referrer we could not read
+ * names everything: pruning can wait, a dangling MTA file cannot) */
+static int gen_referenced(const mc_buf *refs, int unreadable, const char *dir, const char *gen)
+{
+	char needle[PATH_MAX];
+	size_t n;
+
+	if (unreadable)
+		return 1;
+	n = (size_t)snprintf(needle, sizeof needle, "/versions/%s/%s/", dir, gen);
+	return refs->data && n < sizeof needle && memmem(refs->data, refs->len, needle, n) != NULL;
+}
+
+/*
+ * Remove versions other than KEEP1 and KEEP2 (the new and the previous set)
+ * and the ones the MTAs were given (gen_referrers): those go at a later
+ * install, once mailcert-milter has moved on.
+ */
 static void prune(const char *store, const char *dir, const char *keep1, const char *keep2)
 {
 	char path[PATH_MAX], sub[PATH_MAX];
 	struct dirent *de;
+	mc_buf refs;
+	int have_refs = 0, unreadable = 0;
 	DIR *d;
 
 	mc_pathf(path, sizeof path, "%s/versions/%s", store, dir);
 	d = opendir(path);
 	if (!d)
 		return;
+	mc_buf_init(&refs);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || strcmp(de->d_name, keep1) == 0 ||
 		    strcmp(de->d_name, keep2) == 0)
 			continue;
+		if (!have_refs) {
+			/* read only when there is something to prune */
+			unreadable = gen_refs(store, &refs) < 0;
+			have_refs = 1;
+		}
+		if (gen_referenced(&refs, unreadable, dir, de->d_name)) {
+			mc_debug("%s: keeping version %s: the MTAs were given it", dir, de->d_name);
+			continue;
+		}
 		mc_pathf(sub, sizeof sub, "%s/%s", path, de->d_name);
 		mc_rmdir_files(sub);
 	}
 	closedir(d);
+	mc_buf_free(&refs);
 }
 
 static int write_set(int dfd, EVP_PKEY *key, STACK_OF(X509) *chain, const mc_state *state,

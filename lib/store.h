@@ -11,6 +11,10 @@
  * A new set is written into a fresh GEN directory, fsync'd, and published by
  * renaming a new symlink over STORE/certs/HOST, so readers see the old set or
  * the new one, never a mix.  Nothing is published before mc_certset_check.
+ * An install prunes the host's older versions except the previous one and
+ * any that mailcert-milter gave the MTAs (STORE/run/default.pem,
+ * STORE/postfix/sni, STORE/dovecot/mailcert.conf, links in STORE/run/kept):
+ * those go at a later install, once nothing names them.
  */
 #ifndef MC_STORE_H
 #define MC_STORE_H
