@@ -42,21 +42,48 @@ static void fmt_time(time_t t, char *out)
 		snprintf(out, MC_TIMEFMT_LEN, "-");
 }
 
+static const char *load_word(int judged)
+{
+	switch (judged) {
+	case MC_LOAD_OK:
+		return "yes";
+	case MC_LOAD_PENDING:
+		return "loading";
+	case MC_LOAD_ERROR:
+		return "no";
+	default:
+		return "-";
+	}
+}
+
 int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 {
 	json_t *arr = json_array(), *loaded = mc_loaded_read(cfg->store);
+	const int enabled[3] = { cfg->listen_postfix, cfg->listen_dovecot, cfg->listen_sendmail };
+	int listeners = enabled[0] || enabled[1] || enabled[2];
+	int running = mc_loaded_milter_running(loaded);
+	time_t now = mc_now();
 	size_t i;
 	int any_error = 0, k;
 
-	if (!(flags & MC_STATUS_JSON))
-		printf("%-32s %-5s %-21s %-11s %s\n", "HOST", "CERT", "EXPIRES", "SOURCE", "STATUS");
+	if (!(flags & MC_STATUS_JSON)) {
+		if (listeners && !running) {
+			const char *upd = json_string_value(json_object_get(loaded, "updated"));
+			printf("mailcert-milter is not running (%s%s): no certificate reaches the MTAs\n",
+			       upd ? "last seen " : "never ran on this store", upd ? upd : "");
+		}
+		printf("%-32s %-5s %-21s %-11s %-7s %s\n", "HOST", "CERT", "EXPIRES", "SOURCE", "LOADED",
+		       "STATUS");
+	}
+	if (listeners && !running)
+		any_error = 1;
 	for (i = 0; i < cfg->nhosts; i++) {
 		const mc_host *h = &cfg->hosts[i];
 		const char *refused;
 		mc_state st;
 		mc_err e;
 		json_t *j;
-		int wanted = !hosts;
+		int wanted = !hosts, judged;
 
 		for (k = 0; hosts && k < nhosts; k++)
 			if (mc_config_find_host(cfg, hosts[k]) == h)
@@ -68,11 +95,15 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			mc_state_set_error(&st, e.msg);
 		}
 		j = host_json(cfg, h, &st, loaded);
-		/* what the milter says about this host: a refused set is an error too */
-		refused = json_string_value(json_object_get(j, "load_error"));
-		if (in_error(&st) || refused)
+		/* is the current set live in every enabled MTA?  If not, why: the
+		 * plugin refused it, a reload fails, the plugin is not running */
+		judged = mc_loaded_judge(j, loaded, enabled,
+					 cfg->default_host && strcmp(cfg->default_host, h->name) == 0,
+					 running, st.last_success_time, now);
+		refused = judged == MC_LOAD_ERROR ? json_string_value(json_object_get(j, "load_error")) : NULL;
+		if (in_error(&st) || judged == MC_LOAD_ERROR)
 			any_error = 1;
-		if ((flags & MC_STATUS_ONLY_ERRORS) && !in_error(&st) && !refused) {
+		if ((flags & MC_STATUS_ONLY_ERRORS) && !in_error(&st) && judged != MC_LOAD_ERROR) {
 			json_decref(j);
 		} else if (flags & MC_STATUS_JSON) {
 			json_array_append_new(arr, j);
@@ -80,13 +111,14 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			char exp[MC_TIMEFMT_LEN], fail[MC_TIMEFMT_LEN], retry[MC_TIMEFMT_LEN];
 
 			fmt_time(st.has_cert ? st.cert_expiration_time : 0, exp);
-			printf("%-32s %-5s %-21s %-11s ", h->name, st.has_cert ? "yes" : "no", exp, st.source);
+			printf("%-32s %-5s %-21s %-11s %-7s ", h->name, st.has_cert ? "yes" : "no", exp,
+			       st.source, load_word(judged));
 			if (in_error(&st)) {
 				fmt_time(st.last_failure_time, fail);
 				fmt_time(st.next_retry_time, retry);
 				printf("error at %s, retry %s: %s\n", fail, retry, st.last_failure_error_message);
 			} else if (refused) {
-				printf("refused by mailcert-milter: %s\n", refused);
+				printf("not served: %s\n", refused);
 			} else {
 				printf("%s\n", st.has_cert ? "ok" : "no certificate yet");
 			}
@@ -95,7 +127,8 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		mc_state_free(&st);
 	}
 	if (flags & MC_STATUS_JSON) {
-		json_t *doc = json_pack("{s:o,s:o}", "hosts", arr, "listeners", mc_loaded_listeners(loaded));
+		json_t *doc = json_pack("{s:o,s:o,s:o}", "hosts", arr, "listeners", mc_loaded_listeners(loaded),
+					"milter", mc_loaded_milter_json(loaded, running));
 		char *s = json_dumps(doc, JSON_INDENT(2));
 		puts(s);
 		free(s);

@@ -3,11 +3,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fsutil.h"
 #include "loaded.h"
+#include "timefmt.h"
 
 json_t *mc_loaded_read(const char *store)
 {
@@ -59,4 +63,117 @@ json_t *mc_loaded_listeners(json_t *loaded_doc)
 	json_t *l = json_object_get(loaded_doc, "listeners");
 
 	return json_is_object(l) ? json_incref(l) : json_object();
+}
+
+int mc_loaded_milter_running(json_t *loaded_doc)
+{
+	json_t *pidv = json_object_get(loaded_doc, "pid");
+	char path[64], comm[64];
+	json_int_t pid;
+	FILE *f;
+	int alive;
+
+	if (!json_is_integer(pidv))
+		return 0;
+	pid = json_integer_value(pidv);
+	if (pid <= 1 || pid > INT_MAX)
+		return 0;
+	alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	if (!alive)
+		return 0;
+	/* a pid reused by another program is not the plugin */
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1; /* no /proc to ask: the pid is alive */
+	if (!fgets(comm, sizeof comm, f))
+		comm[0] = '\0';
+	fclose(f);
+	/* memcheck: the plugin under valgrind in the tests */
+	return strncmp(comm, "mailcert-milter", 15) == 0 || strncmp(comm, "memcheck", 8) == 0;
+}
+
+json_t *mc_loaded_milter_json(json_t *loaded_doc, int running)
+{
+	json_t *pidv = json_object_get(loaded_doc, "pid");
+
+	return json_pack("{s:b, s:o, s:o}", "running", running, "pid",
+			 json_is_integer(pidv) ? json_incref(pidv) : json_null(), "updated",
+			 str_or_null(json_object_get(loaded_doc, "updated")));
+}
+
+static const char *const mta_keys[3] = { "postfix", "dovecot", "sendmail" };
+
+/* the reason MTA M is not loading anything: its failing reload, or NULL */
+static int mta_failing(json_t *loaded_doc, int m, const char **err, const char **since)
+{
+	json_t *s = json_object_get(json_object_get(loaded_doc, "mta"), mta_keys[m]);
+
+	*err = json_string_value(json_object_get(s, "last_error"));
+	*since = json_string_value(json_object_get(s, "last_error_time"));
+	return *err != NULL && json_integer_value(json_object_get(s, "failures")) > 0;
+}
+
+static void set_load_error(json_t *host_obj, const char *msg, const char *when, time_t now)
+{
+	char buf[MC_TIMEFMT_LEN];
+
+	if (!when) {
+		mc_time_format(now, buf);
+		when = buf;
+	}
+	json_object_set_new(host_obj, "load_error", json_string(msg));
+	json_object_set_new(host_obj, "load_error_time", json_string(when));
+}
+
+int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[3], int is_default,
+		    int running, time_t installed, time_t now)
+{
+	json_t *lo = json_object_get(host_obj, "loaded");
+	char msg[1024];
+	const char *missing = NULL, *err = NULL, *since = NULL;
+	int m, any = 0;
+
+	if (!json_is_true(json_object_get(host_obj, "has_cert")))
+		return MC_LOAD_NONE;
+	for (m = 0; m < 3; m++) {
+		if (!enabled[m] || (m == 2 && !is_default))
+			continue;
+		any = 1;
+		if (json_is_string(json_object_get(lo, mta_keys[m])))
+			continue;
+		if (!missing)
+			missing = mta_keys[m];
+		if (!err && mta_failing(loaded_doc, m, &err, &since))
+			missing = mta_keys[m];
+	}
+	if (!any)
+		return MC_LOAD_NONE;
+	if (json_is_string(json_object_get(host_obj, "load_error")))
+		return MC_LOAD_ERROR; /* the plugin refused the current set */
+	if (!missing)
+		return MC_LOAD_OK;
+	if (err) {
+		snprintf(msg, sizeof msg, "not loaded into %s: its reload is failing: %s", missing, err);
+		set_load_error(host_obj, msg, since, now);
+		return MC_LOAD_ERROR;
+	}
+	if (!running) {
+		snprintf(msg, sizeof msg, "not loaded into %s: mailcert-milter is not running", missing);
+		set_load_error(host_obj, msg, NULL, now);
+		return MC_LOAD_ERROR;
+	}
+	if (installed && now - installed < MC_LOAD_GRACE_S)
+		return MC_LOAD_PENDING;
+	if (installed) {
+		char t[MC_TIMEFMT_LEN];
+
+		mc_time_format(installed, t);
+		snprintf(msg, sizeof msg, "not loaded into %s, although installed at %s", missing, t);
+	} else {
+		snprintf(msg, sizeof msg, "not loaded into %s: mailcert-milter has not taken the current set",
+			 missing);
+	}
+	set_load_error(host_obj, msg, NULL, now);
+	return MC_LOAD_ERROR;
 }

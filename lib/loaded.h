@@ -59,4 +59,35 @@ void mc_loaded_annotate(json_t *host_obj, json_t *loaded_doc, const char *hostdi
 /* a new reference to the "listeners" object (an empty object when absent) */
 json_t *mc_loaded_listeners(json_t *loaded_doc);
 
+/*
+ * Whether the mailcert-milter that wrote LOADED_DOC is still running: its "pid" is
+ * alive and (where /proc tells) is a mailcert-milter.  NULL doc: never ran.
+ */
+int mc_loaded_milter_running(json_t *loaded_doc);
+
+/* the "milter" object of `status --json`: {"running": b, "pid": n|null, "updated": T|null} */
+json_t *mc_loaded_milter_json(json_t *loaded_doc, int running);
+
+/* what mc_loaded_judge found */
+enum {
+	MC_LOAD_NONE,    /* nothing to load: no certificate, or no MTA enabled */
+	MC_LOAD_OK,      /* the current set is live in every enabled MTA */
+	MC_LOAD_PENDING, /* just installed, the plugin has not loaded it yet: not an error */
+	MC_LOAD_ERROR    /* refused, a reload is failing, the plugin is not running, or
+			    the set was installed long ago and is still not loaded */
+};
+
+/* how long a newly installed set may wait for the plugin before status calls it an error */
+#define MC_LOAD_GRACE_S 120
+
+/*
+ * After mc_loaded_annotate: is HOST_OBJ's current set really live in every enabled
+ * MTA (ENABLED indexed postfix, dovecot, sendmail; Sendmail only counts for the
+ * default host, IS_DEFAULT)?  When it is not because of a problem, "load_error" and
+ * "load_error_time" are filled in with the reason (a failing reload and since when,
+ * or the plugin not running).  INSTALLED: when the set was installed (0: unknown).
+ */
+int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[3], int is_default,
+		    int running, time_t installed, time_t now);
+
 #endif

@@ -34,9 +34,12 @@ static json_t *host_json(const loader *l, const mh_host *h)
 
 	for (i = 0; h->names && h->names[i]; i++)
 		json_array_append_new(names, json_string(h->names[i]));
+	/* a time only while this host's current set is the one live in that MTA: a
+	 * set still pending for it (its reload has not happened or failed) has none */
 	for (m = 0; m < MTA_N; m++)
 		if (l->mta[m].enabled)
-			json_object_set_new(loaded, mta_names[m], time_or_null(h->loaded[m]));
+			json_object_set_new(loaded, mta_names[m],
+					    time_or_null((h->pending & (1u << m)) ? 0 : h->loaded[m]));
 	json_object_set_new(o, "names", names);
 	json_object_set_new(o, "serial", h->file[0] ? json_string(h->serial) : json_null());
 	json_object_set_new(o, "gen", h->file[0] && h->gen[0] ? json_string(h->gen) : json_null());

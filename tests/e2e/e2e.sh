@@ -53,6 +53,8 @@ e2e_config() {
         [ -n "${PREFERRED_CHAIN:-}" ] && echo "  preferred_chain = \"$PREFERRED_CHAIN\""
         echo "}"
         echo "http01 { listen = { \"127.0.0.1:$port\" } }"
+        # no MTA here: status judges the store alone (tests/plugin/ covers the MTAs)
+        echo "listeners { postfix = false  dovecot = false }"
         for spec in "$@"; do
             host=${spec%%:*}
             [ -n "$first" ] || first=$host

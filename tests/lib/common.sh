@@ -42,11 +42,29 @@ on_exit() {
     MAILCERT_EXIT_HANDLERS+=("$*")
 }
 
+# Sanitizer reports that reached a log or output file of the test (a daemon's log, a
+# command's captured stderr): UBSan in a combined ASan+UBSan build ignores log_path, so
+# tests/lib/run-test cannot see those. Scanned at exit, before the work dirs go.
+MAILCERT_SANITIZER_RE='(ERROR|WARNING): (Address|Leak|Thread|Memory)Sanitizer|runtime error: |SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer'
+_common_sanitizer_scan() {
+    local d f found=0
+    for d in "$@"; do
+        [ -n "$d" ] && [ -d "$d" ] || continue
+        while IFS= read -r f; do
+            log "FAIL: sanitizer report in $f:"
+            grep -m5 -E -A3 "$MAILCERT_SANITIZER_RE" "$f" >&2
+            found=1
+        done < <(grep -rIlE "$MAILCERT_SANITIZER_RE" "$d" 2>/dev/null)
+    done
+    return $found
+}
+
 _common_run_exit() {
     local rc=$? i
     # Handlers must not abort the chain, whatever the caller's set -e/-u say.
     set +e +u
     trap - EXIT
+    _common_sanitizer_scan "${W:-}" "${T:-}" || MAILCERT_EXIT_FAILED=1
     for ((i = ${#MAILCERT_EXIT_HANDLERS[@]} - 1; i >= 0; i--)); do
         eval "${MAILCERT_EXIT_HANDLERS[i]}"
     done

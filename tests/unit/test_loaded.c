@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -120,6 +122,112 @@ START_TEST(read_from_store)
 }
 END_TEST
 
+
+/* a host of `status --json` after annotate: has a certificate, current serial 0d */
+static json_t *judged_host(json_t *doc, const char *dir)
+{
+	json_t *h = json_pack("{s:s, s:b}", "serial", "0d", "has_cert", 1);
+
+	mc_loaded_annotate(h, doc, dir);
+	return h;
+}
+
+static const char judge_doc[] =
+	"{\"version\":1,\"pid\":1,\"updated\":\"2026-11-30T10:00:00Z\",\"hosts\":{"
+	" \"live.test\":{\"serial\":\"0d\",\"loaded\":{\"postfix\":\"2026-11-30T09:00:00Z\","
+	"   \"dovecot\":\"2026-11-30T09:00:01Z\",\"sendmail\":null}},"
+	" \"half.test\":{\"serial\":\"0d\",\"loaded\":{\"postfix\":\"2026-11-30T09:00:00Z\","
+	"   \"dovecot\":null}}},"
+	"\"mta\":{\"postfix\":{\"last_error\":null,\"failures\":0},"
+	"  \"dovecot\":{\"last_error\":\"doveadm reload: Dovecot is not running\","
+	"   \"last_error_time\":\"2026-11-30T09:30:00Z\",\"failures\":3}}}";
+
+START_TEST(judge_live_everywhere)
+{
+	json_t *doc = json_loads(judge_doc, 0, NULL), *h = judged_host(doc, "live.test");
+	const int pd[3] = { 1, 1, 0 }, pds[3] = { 1, 1, 1 };
+
+	ck_assert_int_eq(mc_loaded_judge(h, doc, pd, 0, 1, 100, 1000), MC_LOAD_OK);
+	ck_assert(json_is_null(json_object_get(h, "load_error")));
+	/* Sendmail serves only the default host: it does not count for another */
+	ck_assert_int_eq(mc_loaded_judge(h, doc, pds, 0, 1, 100, 1000), MC_LOAD_OK);
+	/* for the default host, a set not loaded into Sendmail is not live */
+	ck_assert_int_eq(mc_loaded_judge(h, doc, pds, 1, 1, 100, 100000), MC_LOAD_ERROR);
+	json_decref(h);
+	json_decref(doc);
+}
+END_TEST
+
+START_TEST(judge_failing_reload)
+{
+	json_t *doc = json_loads(judge_doc, 0, NULL), *h = judged_host(doc, "half.test");
+	const int pd[3] = { 1, 1, 0 }, p[3] = { 1, 0, 0 };
+	const char *msg;
+
+	/* loaded into Postfix, not into Dovecot, whose reload is failing */
+	ck_assert_int_eq(mc_loaded_judge(h, doc, pd, 0, 1, 100, 110), MC_LOAD_ERROR);
+	msg = json_string_value(json_object_get(h, "load_error"));
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_msg(strstr(msg, "dovecot") && strstr(msg, "Dovecot is not running"), "%s", msg);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "load_error_time")), "2026-11-30T09:30:00Z");
+	json_decref(h);
+	/* with Dovecot not managed, the same host is fine */
+	h = judged_host(doc, "half.test");
+	ck_assert_int_eq(mc_loaded_judge(h, doc, p, 0, 1, 100, 110), MC_LOAD_OK);
+	json_decref(h);
+	json_decref(doc);
+}
+END_TEST
+
+START_TEST(judge_new_set_and_no_plugin)
+{
+	json_t *doc = json_loads(doc_text, 0, NULL), *h;
+	const int pd[3] = { 1, 1, 0 }, none[3] = { 0, 0, 0 };
+
+	/* the store has 0d, the plugin still serves 0a: just installed, pending */
+	h = judged_host(doc, "a.example.test");
+	ck_assert_int_eq(mc_loaded_judge(h, doc, pd, 0, 1, 1000, 1000 + MC_LOAD_GRACE_S - 1),
+			 MC_LOAD_PENDING);
+	ck_assert(json_is_null(json_object_get(h, "load_error")));
+	/* ... long after: an error that says so */
+	ck_assert_int_eq(mc_loaded_judge(h, doc, pd, 0, 1, 1000, 1000 + MC_LOAD_GRACE_S + 1),
+			 MC_LOAD_ERROR);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(h, "load_error")), "not loaded into postfix"));
+	json_decref(h);
+	/* the plugin is not running: an error at once */
+	h = judged_host(doc, "a.example.test");
+	ck_assert_int_eq(mc_loaded_judge(h, doc, pd, 0, 0, 1000, 1001), MC_LOAD_ERROR);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(h, "load_error")), "not running"));
+	json_decref(h);
+	/* no MTA managed: nothing to judge */
+	h = judged_host(NULL, "a.example.test");
+	ck_assert_int_eq(mc_loaded_judge(h, NULL, none, 0, 0, 1000, 100000), MC_LOAD_NONE);
+	json_decref(h);
+	json_decref(doc);
+}
+END_TEST
+
+START_TEST(milter_liveness)
+{
+	json_t *doc;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(mc_loaded_milter_running(NULL), 0);
+	/* a pid that is gone */
+	doc = json_pack("{s:i}", "pid", (int)pid);
+	ck_assert_int_eq(mc_loaded_milter_running(doc), 0);
+	json_decref(doc);
+	/* a live pid that is another program (this test) */
+	doc = json_pack("{s:i}", "pid", (int)getpid());
+	ck_assert_int_eq(mc_loaded_milter_running(doc), 0);
+	json_decref(doc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loaded");
@@ -130,6 +238,10 @@ int main(void)
 	tcase_add_test(tc, no_milter);
 	tcase_add_test(tc, unknown_host_and_listeners);
 	tcase_add_test(tc, read_from_store);
+	tcase_add_test(tc, judge_live_everywhere);
+	tcase_add_test(tc, judge_failing_reload);
+	tcase_add_test(tc, judge_new_set_and_no_plugin);
+	tcase_add_test(tc, milter_liveness);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
