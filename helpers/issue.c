@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "acme.h"
+#include "confdigest.h"
 #include "fsutil.h"
 #include "http01.h"
 #include "issue.h"
@@ -70,6 +71,21 @@ static int names_match(const mc_state *st, const mc_host *h)
 	return 1;
 }
 
+int mc_issue_error_stale(const mc_config *cfg, const mc_host *h, const mc_state *st)
+{
+	char now_digest[MC_CONFDIGEST_LEN];
+
+	if (!st->last_failure_error_message || !st->failure_config[0])
+		return 0;
+	mc_config_host_digest(cfg, h, now_digest);
+	return strcmp(now_digest, st->failure_config) != 0;
+}
+
+int mc_issue_cert_current(const mc_state *st, time_t now)
+{
+	return st->has_cert && now < st->cert_expiration_time && now < st->renewal_time;
+}
+
 /* 1 when the host should be left alone now, with the reason logged */
 static int skip_host(struct pool *p, const mc_host *h, const mc_state *st, time_t now)
 {
@@ -77,12 +93,18 @@ static int skip_host(struct pool *p, const mc_host *h, const mc_state *st, time_
 
 	if (p->flags & MC_ISSUE_FORCE)
 		return 0;
-	if (st->has_cert && mc_store_has_cert(p->cfg->store, h->dir) && names_match(st, h) &&
-	    now < st->cert_expiration_time && now < st->renewal_time) {
+	/* retry is for hosts in error: whatever failed is tried again now */
+	if ((p->flags & MC_ISSUE_RETRY) && st->last_failure_error_message)
+		return 0;
+	if (mc_issue_cert_current(st, now) && mc_store_has_cert(p->cfg->store, h->dir) && names_match(st, h)) {
 		if (p->flags & MC_ISSUE_DUE_ONLY)
 			return 1;
 		mc_time_format(st->renewal_time, t);
-		mc_info("%s: certificate is valid, renewal due %s (use --force to renew now)", h->name, t);
+		if (p->flags & MC_ISSUE_RETRY)
+			mc_info("%s: not in error and the certificate is valid: nothing to retry; renewal due %s "
+				"(use issue --force to renew now)", h->name, t);
+		else
+			mc_info("%s: certificate is valid, renewal due %s (use --force to renew now)", h->name, t);
 		return 1;
 	}
 	if ((p->flags & MC_ISSUE_DUE_ONLY) && st->next_retry_time && now < st->next_retry_time)
@@ -183,9 +205,37 @@ static void record_failure(struct pool *p, const mc_host *h, mc_state *st, const
 	st->last_failure_time = now;
 	st->next_retry_time = now + mc_backoff_seconds(st->failures);
 	mc_state_set_error(st, msg);
+	mc_config_host_digest(p->cfg, h, st->failure_config);
 	/* the installed certificate is untouched; only its state.json changes */
 	if (mc_store_state_save(p->cfg->store, h->dir, st, &e) < 0)
 		mc_error("%s: recording the failure: %s", h->name, e.msg);
+}
+
+/*
+ * A failure recorded under a configuration the operator has changed since no
+ * longer holds: its backoff is dropped (the new configuration is tried as soon
+ * as the host is due), and when the installed certificate is valid and not due
+ * the failure is forgotten — nothing needs a person, and no order is placed
+ * just to clear it.
+ */
+static void forget_stale_error(struct pool *p, const mc_host *h, mc_state *st, time_t now)
+{
+	char t[MC_TIMEFMT_LEN];
+	mc_err e;
+
+	if (!mc_issue_error_stale(p->cfg, h, st))
+		return;
+	st->next_retry_time = 0;
+	if (!mc_issue_cert_current(st, now))
+		return;
+	mc_time_format(st->last_failure_time, t);
+	mc_info("%s: the failure of %s happened under an earlier configuration and the installed "
+		"certificate is valid: failure cleared", h->name, t);
+	mc_state_set_error(st, NULL);
+	st->failures = 0;
+	st->failure_config[0] = '\0';
+	if (mc_store_state_save(p->cfg->store, h->dir, st, &e) < 0)
+		mc_error("%s: %s", h->name, e.msg);
 }
 
 static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
@@ -205,6 +255,7 @@ static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
 		mc_warn("%s: ignoring unreadable state: %s", h->name, e.msg);
 		mc_state_init(&st);
 	}
+	forget_stale_error(p, h, &st, mc_now());
 	if (h->source == MC_SRC_MANUAL && !(p->flags & MC_ISSUE_SELFSIGNED)) {
 		mc_debug("%s: source is manual; nothing to obtain", h->name);
 	} else if (!skip_host(p, h, &st, mc_now())) {

@@ -15,9 +15,20 @@
 #define MC_ISSUE_FORCE 0x1   /* ignore the renewal window */
 #define MC_ISSUE_DUE_ONLY 0x2 /* renew: only hosts due or whose retry time came */
 #define MC_ISSUE_SELFSIGNED 0x4 /* self-signed certificates, whatever the source */
+#define MC_ISSUE_RETRY 0x8      /* retry: a host in error is tried again now */
 
 /* run for HOSTS (NULL: every configured host); returns the number that failed */
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs);
+
+/*
+ * 1 when ST records a failure that happened under another configuration of H
+ * than CFG's (the operator has changed it since): the failure no longer
+ * describes what mailcert would do now.
+ */
+int mc_issue_error_stale(const mc_config *cfg, const mc_host *h, const mc_state *st);
+
+/* 1 when ST's certificate is installed, valid at NOW and not yet due for renewal */
+int mc_issue_cert_current(const mc_state *st, time_t now);
 
 /* fill host, names and source of ST from the configuration where unset */
 void mc_issue_state_defaults(mc_state *st, const mc_host *h);

@@ -59,6 +59,22 @@ static mc_config *load_config(int *exit_code)
 	return cfg;
 }
 
+/* what is valid but cannot work as configured: said, not refused */
+static void check_warnings(const mc_config *cfg)
+{
+	const mc_host *first = NULL;
+	size_t i, nacme = 0;
+
+	for (i = 0; i < cfg->nhosts; i++)
+		if (cfg->hosts[i].source == MC_SRC_ACME && nacme++ == 0)
+			first = &cfg->hosts[i];
+	if (first && !cfg->acme_agree_tos)
+		fprintf(stderr,
+			"%s: warning: acme.agree_tos is false: no certificate can be ordered for the %zu "
+			"host(s) with source \"acme\" (first: %s, at %s) until it is set to true\n",
+			config_file, nacme, first->name, first->where);
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	int rc = 0;
@@ -72,6 +88,7 @@ static int cmd_check(int argc, char **argv)
 	if (!cfg)
 		return rc;
 	printf("configuration OK\n");
+	check_warnings(cfg);
 	mc_config_free(cfg);
 	return 0;
 }
@@ -267,7 +284,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "renew") == 0)
 		return cmd_issue_like(argc, argv, MC_ISSUE_DUE_ONLY, 0);
 	if (strcmp(cmd, "retry") == 0)
-		return cmd_issue_like(argc, argv, 0, 1);
+		return cmd_issue_like(argc, argv, MC_ISSUE_RETRY, 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc, argv);
 	if (strcmp(cmd, "self-signed") == 0)

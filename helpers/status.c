@@ -22,6 +22,13 @@ static int in_error(const mc_state *st)
 	return st->last_failure_error_message != NULL;
 }
 
+/* a failure under a configuration changed since, with a valid certificate in place:
+ * it describes nothing that needs a person (the next renew forgets it) */
+static int stale_error(const mc_config *cfg, const mc_host *h, const mc_state *st, time_t now)
+{
+	return in_error(st) && mc_issue_error_stale(cfg, h, st) && mc_issue_cert_current(st, now);
+}
+
 /* fills ST's defaults and checks has_cert against the store, then the JSON */
 static json_t *host_json(const mc_config *cfg, const mc_host *h, mc_state *st, json_t *loaded)
 {
@@ -83,7 +90,7 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		mc_state st;
 		mc_err e;
 		json_t *j;
-		int wanted = !hosts, judged;
+		int wanted = !hosts, judged, stale;
 
 		for (k = 0; hosts && k < nhosts; k++)
 			if (mc_config_find_host(cfg, hosts[k]) == h)
@@ -95,6 +102,10 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			mc_state_set_error(&st, e.msg);
 		}
 		j = host_json(cfg, h, &st, loaded);
+		stale = stale_error(cfg, h, &st, now);
+		json_object_set_new(j, "failure_stale", json_boolean(stale));
+		if (stale)
+			mc_state_set_error(&st, NULL); /* for the table and the exit status */
 		/* is the current set live in every enabled MTA?  If not, why: the
 		 * plugin refused it, a reload fails, the plugin is not running */
 		judged = mc_loaded_judge(j, loaded, enabled,
@@ -119,6 +130,9 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 				printf("error at %s, retry %s: %s\n", fail, retry, st.last_failure_error_message);
 			} else if (refused) {
 				printf("not served: %s\n", refused);
+			} else if (stale) {
+				fmt_time(st.last_failure_time, fail);
+				printf("ok (the failure at %s happened under an earlier configuration)\n", fail);
 			} else {
 				printf("%s\n", st.has_cert ? "ok" : "no certificate yet");
 			}

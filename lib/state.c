@@ -69,6 +69,9 @@ json_t *mc_state_to_json(const mc_state *s)
 	json_object_set_new(j, "next_retry_time", time_or_null(s->next_retry_time));
 	json_object_set_new(j, "consecutive_failures", json_integer(s->failures));
 	json_object_set_new(j, "cert_url", str_or_null(s->cert_url));
+	json_object_set_new(j, "failure_config",
+			    s->last_failure_error_message && s->failure_config[0] ? json_string(s->failure_config)
+										  : json_null());
 	return j;
 }
 
@@ -122,6 +125,7 @@ int mc_state_from_json(json_t *j, mc_state *s, mc_err *e)
 	s->next_retry_time = get_time(j, "next_retry_time");
 	s->failures = (int)json_integer_value(json_object_get(j, "consecutive_failures"));
 	s->cert_url = get_dup(j, "cert_url");
+	get_str(j, "failure_config", s->failure_config, sizeof s->failure_config);
 	return 0;
 }
 

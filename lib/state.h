@@ -27,6 +27,7 @@ typedef struct mc_state {
 	time_t next_retry_time;
 	int failures;         /* consecutive failures, for backoff */
 	char *cert_url;       /* ACME certificate URL (for revocation, ARI) */
+	char failure_config[65]; /* mc_config_host_digest when the failure happened */
 } mc_state;
 
 void mc_state_init(mc_state *s);

@@ -20,10 +20,12 @@ E2E_TESTS = \
 	tests/e2e/hostile-ca.sh \
 	tests/e2e/chains-keys-webroot.sh \
 	tests/e2e/renew-retry.sh \
+	tests/e2e/stale-error.sh \
 	tests/e2e/tls-alpn.sh \
 	tests/e2e/store-publish-fault.sh \
 	tests/e2e/store-umask.sh \
-	tests/e2e/test-hooks-gate.sh
+	tests/e2e/test-hooks-gate.sh \
+	tests/e2e/configure-paths.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
