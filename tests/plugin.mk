@@ -14,7 +14,8 @@ PLUGIN_TESTS = \
 	tests/plugin/milter-socket.sh \
 	tests/plugin/milter-bounds.sh \
 	tests/plugin/sni-badnames.sh \
-	tests/plugin/prune-in-use.sh
+	tests/plugin/prune-in-use.sh \
+	tests/plugin/sendmail-pidfile.sh
 TESTS += $(PLUGIN_TESTS)
 EXTRA_DIST += $(PLUGIN_TESTS)
 EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py tests/plugin/mkhosts.sh $(TESTS_PLUGIN_LUA)
