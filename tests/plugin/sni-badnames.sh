@@ -40,7 +40,7 @@ read -r SMTP SMTPS IMAP IMAPS POP3S < <(freeport 5 | tr '\n' ' ')
 postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
 DC_CONF=$T/dc/dovecot.conf # not started yet: the first reload of Dovecot fails, harmlessly
 write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test
-"$MILTER" -v -c "$T/mailcert.conf" --once >>"$T/milter.log" 2>&1
+milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
 
 fail=0
 SNI=$STORE/postfix/sni
