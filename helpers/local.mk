@@ -10,6 +10,7 @@ helpers_libhelper_a_SOURCES = \
 	helpers/issue.c helpers/issue.h \
 	helpers/jws.c helpers/jws.h \
 	helpers/keys.c helpers/keys.h \
+	helpers/mtaconf.c helpers/mtaconf.h \
 	helpers/responder.c helpers/responder.h \
 	helpers/status.c helpers/status.h \
 	helpers/tlsalpn.c helpers/tlsalpn.h

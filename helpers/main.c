@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "http.h"
 #include "issue.h"
+#include "mtaconf.h"
 #include "log.h"
 #include "status.h"
 #include "store.h"
@@ -63,11 +64,16 @@ static mc_config *load_config(int *exit_code)
 static void check_warnings(const mc_config *cfg)
 {
 	const mc_host *first = NULL;
+	char **problems;
 	size_t i, nacme = 0;
 
 	for (i = 0; i < cfg->nhosts; i++)
 		if (cfg->hosts[i].source == MC_SRC_ACME && nacme++ == 0)
 			first = &cfg->hosts[i];
+	problems = mc_mtaconf_problems(cfg);
+	for (i = 0; problems && problems[i]; i++)
+		fprintf(stderr, "%s: warning: %s\n", config_file, problems[i]);
+	mc_strv_free(problems);
 	if (first && !cfg->acme_agree_tos)
 		fprintf(stderr,
 			"%s: warning: acme.agree_tos is false: no certificate can be ordered for the %zu "

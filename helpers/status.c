@@ -12,6 +12,7 @@
 
 #include "issue.h"
 #include "loaded.h"
+#include "mtaconf.h"
 #include "status.h"
 #include "store.h"
 #include "timefmt.h"
@@ -70,9 +71,20 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 	int listeners = enabled[0] || enabled[1] || enabled[2];
 	int running = mc_loaded_milter_running(loaded);
 	time_t now = mc_now();
+	char **problems;
+	json_t *pj;
 	size_t i;
 	int any_error = 0, k;
 
+	if (listeners && !running)
+		any_error = 1;
+	/* the MTAs must read what the plugin keeps, or nothing it loads is served */
+	problems = mc_mtaconf_problems(cfg);
+	for (k = 0; problems && problems[k]; k++) {
+		any_error = 1;
+		if (!(flags & MC_STATUS_JSON))
+			printf("%s\n", problems[k]);
+	}
 	if (!(flags & MC_STATUS_JSON)) {
 		if (listeners && !running) {
 			const char *upd = json_string_value(json_object_get(loaded, "updated"));
@@ -82,8 +94,6 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		printf("%-32s %-5s %-21s %-11s %-7s %s\n", "HOST", "CERT", "EXPIRES", "SOURCE", "LOADED",
 		       "STATUS");
 	}
-	if (listeners && !running)
-		any_error = 1;
 	for (i = 0; i < cfg->nhosts; i++) {
 		const mc_host *h = &cfg->hosts[i];
 		const char *refused;
@@ -141,8 +151,13 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		mc_state_free(&st);
 	}
 	if (flags & MC_STATUS_JSON) {
-		json_t *doc = json_pack("{s:o,s:o,s:o}", "hosts", arr, "listeners", mc_loaded_listeners(loaded),
-					"milter", mc_loaded_milter_json(loaded, running));
+		json_t *doc;
+
+		pj = json_array();
+		for (k = 0; problems && problems[k]; k++)
+			json_array_append_new(pj, json_string(problems[k]));
+		doc = json_pack("{s:o,s:o,s:o,s:o}", "hosts", arr, "listeners", mc_loaded_listeners(loaded),
+				"milter", mc_loaded_milter_json(loaded, running), "problems", pj);
 		char *s = json_dumps(doc, JSON_INDENT(2));
 		puts(s);
 		free(s);
@@ -151,5 +166,6 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		json_decref(arr);
 	}
 	json_decref(loaded);
+	mc_strv_free(problems);
 	return any_error;
 }

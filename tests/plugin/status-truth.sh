@@ -4,6 +4,8 @@
 #  - Dovecot stopped and a host renewed: Postfix serves the new set, Dovecot's reload
 #    fails; status exits 1, loaded.dovecot is null, load_error says why and since when;
 #    once Dovecot is back the plugin's retry loads it and status is clean again;
+#  - Postfix pointed at another chain file or SNI table, Dovecot without the include:
+#    status exits 1 and names the setting, check warns;
 #  - the plugin stopped: status exits 1 and says mailcert-milter is not running.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || skip "no jq"
@@ -68,7 +70,28 @@ if wait_for 120 status_clean; then ok "Dovecot back: status exits 0 again"; else
     bad "after Dovecot came back: exit $ST_RC, $(hq a.test .load_error)"; fi
 if wait_for 60 serves tls "$IMAPS" a.test "$A2"; then ok "Dovecot serves the renewed a.test"; else bad "Dovecot serves an old a.test"; fi
 
-# 3. the plugin stopped
+# 3. an MTA that does not read what the plugin keeps: status and check say so
+postconf -c "$PF_DIR" -e "smtpd_tls_chain_files = $T/elsewhere.pem" || die "postconf -e"
+st_json
+[ "$ST_RC" = 1 ] && jq -r '.problems[]' "$T/st.json" | grep -q "smtpd_tls_chain_files = $T/elsewhere.pem, not the default set $STORE/run/default.pem" &&
+    ok "wrong smtpd_tls_chain_files: status exits 1 and names it" || bad "wrong chain file: exit $ST_RC, $(jq -c .problems "$T/st.json")"
+"$MAILCERT" -c "$T/mailcert.conf" check >/dev/null 2>"$T/check.err"
+grep -q "warning: postfix: main.cf in $PF_DIR has smtpd_tls_chain_files" "$T/check.err" &&
+    ok "check warns about it" || bad "check: $(cat "$T/check.err")"
+postconf -c "$PF_DIR" -e "smtpd_tls_chain_files = $STORE/run/default.pem"
+postconf -c "$PF_DIR" -e "tls_server_sni_maps = hash:$T/other-sni"
+st_json
+[ "$ST_RC" = 1 ] && jq -r '.problems[]' "$T/st.json" | grep -q "tls_server_sni_maps = hash:$T/other-sni, not the SNI table hash:$STORE/postfix/sni" &&
+    ok "wrong tls_server_sni_maps: status exits 1 and names it" || bad "wrong SNI map: exit $ST_RC, $(jq -c .problems "$T/st.json")"
+postconf -c "$PF_DIR" -e "tls_server_sni_maps = hash:$STORE/postfix/sni"
+sed -i "s|^!include_try $STORE/dovecot/mailcert.conf|#&|" "$DC_CONF"
+st_json
+[ "$ST_RC" = 1 ] && jq -r '.problems[]' "$T/st.json" | grep -q "dovecot: its configuration .* does not include $STORE/dovecot/mailcert.conf" &&
+    ok "Dovecot without the include: status exits 1 and says so" || bad "no include: exit $ST_RC, $(jq -c .problems "$T/st.json")"
+sed -i "s|^#\(!include_try $STORE/dovecot/mailcert.conf\)|\1|" "$DC_CONF"
+if status_clean; then ok "configuration restored: status exits 0"; else bad "restored: exit $ST_RC, $(jq -c .problems "$T/st.json")"; fi
+
+# 4. the plugin stopped
 milter_stop "$MILTER_PID" || bad "mailcert-milter did not stop cleanly"
 st_json
 [ "$ST_RC" = 1 ] && ok "plugin stopped: status exits 1" || bad "plugin stopped: status exit $ST_RC"
