@@ -93,7 +93,7 @@ static int cmd_check(int argc, char **argv)
 	cfg = load_config(&rc);
 	if (!cfg)
 		return rc;
-	printf("configuration OK\n");
+	printf("configuration %s OK\n", config_file);
 	check_warnings(cfg);
 	mc_config_free(cfg);
 	return 0;
@@ -212,6 +212,9 @@ static int cmd_status(int argc, char **argv)
 			mc_config_free(cfg);
 			return MC_EX_USAGE;
 		}
+	/* which file: a build for another prefix reads another one */
+	if (!(flags & MC_STATUS_JSON))
+		printf("configuration %s\n", config_file);
 	rc = mc_status(cfg, optind < argc ? argv + optind : NULL, argc - optind, flags);
 	mc_config_free(cfg);
 	return rc;

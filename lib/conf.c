@@ -363,8 +363,14 @@ static int preprocess(const char *file, mc_buf *out, mc_err *e)
 	int line = 1, depth = 0, open_line[64];
 	size_t i;
 
-	if (mc_file_read(file, 1024 * 1024, out, e) < 0)
-		return mc_err_set(e, "%s: cannot read: %s", file, strchr(e->msg, ':') ? strchr(e->msg, ':') + 2 : e->msg);
+	if (mc_file_read(file, 1024 * 1024, out, e) < 0) {
+		/* the reason is copied first: e->msg is also the destination */
+		char why[sizeof e->msg];
+		const char *colon = strrchr(e->msg, ':');
+
+		snprintf(why, sizeof why, "%s", colon && colon[1] == ' ' ? colon + 2 : e->msg);
+		return mc_err_set(e, "%s: cannot read: %s", file, why);
+	}
 	for (i = 0; i < out->len; i++) {
 		char c = out->data[i], n = i + 1 < out->len ? out->data[i + 1] : '\0';
 

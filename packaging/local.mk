@@ -1,3 +1,32 @@
-# packaging/: systemd units, shipped in the tarball for distribution packages to install
-EXTRA_DIST += packaging/systemd/mailcert-renew.service packaging/systemd/mailcert-renew.timer \
-	packaging/systemd/mailcert-milter.service
+# packaging/: systemd units, made from packaging/systemd/*.in with the configured
+# paths (@sbindir@, @sysconfdir@, @localstatedir@) and installed in
+# $(systemdsystemunitdir) (configure --with-systemdsystemunitdir=DIR; default from
+# pkg-config systemd; "no" builds them without installing them).
+SYSTEMD_UNITS = \
+	packaging/systemd/mailcert-milter.service \
+	packaging/systemd/mailcert-renew.service \
+	packaging/systemd/mailcert-renew.timer
+EXTRA_DIST += $(SYSTEMD_UNITS:=.in)
+CLEANFILES += $(SYSTEMD_UNITS)
+if HAVE_SYSTEMD
+systemdsystemunit_DATA = $(SYSTEMD_UNITS)
+else
+noinst_DATA = $(SYSTEMD_UNITS)
+endif
+
+# Made by make, not configure: make expands ${prefix} in the paths, and an
+# installation with `make prefix=...` gets units that match it.
+systemd_unit_subst = $(AM_V_GEN)$(MKDIR_P) packaging/systemd && \
+	sed -e 's|@sbindir[@]|$(sbindir)|g' \
+	    -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+	    -e 's|@localstatedir[@]|$(localstatedir)|g' \
+	    $(srcdir)/$@.in >$@.tmp && \
+	if grep -n '@[a-z_]*@' $@.tmp; then echo "$@: unknown substitution" >&2; rm -f $@.tmp; exit 1; fi && \
+	mv -f $@.tmp $@
+
+packaging/systemd/mailcert-milter.service: $(srcdir)/packaging/systemd/mailcert-milter.service.in Makefile
+	$(systemd_unit_subst)
+packaging/systemd/mailcert-renew.service: $(srcdir)/packaging/systemd/mailcert-renew.service.in Makefile
+	$(systemd_unit_subst)
+packaging/systemd/mailcert-renew.timer: $(srcdir)/packaging/systemd/mailcert-renew.timer.in Makefile
+	$(systemd_unit_subst)

@@ -25,7 +25,8 @@ E2E_TESTS = \
 	tests/e2e/store-publish-fault.sh \
 	tests/e2e/store-umask.sh \
 	tests/e2e/test-hooks-gate.sh \
-	tests/e2e/configure-paths.sh
+	tests/e2e/configure-paths.sh \
+	tests/e2e/install-units.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
