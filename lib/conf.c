@@ -23,6 +23,7 @@ static mc_err *conf_err;
 static int conf_failed;
 static cfg_t *conf_root;
 static int title_line(const char *file, const char *title, int endline);
+static void host_where(cfg_t *sec, char *out, size_t outlen);
 static char default_host_where[512];
 static int acme_seen;
 
@@ -33,6 +34,23 @@ static void conf_errfn(cfg_t *cfg, const char *fmt, va_list ap)
 	if (conf_failed++)
 		return; /* the first error is the useful one */
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	/* a host repeated (in one file or across conf.d): say where it was first */
+	if (strncmp(fmt, "found duplicate title", 21) == 0 && conf_root && cfg && cfg->filename) {
+		char title[MC_ERRLEN], where[512];
+		const char *q = strchr(msg, '\'');
+		cfg_t *prev;
+
+		snprintf(title, sizeof title, "%s", q ? q + 1 : "");
+		if (title[0] && title[strlen(title) - 1] == '\'')
+			title[strlen(title) - 1] = '\0';
+		prev = cfg_gettsec(conf_root, "host", title);
+		if (prev) {
+			host_where(prev, where, sizeof where);
+			mc_err_set(conf_err, "%s:%d: duplicate host \"%s\" (first defined at %s)", cfg->filename,
+				   cfg->line, title, where);
+			return;
+		}
+	}
 	/* sections made before parsing (the defaults) carry no file name */
 	if (cfg && !cfg->filename && conf_root && conf_root->filename)
 		mc_err_set(conf_err, "%s:%d: %s", conf_root->filename, cfg->line ? cfg->line : conf_root->line, msg);

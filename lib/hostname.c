@@ -57,6 +57,8 @@ int mc_hostname_check(const char *name, int allow_wildcard, char *out, mc_err *e
 		}
 		*o++ = (char)c;
 	}
+	if (labellen == 0 && i > 0 && p[i - 1] == '.')
+		return mc_err_set(e, "invalid hostname \"%.64s\": trailing dot not allowed", name);
 	if (labellen == 0)
 		return mc_err_set(e, "invalid hostname \"%.64s\": empty label", name);
 	if (p[i - 1] == '-')

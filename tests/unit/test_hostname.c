@@ -86,7 +86,7 @@ START_TEST(path_tricks)
 	bad("a/b.example.com", 1, "'/' is not allowed");
 	bad("a..b", 1, "empty label");
 	bad(".example.com", 1, "empty label");
-	bad("example.com.", 1, "empty label");
+	bad("example.com.", 1, "trailing dot not allowed");
 	bad("", 1, "empty hostname");
 	bad("a b.example.com", 1, "not allowed");
 	bad("a_b.example.com", 1, "'_' is not allowed");
