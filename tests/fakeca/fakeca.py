@@ -42,6 +42,14 @@ Modes (what the certificate URL serves, unless said otherwise):
   slow        authorizations start "pending" and stay so, with Retry-After: 1, for two
               polls after the client answers a challenge; finalize returns
               "processing" with Retry-After: 1 for two more polls. Then as "good".
+              Non-wildcard authorizations offer http-01, dns-01 and tls-alpn-01.
+  strayauthz  the order's first authorization is for unrequested.example.test, a name
+              the client never asked for; it is "pending" (http-01, dns-01 and
+              tls-alpn-01 offered) until its challenge is answered, then valid, and the
+              order is then issued as in "good": a client must refuse it first
+  straywildcard
+              like strayauthz, but the first authorization names the order's first name
+              with "wildcard": true, i.e. *.NAME, which was not asked for
 
 Files written to DIR:
   requests.log     one JSON object per request: time, method, path, status, and the
@@ -66,7 +74,10 @@ import threading
 import time
 
 MODES = ("good", "wrongkey", "wrongnames", "expired", "notyetvalid", "badchain",
-         "badchain-samename", "garbage", "problem", "hugebody", "slow")
+         "badchain-samename", "garbage", "problem", "hugebody", "slow", "strayauthz",
+         "straywildcard")
+STRAY = ("strayauthz", "straywildcard")
+STRAY_NAME = "unrequested.example.test"
 
 ERR = "urn:ietf:params:acme:error:"
 # Names we are willing to write into an openssl config file: a DNS name, maybe a wildcard.
@@ -501,6 +512,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._json(201, obj, {"Location": self.st.base + "/order/%d" % num})
 
     def _authz_valid(self, order, i):
+        if self.st.mode in STRAY:
+            return order["answered"][i]
         if self.st.mode != "slow":
             return True
         return order["answered"][i] and order["authz_polls"][i] > 2
@@ -541,7 +554,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         wildcard = order["names"][i].startswith("*.")
         types = ["dns-01"] if wildcard else ["http-01"]
         if self.st.mode == "slow" and not wildcard:
-            types.append("dns-01")
+            types += ["dns-01", "tls-alpn-01"]
+        if self.st.mode in STRAY:
+            types = ["http-01", "dns-01", "tls-alpn-01"]
         objs = []
         for t in types:
             c = {"type": t, "url": "%s/chall/%d/%d" % (b, num, i),
@@ -561,6 +576,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               else name},
                "challenges": self._chall_objs(order, i)}
         if name.startswith("*."):
+            obj["wildcard"] = True
+        if i == 0 and self.st.mode == "strayauthz":
+            obj["identifier"]["value"] = STRAY_NAME
+        if i == 0 and self.st.mode == "straywildcard":
             obj["wildcard"] = True
         self._json(200, obj, self._retry_after(obj))
 
