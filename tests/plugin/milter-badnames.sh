@@ -8,23 +8,28 @@
 # session under a valid (replaced) name.
 . "$(dirname "$0")/lib.sh"
 command -v miltertest >/dev/null || skip "no miltertest"
-command -v valgrind >/dev/null || skip "no valgrind"
 command -v jq >/dev/null || skip "no jq"
 ldd "$MILTER" | grep -q libmilter || skip "built --without-milter"
-# a sanitizer build does not run under valgrind
-ldd "$MILTER" | grep -Eq 'libasan|libubsan' && skip "built with sanitizers"
+VG_RC=99
+VALGRIND=(valgrind --error-exitcode=$VG_RC --errors-for-leak-kinds=definite --leak-check=full
+    --log-file="$T/valgrind.log")
+if ldd "$MILTER" | grep -Eq 'libasan|libubsan'; then
+    # a sanitizer build cannot run under valgrind: the counts and the clean exit are
+    # still checked, and the sanitizers report what they see
+    log "sanitizer build: without valgrind"
+    VALGRIND=()
+else
+    command -v valgrind >/dev/null || skip "no valgrind"
+fi
 
 STORE=$T/store
 write_conf "$T/mailcert.conf" "$STORE" "" "none"
 export MILTER_SOCK="unix:$T/milter.sock"
-VG_RC=99
-valgrind --error-exitcode=$VG_RC --errors-for-leak-kinds=definite --leak-check=full \
-    --log-file="$T/valgrind.log" \
-    "$MILTER" -f -v -c "$T/mailcert.conf" -p "$MILTER_SOCK" >>"$T/milter.log" 2>&1 &
+"${VALGRIND[@]}" "$MILTER" -f -v -c "$T/mailcert.conf" -p "$MILTER_SOCK" >>"$T/milter.log" 2>&1 &
 VG=$!
 on_exit "kill $VG 2>/dev/null; wait $VG 2>/dev/null"
 wait_for 60 test -S "$T/milter.sock" ||
-    die "no milter socket: $(cat "$T/milter.log" "$T/valgrind.log")"
+    die "no milter socket: $(cat "$T/milter.log" "$T/valgrind.log" 2>/dev/null)"
 
 fail=0
 if miltertest -s "$srcdir/tests/plugin/badnames.lua" >"$T/mt.out" 2>&1; then
@@ -59,12 +64,14 @@ kill -TERM "$VG"
 wait "$VG"
 rc=$?
 if [ "$rc" = 0 ]; then
-    log "ok   mailcert-milter under valgrind exited 0 on SIGTERM"
+    log "ok   mailcert-milter exited 0 on SIGTERM"
 else
-    log "FAIL mailcert-milter under valgrind exited $rc on SIGTERM (valgrind's error exit is $VG_RC)"
+    log "FAIL mailcert-milter exited $rc on SIGTERM (valgrind's error exit is $VG_RC)"
     fail=1
 fi
-if grep -q 'ERROR SUMMARY: 0 errors' "$T/valgrind.log" &&
+if [ ${#VALGRIND[@]} = 0 ]; then
+    :
+elif grep -q 'ERROR SUMMARY: 0 errors' "$T/valgrind.log" &&
     ! grep -Eq 'definitely lost: [1-9]|Invalid (read|write)' "$T/valgrind.log"; then
     log "ok   valgrind: $(grep -o 'ERROR SUMMARY:.*' "$T/valgrind.log")"
 else
