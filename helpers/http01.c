@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +33,7 @@
 #include "xalloc.h"
 
 #define MAX_LISTEN 16
-#define MAX_CLIENTS 512
+#define MAX_CLIENTS MC_HTTP01_MAX_CLIENTS
 #define REQ_MAX 4096
 #define REQ_TIMEOUT_MS 10000
 #define PREFIX "/.well-known/acme-challenge/"
@@ -43,7 +45,8 @@ struct token {
 
 struct client {
 	int fd;
-	long deadline;
+	long deadline;           /* for the whole request, from accept */
+	long seen;               /* accepted or last sent us a byte: oldest idle goes first */
 	size_t len;
 	char buf[REQ_MAX + 1];
 };
@@ -67,6 +70,7 @@ struct responder {
 	size_t ntokens, captokens;
 	struct client *clients[MAX_CLIENTS];
 	size_t nclients;
+	size_t maxclients;       /* MAX_CLIENTS, or less when descriptors are short */
 };
 
 static void send_all(int fd, const char *p, size_t len)
@@ -180,9 +184,55 @@ static void drop(struct responder *h, size_t i)
 	h->clients[i] = h->clients[--h->nclients];
 }
 
+/*
+ * A full table never stops new connections: the connection idle the longest
+ * makes room.  One client holding hundreds of idle connections then only
+ * ever evicts its own, and a validator's GET is served at once.
+ */
+static void evict_oldest_idle(struct responder *h)
+{
+	size_t i, oldest = 0;
+
+	if (h->nclients == 0)
+		return;
+	for (i = 1; i < h->nclients; i++)
+		if (h->clients[i]->seen < h->clients[oldest]->seen)
+			oldest = i;
+	drop(h, oldest);
+}
+
+static void accept_all(struct responder *h, int lfd)
+{
+	int retried = 0;
+
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct client *c;
+
+		if (fd < 0) {
+			if ((errno == EMFILE || errno == ENFILE) && !retried && h->nclients > 0) {
+				evict_oldest_idle(h); /* out of descriptors: same remedy */
+				retried = 1;
+				continue;
+			}
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		retried = 0;
+		if (h->nclients >= h->maxclients)
+			evict_oldest_idle(h);
+		c = mc_calloc(1, sizeof *c);
+		c->fd = fd;
+		c->seen = mc_mono_ms();
+		c->deadline = c->seen + REQ_TIMEOUT_MS;
+		h->clients[h->nclients++] = c;
+	}
+}
+
 static void serve(struct responder *h)
 {
-	struct pollfd pfd[MAX_LISTEN + 1 + MAX_CLIENTS];
+	static struct pollfd pfd[MAX_LISTEN + 1 + MAX_CLIENTS];
 
 	for (;;) {
 		size_t i, n = 0, base;
@@ -192,7 +242,7 @@ static void serve(struct responder *h)
 		pfd[n].fd = h->ctl_closed ? -1 : h->ctl;
 		pfd[n++].events = POLLIN;
 		for (i = 0; i < h->nlfd; i++) {
-			pfd[n].fd = h->nclients < MAX_CLIENTS ? h->lfd[i] : -1;
+			pfd[n].fd = h->lfd[i];
 			pfd[n++].events = POLLIN;
 		}
 		base = n;
@@ -209,25 +259,9 @@ static void serve(struct responder *h)
 			read_commands(h);
 		if (h->ctl_closed)
 			break;
-		for (i = 1; r > 0 && i < base; i++) {
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			for (;;) {
-				int fd = accept4(pfd[i].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-				struct client *c;
-				if (fd < 0)
-					break;
-				if (h->nclients >= MAX_CLIENTS) {
-					close(fd);
-					break;
-				}
-				c = mc_calloc(1, sizeof *c);
-				c->fd = fd;
-				c->deadline = mc_mono_ms() + REQ_TIMEOUT_MS;
-				h->clients[h->nclients++] = c;
-			}
-		}
-		/* walk clients backwards: drop() moves the last one into the hole */
+		/* clients first, while pfd still matches h->clients; walk backwards:
+		 * drop() moves the last one into the hole */
+		now = mc_mono_ms();
 		for (i = n; i-- > base;) {
 			size_t ci = i - base;
 			struct client *c;
@@ -236,7 +270,7 @@ static void serve(struct responder *h)
 			if (ci >= h->nclients)
 				continue;
 			c = h->clients[ci];
-			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (r > 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) {
 				got = recv(c->fd, c->buf + c->len, REQ_MAX - c->len, 0);
 				if (got <= 0) {
 					if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -244,6 +278,7 @@ static void serve(struct responder *h)
 					drop(h, ci);
 					continue;
 				}
+				c->seen = now;
 				c->len += (size_t)got;
 				c->buf[c->len] = '\0';
 				if (strstr(c->buf, "\r\n\r\n")) {
@@ -252,11 +287,16 @@ static void serve(struct responder *h)
 				} else if (c->len >= REQ_MAX) {
 					reply(c->fd, 431, "Request Header Fields Too Large", "too large\n", 0);
 					drop(h, ci);
+				} else if (now >= c->deadline) {
+					drop(h, ci);
 				}
-			} else if (mc_mono_ms() >= c->deadline) {
+			} else if (now >= c->deadline) {
 				drop(h, ci);
 			}
 		}
+		for (i = 1; r > 0 && i < base; i++)
+			if (pfd[i].revents & POLLIN)
+				accept_all(h, pfd[i].fd);
 	}
 }
 
@@ -333,10 +373,23 @@ static void child_main(void *arg, int ctl, int ready) __attribute__((noreturn));
 static void child_main(void *arg, int ctl, int ready)
 {
 	struct responder *h = arg;
+	struct rlimit rl;
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);
 	h->ctl = ctl;
+	/* room for a full table (while still allowed to raise the limit) */
+	h->maxclients = MAX_CLIENTS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = MAX_CLIENTS + MAX_LISTEN + 16;
+		if (rl.rlim_cur < want) {
+			rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur < want)
+			h->maxclients = rl.rlim_cur > MAX_LISTEN + 32 ? (size_t)rl.rlim_cur - MAX_LISTEN - 16 : 16;
+	}
 	if (mc_responder_drop_privileges("mailcert-http01") < 0) {
 		mc_error("http-01 responder: cannot drop privileges to \"nobody\": %s", strerror(errno));
 		_exit(1);
@@ -378,7 +431,7 @@ int mc_http01_start(char *const *listen, size_t nlisten, void (*wipe)(void *), v
 		r->nlfd++;
 	}
 	h = mc_calloc(1, sizeof *h);
-	rc = mc_responder_spawn(&h->proc, "http-01", child_main, r, wipe, wipe_arg, e);
+	rc = mc_responder_spawn(&h->proc, "http-01", child_main, r, r->lfd, r->nlfd, wipe, wipe_arg, e);
 	/* the child has the sockets now */
 	for (i = 0; i < r->nlfd; i++)
 		close(r->lfd[i]);
@@ -429,24 +482,86 @@ void mc_http01_stop(mc_http01 *h)
 	free(h);
 }
 
+/*
+ * Open WEBROOT/.well-known/acme-challenge one step at a time with O_NOFOLLOW,
+ * creating what is missing with mkdirat when CREATE: whoever owns the
+ * document root must not be able to point root at another directory.
+ * Returns the directory's descriptor, or -1 with E set.
+ */
+static int webroot_dir(const char *webroot, int create, mc_err *e)
+{
+	static const char *const steps[] = { ".well-known", "acme-challenge" };
+	int dfd = open(webroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC), i;
+
+	if (dfd < 0)
+		return mc_err_set(e, "webroot %s: %s", webroot, strerror(errno));
+	for (i = 0; i < 2; i++) {
+		int next = openat(dfd, steps[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(dfd, steps[i], 0755) < 0 && errno != EEXIST) {
+				mc_err_set(e, "webroot: cannot create %s/%s%s: %s", webroot, i ? ".well-known/" : "",
+					   steps[i], strerror(errno));
+				close(dfd);
+				return -1;
+			}
+			next = openat(dfd, steps[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (next < 0) {
+			int err = errno;
+			if (fstatat(dfd, steps[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				mc_err_set(e, "webroot: refusing %s/%s%s: it is a symbolic link (it must be a real directory)",
+					   webroot, i ? ".well-known/" : "", steps[i]);
+			else
+				mc_err_set(e, "webroot: %s/%s%s: %s", webroot, i ? ".well-known/" : "", steps[i],
+					   err == ENOTDIR ? "not a directory" : strerror(err));
+			close(dfd);
+			return -1;
+		}
+		close(dfd);
+		dfd = next;
+	}
+	return dfd;
+}
+
 int mc_webroot_add(const char *webroot, const char *token, const char *keyauth, mc_err *e)
 {
-	char dir[4096];
+	char tmp[MC_TOKEN_MAX + 32];
+	int dfd, rc;
 
 	if (!mc_b64url_valid(token, MC_TOKEN_MAX))
 		return mc_err_set(e, "refusing a malformed challenge token");
-	mc_pathf(dir, sizeof dir, "%s/.well-known/acme-challenge", webroot);
-	if (mc_mkdir_p(dir, 0755, e) < 0)
+	dfd = webroot_dir(webroot, 1, e);
+	if (dfd < 0)
 		return -1;
-	return mc_file_write_atomic(dir, token, keyauth, strlen(keyauth), 0644, (gid_t)-1, e);
+	/* a new file (O_EXCL|O_NOFOLLOW) renamed over the name: a link there is replaced, not followed */
+	snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", token, (long)getpid());
+	unlinkat(dfd, tmp, 0);
+	rc = mc_file_write_new_at(dfd, tmp, keyauth, strlen(keyauth), 0644, (gid_t)-1, e);
+	if (rc == 0 && renameat(dfd, tmp, dfd, token) < 0) {
+		rc = mc_err_set(e, "webroot: rename %s/.well-known/acme-challenge/%s: %s", webroot, token,
+				strerror(errno));
+		unlinkat(dfd, tmp, 0);
+	} else if (rc < 0) {
+		mc_err_prefix(e, "webroot %s/.well-known/acme-challenge", webroot);
+	}
+	close(dfd);
+	return rc;
 }
 
 void mc_webroot_remove(const char *webroot, const char *token)
 {
-	char path[4096];
+	mc_err e;
+	int dfd;
 
 	if (!mc_b64url_valid(token, MC_TOKEN_MAX))
 		return;
-	mc_pathf(path, sizeof path, "%s/.well-known/acme-challenge/%s", webroot, token);
-	unlink(path);
+	dfd = webroot_dir(webroot, 0, &e);
+	if (dfd < 0) {
+		mc_warn("removing the challenge token: %s", e.msg);
+		return;
+	}
+	unlinkat(dfd, token, 0);
+	close(dfd);
 }

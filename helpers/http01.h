@@ -4,8 +4,12 @@
  * A child process, running as "nobody", serves
  * GET /.well-known/acme-challenge/TOKEN on every http01.listen address,
  * answering only the tokens of challenges in progress.  Requests are bounded in size (4 KiB) and time (10 s); token
- * syntax is checked before lookup.  The webroot alternative writes
- * WEBROOT/.well-known/acme-challenge/TOKEN instead.
+ * syntax is checked before lookup.  All connections are served by one
+ * poll(2) loop; at most MC_HTTP01_MAX_CLIENTS are held, and a new one
+ * evicts the connection idle the longest, so idle clients never delay a
+ * validator.  The webroot alternative writes
+ * WEBROOT/.well-known/acme-challenge/TOKEN instead, never following a
+ * symbolic link below WEBROOT.
  */
 #ifndef MC_HTTP01_H
 #define MC_HTTP01_H
@@ -16,6 +20,7 @@
 #include "err.h"
 
 #define MC_TOKEN_MAX 256
+#define MC_HTTP01_MAX_CLIENTS 1024 /* connections held at once */
 
 typedef struct mc_http01 mc_http01;
 
@@ -37,6 +42,8 @@ pid_t mc_http01_pid(const mc_http01 *h);
 void mc_http01_remove(mc_http01 *h, const char *token);
 void mc_http01_stop(mc_http01 *h);
 
+/* write WEBROOT/.well-known/acme-challenge/TOKEN; a symbolic link at
+ * .well-known or acme-challenge is refused (the docroot's owner may not be root) */
 int mc_webroot_add(const char *webroot, const char *token, const char *keyauth, mc_err *e);
 void mc_webroot_remove(const char *webroot, const char *token);
 

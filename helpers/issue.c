@@ -17,10 +17,12 @@
 
 #include "acme.h"
 #include "confdigest.h"
+#include "b64url.h"
 #include "fsutil.h"
 #include "http01.h"
 #include "issue.h"
 #include "keys.h"
+#include "responder.h"
 #include "store.h"
 #include "tlsalpn.h"
 #include "timefmt.h"
@@ -356,13 +358,29 @@ static int run_lock(const char *store, mc_err *e)
 	return fd;
 }
 
-/* the responder children must not keep secrets they do not need */
+/*
+ * The responder children must not keep secrets they do not need.  They are
+ * forked before the account key is loaded (mc_acme_open comes after), but
+ * the EAB HMAC key is in the configuration, and copies of it linger in
+ * blocks freed while the configuration was parsed (the file's text,
+ * libconfuse's values and lexer buffers): wipe every copy of its text and
+ * of its decoded bytes from the child's memory.
+ */
 static void wipe_secrets(void *arg)
 {
 	mc_config *cfg = arg;
+	mc_buf raw;
 
-	if (cfg->acme_eab_hmac_key)
-		OPENSSL_cleanse(cfg->acme_eab_hmac_key, strlen(cfg->acme_eab_hmac_key));
+	if (!cfg->acme_eab_hmac_key || !cfg->acme_eab_hmac_key[0])
+		return;
+	mc_buf_init(&raw);
+	if (mc_b64url_decode(cfg->acme_eab_hmac_key, &raw) == 0 && raw.len > 0)
+		mc_responder_scrub(raw.data, raw.len);
+	mc_buf_cleanse(&raw);
+	if (mc_responder_scrub(cfg->acme_eab_hmac_key, strlen(cfg->acme_eab_hmac_key)) < 0)
+		mc_warn("responder: cannot search its memory for secrets (/proc/self/mem)");
+	/* short keys are not searched for: this copy at least */
+	OPENSSL_cleanse(cfg->acme_eab_hmac_key, strlen(cfg->acme_eab_hmac_key));
 }
 
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs)

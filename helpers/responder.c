@@ -10,14 +10,22 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "responder.h"
+#include "xalloc.h"
 
 int mc_responder_listen(const char *spec, const char *what, int nonblock, int *out, mc_err *e)
 {
@@ -82,8 +90,79 @@ int mc_responder_drop_privileges(const char *name)
 	return 0;
 }
 
+static int int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* close every descriptor from LO to HI (inclusive) */
+static void close_from_to(int lo, int hi)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (lo > hi)
+		return;
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned int)lo, (unsigned int)hi, 0) == 0)
+		return;
+#endif
+	/* no close_range: the descriptors that are open, from /proc */
+	d = opendir("/proc/self/fd");
+	if (!d) {
+		int fd, max = (int)sysconf(_SC_OPEN_MAX);
+		for (fd = lo; fd <= hi && fd < max; fd++)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] != '.' && fd >= lo && fd <= hi && fd != dirfd(d))
+			close(fd);
+	}
+	closedir(d);
+}
+
+/*
+ * In the child: only stderr, KEEP and the two pipe ends stay open.  The
+ * parent may hold anything at this point (another responder's command pipe,
+ * the store's run lock, connections to the CA): a child holding the first
+ * responder's pipe would keep it from ever seeing end-of-file.
+ */
+static void close_inherited(const int *keep, size_t nkeep, int ctl, int ready)
+{
+	int *k = mc_calloc(nkeep + 3, sizeof *k), lo = 3, devnull;
+	size_t i, n = 0;
+
+	closelog(); /* its socket, if any, is among those closed below */
+	for (i = 0; i < nkeep; i++)
+		k[n++] = keep[i];
+	k[n++] = ctl;
+	k[n++] = ready;
+	qsort(k, n, sizeof *k, int_cmp);
+	for (i = 0; i < n; i++) {
+		if (k[i] < lo)
+			continue;
+		close_from_to(lo, k[i] - 1);
+		lo = k[i] + 1;
+	}
+	close_from_to(lo, INT_MAX);
+	free(k);
+	/* a responder reads no stdin and writes no stdout: do not hold the caller's */
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+}
+
 int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *arg, int ctl, int ready),
-		       void *arg, void (*wipe)(void *), void *wipe_arg, mc_err *e)
+		       void *arg, const int *keep, size_t nkeep, void (*wipe)(void *), void *wipe_arg,
+		       mc_err *e)
 {
 	int ctl[2], ready[2], status = 0;
 	ssize_t got;
@@ -106,8 +185,7 @@ int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *ar
 		return mc_err_set(e, "%s responder: fork: %s", what, strerror(errno));
 	}
 	if (r->pid == 0) {
-		close(ctl[1]);
-		close(ready[0]);
+		close_inherited(keep, nkeep, ctl[0], ready[1]);
 		if (wipe)
 			wipe(wipe_arg);
 		child(arg, ctl[0], ready[1]);
@@ -127,6 +205,95 @@ int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *ar
 				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
 	return 0;
+}
+
+#define SCRUB_MIN 12
+#define SCRUB_WINDOW (1024 * 1024)
+#define SCRUB_REGION_MAX (1UL << 30) /* larger: sanitizer shadow, never our data */
+
+#define NEXT_PAGE(a) (((a) | 4095UL) + 1)
+
+/* wipe the copies of NEEDLE (LEN) in [LO, HI) through MEM, reading via BUF */
+static int scrub_range(int mem, unsigned long lo, unsigned long hi, const unsigned char *needle, size_t len,
+		       unsigned char *buf, const unsigned char *zeros)
+{
+	unsigned long off = lo;
+	int wiped = 0;
+
+	while (off < hi && hi - off >= len) {
+		size_t want = hi - off < SCRUB_WINDOW ? (size_t)(hi - off) : SCRUB_WINDOW, at = 0;
+		ssize_t got = pread(mem, buf, want, (off_t)off);
+		unsigned char *m;
+
+		if (got < (ssize_t)len) { /* an unreadable page: skip it */
+			off = NEXT_PAGE(off);
+			continue;
+		}
+		while ((m = memmem(buf + at, (size_t)got - at, needle, len)) != NULL) {
+			at = (size_t)(m - buf);
+			if (pwrite(mem, zeros, len, (off_t)(off + at)) == (ssize_t)len)
+				wiped++;
+			at += len;
+		}
+		if ((size_t)got < want) /* stopped at an unreadable page: skip that one */
+			off = NEXT_PAGE(off + (size_t)got);
+		else if (off + (size_t)got >= hi)
+			break;
+		else
+			off += (size_t)got - (len - 1); /* a copy may straddle two windows */
+	}
+	return wiped;
+}
+
+int mc_responder_scrub(const void *secret, size_t len)
+{
+	size_t scratch_len;
+	unsigned char *scratch, *needle, *zeros, *buf;
+	unsigned long s_lo, s_hi;
+	char line[512];
+	FILE *maps;
+	int mem, wiped = 0;
+
+	if (!secret || len < SCRUB_MIN || len > 4096)
+		return 0;
+	/* the needle and the window live in a mapping of their own, left out of the scan */
+	scratch_len = 2 * len + SCRUB_WINDOW;
+	scratch = mmap(NULL, scratch_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (scratch == MAP_FAILED)
+		return -1;
+	needle = scratch;
+	zeros = scratch + len;
+	buf = scratch + 2 * len;
+	memcpy(needle, secret, len);
+	s_lo = (unsigned long)scratch;
+	s_hi = s_lo + scratch_len;
+	mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	maps = mem < 0 ? NULL : fopen("/proc/self/maps", "re");
+	if (!maps) {
+		if (mem >= 0)
+			close(mem);
+		OPENSSL_cleanse(scratch, scratch_len);
+		munmap(scratch, scratch_len);
+		return -1;
+	}
+	while (fgets(line, sizeof line, maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' || perms[1] != 'w' ||
+		    hi - lo > SCRUB_REGION_MAX || strstr(line, "[vvar") || strstr(line, "[vsyscall]"))
+			continue;
+		/* around the scratch mapping (the kernel may have merged it with a neighbour) */
+		if (lo < s_lo)
+			wiped += scrub_range(mem, lo, hi < s_lo ? hi : s_lo, needle, len, buf, zeros);
+		if (hi > s_hi)
+			wiped += scrub_range(mem, lo > s_hi ? lo : s_hi, hi, needle, len, buf, zeros);
+	}
+	fclose(maps);
+	close(mem);
+	OPENSSL_cleanse(scratch, scratch_len);
+	munmap(scratch, scratch_len);
+	return wiped;
 }
 
 void mc_responder_ready(int ready)

@@ -1,7 +1,10 @@
 /*
  * tlsalpn - a child process, running as "nobody", with one accept loop and
  * a short-lived thread per handshake (joined when it is over, and all of
- * them at stop).  The parent sends "A NAME SHA256HEX\n" and "R NAME\n" over
+ * them at stop).  Handshakes use non-blocking I/O under one deadline for the
+ * whole handshake, and at most MC_TLSALPN_MAX_CONNS run at once: a new
+ * connection shuts the oldest one down, so idle or dripping clients can
+ * neither pile up threads nor hold the run (which joins them all) open.  The parent sends "A NAME SHA256HEX\n" and "R NAME\n" over
  * a pipe; the child makes the challenge certificates itself, so nothing
  * secret crosses.  A handshake that finds no certificate for its name first
  * takes the commands waiting in the pipe: the parent always sends before it
@@ -31,11 +34,13 @@
 #include "hostname.h"
 #include "keys.h"
 #include "responder.h"
+#include "timefmt.h"
 #include "tlsalpn.h"
 #include "xalloc.h"
 
 #define MAX_LISTEN 16
-#define HANDSHAKE_TIMEOUT_S 10
+#define HANDSHAKE_TIMEOUT_MS (MC_TLSALPN_DEADLINE_S * 1000L)
+#define MAX_CONNS MC_TLSALPN_MAX_CONNS
 #define ACME_TLS_1 "acme-tls/1"
 #define OID_ACME_IDENTIFIER "1.3.6.1.5.5.7.1.31"
 
@@ -154,24 +159,54 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 
 struct conn {
 	struct alpn *t;
-	int fd;
+	int fd;                 /* closed by reap(), after the thread is joined */
+	long started;           /* mc_mono_ms() at accept */
 	pthread_t thread;
 	int done;               /* set under t->lock when the handshake is over */
+	int evicted;            /* shut down by the accept loop to make room */
 };
+
+/* wait (POLLIN or POLLOUT) until FD is ready or DEADLINE passes; 0 when ready */
+static int wait_io(int fd, short events, long deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		long left = deadline - mc_mono_ms();
+		int r;
+
+		if (left <= 0)
+			return -1;
+		r = poll(&p, 1, (int)left);
+		if (r > 0)
+			return 0;
+		if (r == 0 || errno != EINTR)
+			return -1;
+	}
+}
 
 static void *handshake(void *arg)
 {
 	struct conn *c = arg;
-	struct timeval tv = { HANDSHAKE_TIMEOUT_S, 0 };
+	long deadline = c->started + HANDSHAKE_TIMEOUT_MS;
 	SSL *ssl = SSL_new(c->t->ctx);
 
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (ssl && SSL_set_fd(ssl, c->fd) == 1 && SSL_accept(ssl) == 1)
-		SSL_shutdown(ssl); /* the validator only needs the handshake */
+	/* the socket is non-blocking: every wait is bounded by the one deadline */
+	if (ssl && SSL_set_fd(ssl, c->fd) == 1) {
+		for (;;) {
+			int r = SSL_accept(ssl), err;
+
+			if (r == 1) {
+				SSL_shutdown(ssl); /* the validator only needs the handshake */
+				break;
+			}
+			err = SSL_get_error(ssl, r);
+			if ((err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) ||
+			    wait_io(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
+				break;
+		}
+	}
 	SSL_free(ssl);
 	ERR_clear_error();
-	close(c->fd);
 	pthread_mutex_lock(&c->t->lock);
 	c->done = 1;
 	pthread_mutex_unlock(&c->t->lock);
@@ -196,9 +231,39 @@ static void reap(struct alpn *t, int wait_all)
 		pthread_mutex_unlock(&t->lock);
 		if (!c)
 			return;
-		pthread_join(c->thread, NULL); /* bounded by the handshake time-out */
+		pthread_join(c->thread, NULL); /* bounded by the handshake deadline */
+		close(c->fd);
 		free(c);
 	}
+}
+
+/*
+ * Make room for one more handshake: shut the oldest one's connection down
+ * (its thread then fails at once) and join it, so that there are never
+ * more than MAX_CONNS threads.
+ */
+static void evict_oldest(struct alpn *t)
+{
+	struct conn *c = NULL;
+	size_t i, oldest = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 1; i < t->nconns; i++)
+		if (t->conns[i]->started < t->conns[oldest]->started)
+			oldest = i;
+	if (oldest < t->nconns) {
+		c = t->conns[oldest];
+		t->conns[oldest] = t->conns[--t->nconns];
+		if (!c->done)
+			shutdown(c->fd, SHUT_RDWR);
+		c->evicted = 1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!c)
+		return;
+	pthread_join(c->thread, NULL);
+	close(c->fd);
+	free(c);
 }
 
 /* a self-signed certificate for NAME with the critical acmeIdentifier extension */
@@ -345,6 +410,7 @@ static void serve(struct alpn *t)
 		}
 		for (i = 0; i < t->nlfd; i++) {
 			struct conn *c;
+			size_t busy;
 			int fd;
 
 			if (!(pfd[i + 1].revents & POLLIN))
@@ -352,24 +418,49 @@ static void serve(struct alpn *t)
 			fd = accept4(t->lfd[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd < 0)
 				continue;
-			fcntl(fd, F_SETFL, 0); /* handshakes use blocking I/O with time-outs */
+			pthread_mutex_lock(&t->lock);
+			busy = t->nconns;
+			pthread_mutex_unlock(&t->lock);
+			if (busy >= MAX_CONNS) {
+				reap(t, 0);
+				pthread_mutex_lock(&t->lock);
+				busy = t->nconns;
+				pthread_mutex_unlock(&t->lock);
+				if (busy >= MAX_CONNS)
+					evict_oldest(t);
+			}
 			c = mc_calloc(1, sizeof *c);
 			c->t = t;
 			c->fd = fd;
-			if (pthread_create(&c->thread, NULL, handshake, c) != 0) {
-				close(fd);
-				free(c);
-				continue;
-			}
+			c->started = mc_mono_ms();
 			pthread_mutex_lock(&t->lock);
 			if (t->nconns == t->capconns) {
 				t->capconns = t->capconns ? 2 * t->capconns : 16;
 				t->conns = mc_realloc(t->conns, t->capconns * sizeof *t->conns);
 			}
 			t->conns[t->nconns++] = c;
+			if (pthread_create(&c->thread, NULL, handshake, c) != 0) {
+				t->nconns--;
+				pthread_mutex_unlock(&t->lock);
+				close(fd);
+				free(c);
+				continue;
+			}
 			pthread_mutex_unlock(&t->lock);
 		}
 	}
+}
+
+/* at stop: no validation needs the handshakes in flight any more */
+static void shutdown_all(struct alpn *t)
+{
+	size_t i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < t->nconns; i++)
+		if (!t->conns[i]->done)
+			shutdown(t->conns[i]->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void child_main(void *arg, int ctl, int ready) __attribute__((noreturn));
@@ -397,7 +488,8 @@ static void child_main(void *arg, int ctl, int ready)
 	pthread_mutex_init(&t->lock, NULL);
 	mc_responder_ready(ready);
 	serve(t);
-	reap(t, 1); /* handshakes in flight finish (each bounded by its time-out) */
+	shutdown_all(t);
+	reap(t, 1);
 	for (i = 0; i < t->n; i++) {
 		free(t->entries[i].name);
 		X509_free(t->entries[i].cert);
@@ -431,7 +523,7 @@ int mc_tlsalpn_start(char *const *listen, size_t nlisten, void (*wipe)(void *), 
 		t->nlfd++;
 	}
 	h = mc_calloc(1, sizeof *h);
-	rc = mc_responder_spawn(&h->proc, "tls-alpn-01", child_main, t, wipe, wipe_arg, e);
+	rc = mc_responder_spawn(&h->proc, "tls-alpn-01", child_main, t, t->lfd, t->nlfd, wipe, wipe_arg, e);
 	/* the child has the sockets now */
 	for (i = 0; i < t->nlfd; i++)
 		close(t->lfd[i]);

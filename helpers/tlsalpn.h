@@ -7,7 +7,8 @@
  * critical acmeIdentifier extension (SHA-256 of the key authorization).
  * Anything else is refused during the handshake.  It runs in a child process
  * as "nobody"; the certificates are made there for each challenge from the
- * digest alone.
+ * digest alone.  At most MC_TLSALPN_MAX_CONNS handshakes run at once (a new
+ * connection evicts the oldest), and each has MC_TLSALPN_DEADLINE_S in all.
  */
 #ifndef MC_TLSALPN_H
 #define MC_TLSALPN_H
@@ -16,6 +17,9 @@
 #include <sys/types.h>
 
 #include "err.h"
+
+#define MC_TLSALPN_MAX_CONNS 64  /* handshakes (threads) at once */
+#define MC_TLSALPN_DEADLINE_S 10 /* for a whole handshake, however the client paces it */
 
 typedef struct mc_tlsalpn mc_tlsalpn;
 

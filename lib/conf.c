@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "conf.h"
 #include "fsutil.h"
 #include "hostname.h"
@@ -460,20 +462,21 @@ static int parse_file(cfg_t *cfg, const char *file, mc_err *e)
 
 	mc_buf_init(&text);
 	if (preprocess(file, &text, e) < 0) {
-		mc_buf_free(&text);
+		mc_buf_cleanse(&text);
 		conf_failed = 1;
 		return -1;
 	}
 	f = fmemopen(text.data, text.len, "r");
 	if (!f)
 		mc_fatal("fmemopen: %s", strerror(errno));
+	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer holding another copy of the text */
 	/* cfg_parse_fp takes the name for messages from the cfg */
 	free(cfg->filename);
 	cfg->filename = mc_strdup(file);
 	cfg->line = 1;
 	rc = cfg_parse_fp(cfg, f);
 	fclose(f);
-	mc_buf_free(&text);
+	mc_buf_cleanse(&text); /* it may hold acme.eab_hmac_key */
 	if (rc != CFG_SUCCESS) {
 		if (!conf_failed)
 			mc_err_set(e, "%s: parse error", file);
@@ -594,6 +597,16 @@ static int cross_checks(mc_config *c, mc_err *e)
 	return 0;
 }
 
+/* libconfuse frees its values unwiped: wipe the secret ones first */
+static void wipe_secret_opt(cfg_t *cfg)
+{
+	cfg_t *sec = cfg_getsec(cfg, "acme");
+	char *v = sec ? cfg_getstr(sec, "eab_hmac_key") : NULL;
+
+	if (v)
+		OPENSSL_cleanse(v, strlen(v));
+}
+
 int mc_config_load(const char *file, mc_config **out, mc_err *e)
 {
 	cfg_t *cfg = cfg_init(root_opts, CFGF_NONE);
@@ -621,6 +634,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 		free(extra[i]);
 	free(extra);
 	if (rc < 0) {
+		wipe_secret_opt(cfg);
 		cfg_free(cfg);
 		conf_root = NULL;
 		return -1;
@@ -684,6 +698,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	rc = convert_hosts(cfg, c, e);
 	if (rc == 0)
 		rc = cross_checks(c, e);
+	wipe_secret_opt(cfg);
 	cfg_free(cfg);
 	conf_root = NULL;
 	if (rc < 0) {

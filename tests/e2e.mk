@@ -26,7 +26,10 @@ E2E_TESTS = \
 	tests/e2e/store-umask.sh \
 	tests/e2e/test-hooks-gate.sh \
 	tests/e2e/configure-paths.sh \
-	tests/e2e/install-units.sh
+	tests/e2e/install-units.sh \
+	tests/e2e/mixed-challenges.sh \
+	tests/e2e/responder-secrets.sh \
+	tests/e2e/authz-identifier.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
