@@ -383,6 +383,20 @@ static void wipe_secrets(void *arg)
 	OPENSSL_cleanse(cfg->acme_eab_hmac_key, strlen(cfg->acme_eab_hmac_key));
 }
 
+/* hosts the operator removed from the configuration leave the store's live view */
+static void retire_unconfigured(const mc_config *cfg)
+{
+	char **dirs = mc_calloc(cfg->nhosts + 1, sizeof *dirs);
+	size_t i;
+	mc_err e;
+
+	for (i = 0; i < cfg->nhosts; i++)
+		dirs[i] = (char *)cfg->hosts[i].dir;
+	if (mc_store_retire(cfg->store, dirs, cfg->nhosts, mc_now(), &e) < 0)
+		mc_error("%s", e.msg);
+	free(dirs);
+}
+
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs)
 {
 	int runlock = -1;
@@ -423,6 +437,7 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 		free(p.jobs);
 		return (int)p.njobs + failed;
 	}
+	retire_unconfigured(cfg);
 	if (!(flags & MC_ISSUE_SELFSIGNED) && needs_acme(&p)) {
 		int uses_http01 = 0, uses_tlsalpn = 0;
 		size_t k;

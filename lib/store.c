@@ -446,3 +446,120 @@ char **mc_store_list(const char *store)
 	qsort(v, n, sizeof *v, cmp_str);
 	return v;
 }
+
+static int in_strv(char *const *v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* remove STORE/versions/DIR and everything in it (generation directories hold files only) */
+static void remove_versions(const char *store, const char *dir)
+{
+	char path[PATH_MAX], sub[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	mc_pathf(path, sizeof path, "%s/versions/%s", store, dir);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		mc_pathf(sub, sizeof sub, "%s/%s", path, de->d_name);
+		if (mc_rmdir_files(sub) < 0)
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+/* forget retired hosts whose grace period is over, or that are configured again */
+static void retired_prune(const char *store, char *const *dirs, size_t ndirs, time_t now)
+{
+	char path[PATH_MAX], link[PATH_MAX], note[PATH_MAX], host[MC_HOSTNAME_MAX + 1];
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+
+	mc_pathf(path, sizeof path, "%s/retired", store);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || mc_hostname_from_dirname(de->d_name, host, sizeof host) < 0)
+			continue;
+		mc_pathf(link, sizeof link, "%s/%s", path, de->d_name);
+		mc_pathf(note, sizeof note, "%s/.%s.retired", path, de->d_name);
+		if (in_strv(dirs, ndirs, de->d_name)) {
+			/* configured again: its versions are its own again */
+			unlink(link);
+			unlink(note);
+			continue;
+		}
+		if (stat(note, &sb) == 0 && now - sb.st_mtime < (time_t)MC_STORE_RETIRE_DAYS * 86400)
+			continue;
+		mc_info("%s: retired more than %d days ago: its files are removed", de->d_name,
+			MC_STORE_RETIRE_DAYS);
+		remove_versions(store, de->d_name);
+		unlink(link);
+		unlink(note);
+	}
+	closedir(d);
+}
+
+int mc_store_retire(const char *store, char *const *dirs, size_t ndirs, time_t now, mc_err *e)
+{
+	char **list = mc_store_list(store);
+	char retired[PATH_MAX], from[PATH_MAX], to[PATH_MAX], note[PATH_MAX], t[MC_TIMEFMT_LEN];
+	struct timeval tv[2];
+	int fd, lock, n = 0, broke;
+	size_t i;
+
+	mc_pathf(retired, sizeof retired, "%s/retired", store);
+	for (i = 0; list[i]; i++) {
+		if (in_strv(dirs, ndirs, list[i]))
+			continue;
+		if (mkdir(retired, 0755) < 0 && errno != EEXIST) {
+			mc_strv_free(list);
+			return mc_err_set(e, "mkdir %s: %s", retired, strerror(errno));
+		}
+		lock = mc_store_lock_host(store, list[i], e);
+		if (lock < 0)
+			break;
+		mc_pathf(from, sizeof from, "%s/certs/%s", store, list[i]);
+		mc_pathf(to, sizeof to, "%s/%s", retired, list[i]);
+		mc_pathf(note, sizeof note, "%s/.%s.retired", retired, list[i]);
+		/* the note's time is when the grace period started */
+		fd = open(note, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd >= 0) {
+			tv[0].tv_sec = tv[1].tv_sec = now;
+			tv[0].tv_usec = tv[1].tv_usec = 0;
+			futimes(fd, tv);
+			close(fd);
+		}
+		if (rename(from, to) < 0) {
+			mc_err_set(e, "retire %s: %s", from, strerror(errno));
+			mc_store_unlock(lock);
+			break;
+		}
+		mc_store_unlock(lock);
+		mc_time_format(now + (time_t)MC_STORE_RETIRE_DAYS * 86400, t);
+		mc_info("%s: no longer in the configuration: taken out of %s/certs (its files stay in "
+			"%s/versions/%s until %s)", list[i], store, store, list[i], t);
+		n++;
+	}
+	broke = list[i] != NULL;
+	mc_strv_free(list);
+	if (broke)
+		return -1;
+	if (n)
+		mc_fsync_dir(retired, NULL);
+	retired_prune(store, dirs, ndirs, now);
+	return n;
+}

@@ -7,6 +7,8 @@
  *                           fullchain.pem cert_auth.pem state.json (0644)
  *   STORE/accounts/         ACME accounts (0700)
  *   STORE/locks/            one lock file per host
+ *   STORE/retired/HOST      the last link of a host no longer configured (kept
+ *                           with its versions for MC_STORE_RETIRE_DAYS)
  *
  * A new set is written into a fresh GEN directory, fsync'd, and published by
  * renaming a new symlink over STORE/certs/HOST, so readers see the old set or
@@ -20,6 +22,7 @@
 #define MC_STORE_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -53,5 +56,16 @@ int mc_store_state_save(const char *store, const char *dir, const mc_state *s, m
 
 /* host directory names under STORE/certs, sorted; NULL-terminated */
 char **mc_store_list(const char *store);
+
+/* how long a host that left the configuration keeps its files */
+#define MC_STORE_RETIRE_DAYS 30
+/*
+ * Hosts in STORE/certs that none of DIRS (the configured hosts' directories)
+ * owns leave the live view: the link moves to STORE/retired/HOST (so
+ * mailcert-milter drops them from what the MTAs read), each logged with the
+ * date its files go; STORE/versions/HOST stays until MC_STORE_RETIRE_DAYS have
+ * passed, unless the host is configured again.  Returns how many were retired now.
+ */
+int mc_store_retire(const char *store, char *const *dirs, size_t ndirs, time_t now, mc_err *e);
 
 #endif

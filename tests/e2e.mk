@@ -21,6 +21,7 @@ E2E_TESTS = \
 	tests/e2e/chains-keys-webroot.sh \
 	tests/e2e/renew-retry.sh \
 	tests/e2e/stale-error.sh \
+	tests/e2e/retire.sh \
 	tests/e2e/tls-alpn.sh \
 	tests/e2e/store-publish-fault.sh \
 	tests/e2e/store-umask.sh \
