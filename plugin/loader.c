@@ -32,6 +32,54 @@ void loader_free(loader *l)
 	mh_free(&l->hosts);
 	for (m = 0; m < MTA_N; m++)
 		free(l->mta[m].last_error);
+	free(l->link_error);
+}
+
+/* seconds to wait after the FAILURES-th consecutive failure */
+static long backoff_delay(int failures)
+{
+	long delay = LOADER_BACKOFF_MIN;
+	int k;
+
+	for (k = 1; k < failures && delay < LOADER_BACKOFF_MAX; k++)
+		delay *= 2;
+	return delay > LOADER_BACKOFF_MAX ? LOADER_BACKOFF_MAX : delay;
+}
+
+static void set_error(char **slot, time_t *when, const char *msg, time_t now)
+{
+	free(*slot);
+	*slot = mc_strdup(msg);
+	if (when)
+		*when = now;
+}
+
+/*
+ * Point STORE/run/default.pem at the default host's set when that is owed
+ * and its backoff has passed.  0 when the link is right; -1 (E says why)
+ * while it is still owed: a failure is retried, never taken as done.
+ */
+static int apply_link(loader *l, const mta_ctx *c, time_t now, mc_err *e)
+{
+	if (!l->link_owed)
+		return 0;
+	if (l->link_next_try > now)
+		return mc_err_set(e, "%s", l->link_error ? l->link_error : "run/default.pem is owed");
+	if (mta_mkdir_run(l->store, e) == 0 && mta_write_default_link(c, e) == 0) {
+		l->link_owed = 0;
+		l->link_failures = 0;
+		l->link_next_try = 0;
+		free(l->link_error);
+		l->link_error = NULL;
+		return 0;
+	}
+	mc_err_prefix(e, "the default certificate link");
+	l->link_failures++;
+	l->link_next_try = now + backoff_delay(l->link_failures);
+	mc_error("%s (failure %d, retrying in %lds)", e->msg, l->link_failures,
+		 (long)(l->link_next_try - now));
+	set_error(&l->link_error, NULL, e->msg, now);
+	return -1;
 }
 
 static int do_mta(loader *l, int m, const mta_ctx *c, mc_err *e)
@@ -73,20 +121,30 @@ static void mark_loaded(loader *l, int m, time_t now)
 int loader_apply(loader *l, time_t now)
 {
 	mta_ctx c;
-	mc_err e;
-	int m, rc = 0;
+	mc_err e, le;
+	int m, rc = 0, link_rc;
 	long long t0;
 
 	c.store = l->store;
 	c.cfg = l->cfg;
 	c.hosts = &l->hosts;
 	c.def = mh_default(&l->hosts, l->cfg->default_host);
+	link_rc = apply_link(l, &c, now, &le);
+	if (link_rc < 0)
+		rc = -1;
 	for (m = 0; m < MTA_N; m++) {
 		mta_state *s = &l->mta[m];
 		if (!s->enabled || (!s->dirty && !s->reload))
 			continue;
 		if (s->next_try > now) {
 			rc = -1;
+			continue;
+		}
+		if (link_rc < 0 && (m == MTA_POSTFIX || m == MTA_SENDMAIL)) {
+			/* they read run/default.pem: reloading them now would load
+			 * a stale default; they stay owed and go with the link */
+			s->next_try = l->link_next_try;
+			set_error(&s->last_error, &s->last_error_time, le.msg, now);
 			continue;
 		}
 		t0 = (long long)mc_mono_ms();
@@ -104,20 +162,10 @@ int loader_apply(loader *l, time_t now)
 		/* keep what is owed; try again later */
 		rc = -1;
 		s->failures++;
-		{
-			long delay = LOADER_BACKOFF_MIN;
-			int k;
-			for (k = 1; k < s->failures && delay < LOADER_BACKOFF_MAX; k++)
-				delay *= 2;
-			if (delay > LOADER_BACKOFF_MAX)
-				delay = LOADER_BACKOFF_MAX;
-			s->next_try = now + delay;
-			mc_error("%s: %s (failure %d, retrying in %lds)", mta_names[m], e.msg,
-				 s->failures, delay);
-		}
-		free(s->last_error);
-		s->last_error = mc_strdup(e.msg);
-		s->last_error_time = now;
+		s->next_try = now + backoff_delay(s->failures);
+		mc_error("%s: %s (failure %d, retrying in %lds)", mta_names[m], e.msg, s->failures,
+			 (long)(s->next_try - now));
+		set_error(&s->last_error, &s->last_error_time, e.msg, now);
 	}
 	if (rc == 0)
 		mh_prune_kept(&l->hosts, l->store);
@@ -128,8 +176,6 @@ int loader_batch(loader *l, time_t now)
 {
 	const mh_host *def;
 	int changed, m, defchanged;
-	mc_err e;
-	mta_ctx c;
 
 	long long t0 = (long long)mc_mono_ms();
 
@@ -139,12 +185,9 @@ int loader_batch(loader *l, time_t now)
 	defchanged = strcmp(def ? def->dir : "", l->def_dir) != 0 ||
 		     strcmp(def ? def->file : "", l->def_file) != 0;
 	if (defchanged) {
-		c.store = l->store;
-		c.cfg = l->cfg;
-		c.hosts = &l->hosts;
-		c.def = def;
-		if (mta_mkdir_run(l->store, &e) < 0 || mta_write_default_link(&c, &e) < 0)
-			mc_error("%s", e.msg);
+		/* loader_apply makes the link, and keeps it owed until it could */
+		l->link_owed = 1;
+		l->link_next_try = 0;
 		/* Sendmail only needs a restart when what it serves changed */
 		if ((changed & MH_CHANGED_SETS) || strcmp(def ? def->dir : "", l->def_dir) != 0)
 			l->mta[MTA_SENDMAIL].reload = 1;
@@ -173,5 +216,7 @@ time_t loader_next_retry(const loader *l)
 		if (s->enabled && (s->dirty || s->reload) && (t == 0 || s->next_try < t))
 			t = s->next_try;
 	}
+	if (l->link_owed && l->link_next_try && (t == 0 || l->link_next_try < t))
+		t = l->link_next_try;
 	return t;
 }

@@ -32,6 +32,12 @@ typedef struct loader {
 	int dovecot_version;
 	char def_dir[300];      /* default host's directory, for change detection */
 	char def_file[PATH_MAX];
+	/* STORE/run/default.pem: owed until it names def_file; Postfix and
+	 * Sendmail read it, so they are not up to date before it is */
+	int link_owed;
+	int link_failures;      /* consecutive */
+	time_t link_next_try;   /* backoff: not before this */
+	char *link_error;
 } loader;
 
 void loader_init(loader *l, const mc_config *cfg);
