@@ -31,6 +31,14 @@ finish() {
     exit 0
 }
 
+# need_test_hooks: skip unless the build honours MAILCERT_NOW (--enable-test-hooks)
+need_test_hooks() {
+    if [ "${MAILCERT_TEST_HOOKS_BUILT:-yes}" != yes ]; then
+        log "SKIP: needs a build configured with --enable-test-hooks (MAILCERT_NOW)"
+        exit 77
+    fi
+}
+
 e2e_workdir() {
     W=$(mktemp -d "${TMPDIR:-/tmp}/mailcert-e2e.XXXXXX")
     export W

@@ -3,10 +3,7 @@
 # off (1 min, doubling); `retry` clears the backoff. MAILCERT_NOW moves mailcert's clock.
 . "$(dirname "$0")/e2e.sh"
 set -u
-if [ "${MAILCERT_TEST_HOOKS_BUILT:-yes}" != yes ]; then
-    log "SKIP: needs a build configured with --enable-test-hooks (MAILCERT_NOW)"
-    exit 77
-fi
+need_test_hooks
 e2e_workdir
 export PEBBLE_VA_NOSLEEP=1
 pebble_start "$W/pebble"

@@ -4,10 +4,7 @@
 # the log says, then go; a host configured again before that keeps them.
 . "$(dirname "$0")/e2e.sh"
 set -u
-if [ "${MAILCERT_TEST_HOOKS_BUILT:-yes}" != yes ]; then
-    log "SKIP: needs a build configured with --enable-test-hooks (MAILCERT_NOW)"
-    exit 77
-fi
+need_test_hooks
 e2e_workdir
 conf=$W/mailcert.conf
 S=$W/store
