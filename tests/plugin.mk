@@ -15,6 +15,7 @@ PLUGIN_TESTS = \
 	tests/plugin/milter-bounds.sh \
 	tests/plugin/sni-badnames.sh \
 	tests/plugin/prune-in-use.sh \
+	tests/plugin/default-link-retry.sh \
 	tests/plugin/sendmail-pidfile.sh \
 	tests/plugin/install-first-hour.sh
 TESTS += $(PLUGIN_TESTS)
