@@ -203,9 +203,10 @@ static void evict_oldest_idle(struct responder *h)
 
 static void accept_all(struct responder *h, int lfd)
 {
-	int retried = 0;
+	int retried = 0, n;
 
-	for (;;) {
+	/* a bounded batch: the others wait for the next turn of the loop */
+	for (n = 0; n < 256; n++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct client *c;
 

@@ -149,15 +149,21 @@ static void close_inherited(const int *keep, size_t nkeep, int ctl, int ready)
 		lo = k[i] + 1;
 	}
 	close_from_to(lo, INT_MAX);
-	free(k);
-	/* a responder reads no stdin and writes no stdout: do not hold the caller's */
+	/* a responder reads no stdin and writes no stdout: do not hold the caller's
+	 * (unless a kept descriptor is there: the caller started with them closed) */
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {
-		dup2(devnull, STDIN_FILENO);
-		dup2(devnull, STDOUT_FILENO);
+		int fd, kept;
+		for (fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++) {
+			for (kept = 0, i = 0; i < n; i++)
+				kept |= k[i] == fd;
+			if (!kept && fd != devnull)
+				dup2(devnull, fd);
+		}
 		if (devnull > STDERR_FILENO)
 			close(devnull);
 	}
+	free(k);
 }
 
 int mc_responder_spawn(mc_responder *r, const char *what, void (*child)(void *arg, int ctl, int ready),
