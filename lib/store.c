@@ -457,26 +457,47 @@ static int in_strv(char *const *v, size_t n, const char *s)
 	return 0;
 }
 
-/* remove STORE/versions/DIR and everything in it (generation directories hold files only) */
-static void remove_versions(const char *store, const char *dir)
+/*
+ * Remove STORE/versions/DIR and everything in it (generation directories hold
+ * files only), except generations the MTAs were given (gen_referenced): then
+ * nothing more goes now and 0 is returned, so the retired host is kept for a
+ * later run.  1 when everything is gone.
+ */
+static int remove_versions(const char *store, const char *dir)
 {
 	char path[PATH_MAX], sub[PATH_MAX];
 	struct dirent *de;
+	mc_buf refs;
+	int unreadable, kept = 0;
 	DIR *d;
 
+	mc_buf_init(&refs);
+	unreadable = gen_refs(store, &refs) < 0;
 	mc_pathf(path, sizeof path, "%s/versions/%s", store, dir);
 	d = opendir(path);
-	if (!d)
-		return;
+	if (!d) {
+		mc_buf_free(&refs);
+		return 1;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		if (gen_referenced(&refs, unreadable, dir, de->d_name)) {
+			kept = 1;
+			continue;
+		}
 		mc_pathf(sub, sizeof sub, "%s/%s", path, de->d_name);
 		if (mc_rmdir_files(sub) < 0)
 			unlink(sub);
 	}
 	closedir(d);
+	mc_buf_free(&refs);
+	if (kept) {
+		mc_info("%s: keeping a retired version the MTAs were given; it goes at a later run", dir);
+		return 0;
+	}
 	rmdir(path);
+	return 1;
 }
 
 /* forget retired hosts whose grace period is over, or that are configured again */
@@ -504,9 +525,10 @@ static void retired_prune(const char *store, char *const *dirs, size_t ndirs, ti
 		}
 		if (stat(note, &sb) == 0 && now - sb.st_mtime < (time_t)MC_STORE_RETIRE_DAYS * 86400)
 			continue;
+		if (!remove_versions(store, de->d_name))
+			continue;
 		mc_info("%s: retired more than %d days ago: its files are removed", de->d_name,
 			MC_STORE_RETIRE_DAYS);
-		remove_versions(store, de->d_name);
 		unlink(link);
 		unlink(note);
 	}
@@ -525,9 +547,9 @@ int mc_store_retire(const char *store, char *const *dirs, size_t ndirs, time_t n
 	for (i = 0; list[i]; i++) {
 		if (in_strv(dirs, ndirs, list[i]))
 			continue;
-		if (mkdir(retired, 0755) < 0 && errno != EEXIST) {
+		if (mc_mkdir_p(retired, 0755, e) < 0) {
 			mc_strv_free(list);
-			return mc_err_set(e, "mkdir %s: %s", retired, strerror(errno));
+			return -1;
 		}
 		lock = mc_store_lock_host(store, list[i], e);
 		if (lock < 0)
