@@ -298,7 +298,7 @@ int mm_start(const char *socket, int notify_fd, mc_err *e)
 	const char *path = unix_path(socket);
 	gid_t gid = mc_group_gid();
 	mode_t old;
-	int rc;
+	int rc, err;
 
 	pthread_mutex_lock(&counts_lock);
 	if (!counts)
@@ -315,10 +315,13 @@ int mm_start(const char *socket, int notify_fd, mc_err *e)
 	 * the MTA's user must be in that group.  This runs before any other
 	 * thread exists, so the umask change is not seen elsewhere. */
 	old = umask(0117);
+	errno = 0;
 	rc = smfi_opensocket(1);
+	err = errno; /* libmilter leaves the failing call's errno */
 	umask(old);
 	if (rc == MI_FAILURE)
-		return mc_err_set(e, "milter: cannot listen on %s", socket);
+		return mc_err_set(e, "milter: cannot listen on %s: %s", socket,
+				  err ? strerror(err) : "unknown reason (see libmilter's syslog message)");
 	if (path && ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, 0660) < 0))
 		mc_warn("milter: %s: %s", path, strerror(errno));
 	milter_notify = notify_fd;

@@ -24,3 +24,4 @@ EXTRA_DIST += tests/plugin/lib.sh tests/plugin/sessions.py tests/plugin/mkhosts.
 TESTS_PLUGIN_LUA = tests/plugin/counts.lua
 TESTS_PLUGIN_LUA += tests/plugin/badnames.lua
 TESTS_PLUGIN_LUA += tests/plugin/manynames.lua
+PLUGIN_TESTS += tests/plugin/milter-listen-errors.sh
