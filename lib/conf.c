@@ -197,6 +197,50 @@ static int p_positive(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *resul
 	return 0;
 }
 
+/*
+ * Keys of the interface that this version cannot honour yet: accepting them
+ * would promise what does not happen, so a value that asks for something is
+ * refused where it is written.
+ */
+static int conf_parsing; /* set while a file is parsed: defaults pass the callbacks too */
+
+static int not_available(cfg_t *cfg, cfg_opt_t *opt, const char *what)
+{
+	if (!conf_parsing)
+		return 0;
+	cfg_error(cfg, "%s: %s is not available in this version of mailcert; remove it", opt->name, what);
+	return -1;
+}
+
+static int v_no_staging(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	if (strcmp(value, "false") == 0 || strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+		return 0;
+	return not_available(cfg, opt, "trying new hosts on the staging CA first");
+}
+
+static int v_no_challenge_file(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	if (!*value)
+		return 0;
+	return not_available(cfg, opt, "handing dns-01 records over in a file (use dns01.hook)");
+}
+
+static int v_no_notify(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	return not_available(cfg, opt, "the notify section (mail to a person when something fails)");
+}
+
+static int p_no_staging(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (v_no_staging(cfg, opt, value) < 0)
+		return -1;
+	*(cfg_bool_t *)result = cfg_false;
+	return 0;
+}
+
+PARSECB(p_no_challenge_file, v_no_challenge_file)
+PARSECB(p_no_notify, v_no_notify)
 PARSECB(p_key_type, v_key_type)
 PARSECB(p_challenge, v_challenge)
 PARSECB(p_source, v_source)
@@ -242,7 +286,7 @@ static cfg_opt_t acme_opts[] = {
 	CFG_STR_CB("key_type", "ec256", CFGF_NONE, p_key_type),
 	CFG_STR("profile", "", CFGF_NONE),
 	CFG_STR("preferred_chain", "", CFGF_NONE),
-	CFG_BOOL("test_on_staging", cfg_false, CFGF_NONE),
+	CFG_BOOL_CB("test_on_staging", cfg_false, CFGF_NONE, p_no_staging),
 	CFG_STR("eab_kid", "", CFGF_NONE),
 	CFG_STR("eab_hmac_key", "", CFGF_NONE),
 	CFG_END()
@@ -262,15 +306,15 @@ static cfg_opt_t tlsalpn01_opts[] = {
 static cfg_opt_t dns01_opts[] = {
 	CFG_STR_CB("hook", "", CFGF_NONE, p_path),
 	CFG_STR("resolver", "", CFGF_NONE),
-	CFG_STR_CB("challenge_file", "", CFGF_NONE, p_path),
+	CFG_STR_CB("challenge_file", "", CFGF_NONE, p_no_challenge_file),
 	CFG_INT_CB("propagation_timeout", 300, CFGF_NONE, p_positive),
 	CFG_END()
 };
 
 static cfg_opt_t notify_opts[] = {
-	CFG_STR_CB("sendmail", "/usr/sbin/sendmail", CFGF_NONE, p_path),
-	CFG_STR_LIST("to", to_default, CFGF_NONE),
-	CFG_STR("contact", "", CFGF_NONE),
+	CFG_STR_CB("sendmail", "/usr/sbin/sendmail", CFGF_NONE, p_no_notify),
+	CFG_STR_LIST_CB("to", to_default, CFGF_NONE, p_no_notify),
+	CFG_STR_CB("contact", "", CFGF_NONE, p_no_notify),
 	CFG_END()
 };
 
@@ -474,7 +518,9 @@ static int parse_file(cfg_t *cfg, const char *file, mc_err *e)
 	free(cfg->filename);
 	cfg->filename = mc_strdup(file);
 	cfg->line = 1;
+	conf_parsing = 1;
 	rc = cfg_parse_fp(cfg, f);
+	conf_parsing = 0;
 	fclose(f);
 	mc_buf_cleanse(&text); /* it may hold acme.eab_hmac_key */
 	if (rc != CFG_SUCCESS) {

@@ -103,7 +103,7 @@ START_TEST(full_config)
 		   "  key_type = \"rsa3072\"\n"
 		   "  profile = \"tlsserver\"\n"
 		   "  preferred_chain = \"ISRG Root X1\"\n"
-		   "  test_on_staging = true\n"
+		   "  test_on_staging = false\n"
 		   "  eab_kid = \"kid-1\"\n"
 		   "  eab_hmac_key = \"c2VjcmV0\"\n"
 		   "}\n"
@@ -116,14 +116,11 @@ START_TEST(full_config)
 		   "dns01 {\n"
 		   "  hook = \"/usr/local/bin/dns-hook\"\n"
 		   "  resolver = \"127.0.0.1:53\"\n"
-		   "  challenge_file = \"/run/mailcert/txt\"\n"
+		   "  challenge_file = \"\"\n"
 		   "  propagation_timeout = 120\n"
 		   "}\n"
 		   "\n"
 		   "notify {\n"
-		   "  sendmail = \"/usr/lib/sendmail\"\n"
-		   "  to = { \"postmaster+Alerts@{domain}\", \"ops@example.net\" }\n"
-		   "  contact = \"ops team\"\n"
 		   "}\n"
 		   "\n"
 		   "listeners {\n"
@@ -167,7 +164,7 @@ START_TEST(full_config)
 	ck_assert_str_eq(c->acme_key_type, "rsa3072");
 	ck_assert_str_eq(c->acme_profile, "tlsserver");
 	ck_assert_str_eq(c->acme_preferred_chain, "ISRG Root X1");
-	ck_assert_int_eq(c->acme_test_on_staging, 1);
+	ck_assert_int_eq(c->acme_test_on_staging, 0);
 	ck_assert_str_eq(c->acme_eab_kid, "kid-1");
 	ck_assert_str_eq(c->acme_eab_hmac_key, "c2VjcmV0");
 	ck_assert_uint_eq(c->http01_nlisten, 2);
@@ -177,13 +174,12 @@ START_TEST(full_config)
 	ck_assert_str_eq(c->http01_webroot, "/var/www/html");
 	ck_assert_str_eq(c->dns01_hook, "/usr/local/bin/dns-hook");
 	ck_assert_str_eq(c->dns01_resolver, "127.0.0.1:53");
-	ck_assert_str_eq(c->dns01_challenge_file, "/run/mailcert/txt");
+	ck_assert_str_eq(c->dns01_challenge_file, "");
 	ck_assert_int_eq(c->dns01_propagation_timeout, 120);
-	ck_assert_str_eq(c->notify_sendmail, "/usr/lib/sendmail");
-	ck_assert_uint_eq(c->notify_nto, 2);
+	ck_assert_str_eq(c->notify_sendmail, "/usr/sbin/sendmail");
+	ck_assert_uint_eq(c->notify_nto, 1);
 	ck_assert_str_eq(c->notify_to[0], "postmaster+Alerts@{domain}");
-	ck_assert_str_eq(c->notify_to[1], "ops@example.net");
-	ck_assert_str_eq(c->notify_contact, "ops team");
+	ck_assert_str_eq(c->notify_contact, "");
 	ck_assert_int_eq(c->listen_postfix, 0);
 	ck_assert_int_eq(c->listen_dovecot, 0);
 	ck_assert_int_eq(c->listen_sendmail, 1);
@@ -203,7 +199,7 @@ START_TEST(full_config)
 	ck_assert_ptr_null(h->names[2]);
 	ck_assert_int_eq(h->challenge, MC_CHAL_HTTP01);
 	ck_assert_int_eq(h->source, MC_SRC_ACME);
-	ck_assert_msg(unit_starts(h->where, d.main) && strcmp(h->where + strlen(d.main), ":46") == 0,
+	ck_assert_msg(unit_starts(h->where, d.main) && strcmp(h->where + strlen(d.main), ":43") == 0,
 		      "where: %s", h->where);
 	h = &c->hosts[1];
 	ck_assert_str_eq(h->name, "*.example.org");
@@ -321,6 +317,19 @@ START_TEST(err_names_list)
 		   "            \"bad..name\" }\n}\n", 4, "names: invalid hostname \"bad..name\"");
 	main_fails("host \"ok.example.com\" {\n  names = { \"../x\" }\n}\n", 2, "../x");
 	main_fails("host \"ok.example.com\" {\n  names = { \"single\" }\n}\n", 2, "fully qualified");
+}
+END_TEST
+
+START_TEST(err_not_available)
+{
+	/* keys of the interface this version cannot honour are refused where written */
+	main_fails("acme {\n  test_on_staging = true\n}\n", 2,
+		   "test_on_staging: trying new hosts on the staging CA first is not available");
+	main_fails("dns01 {\n  hook = \"/bin/true\"\n  challenge_file = \"/run/x\"\n}\n", 3,
+		   "challenge_file: handing dns-01 records over in a file (use dns01.hook) is not available");
+	main_fails("notify {\n\n  to = { \"a@example.com\" }\n}\n", 3, "to: the notify section");
+	main_fails("notify {\n  contact = \"x\"\n}\n", 2, "contact: the notify section");
+	main_fails("notify {\n  sendmail = \"/usr/sbin/sendmail\"\n}\n", 2, "sendmail: the notify section");
 }
 END_TEST
 
@@ -499,7 +508,7 @@ START_TEST(confd_order)
 	/* written out of order: they are read sorted */
 	cf_confd(&d, "20-last.conf", "store = \"/from/20\"\nhost \"c.example.com\" {}\n");
 	cf_confd(&d, "10-first.conf", "store = \"/from/10\"\nhost \"b.example.com\" {}\n"
-				      "notify {\n  contact = \"ten\"\n}\n");
+				      "acme {\n  email = \"ten@example.com\"\n}\n");
 	/* not *.conf, hidden, or not a regular file: never read (they would fail) */
 	cf_confd(&d, "README", "this is not a config\n");
 	cf_confd(&d, "30-x.conf.bak", "bogus = 1\n");
@@ -511,7 +520,7 @@ START_TEST(confd_order)
 	}
 	c = load_ok(d.main);
 	ck_assert_str_eq(c->store, "/from/20");
-	ck_assert_str_eq(c->notify_contact, "ten");
+	ck_assert_str_eq(c->acme_email, "ten@example.com");
 	ck_assert_uint_eq(c->nhosts, 3);
 	ck_assert_str_eq(c->hosts[0].name, "a.example.com");
 	ck_assert_str_eq(c->hosts[1].name, "b.example.com");
@@ -599,6 +608,7 @@ int main(void)
 	tcase_add_test(bad, err_host_title);
 	tcase_add_test(bad, err_names_list);
 	tcase_add_test(bad, err_duplicate_host_same_file);
+	tcase_add_test(bad, err_not_available);
 	tcase_add_test(bad, err_duplicate_host_confd);
 	tcase_add_test(bad, err_bad_values);
 	tcase_add_test(bad, err_default_host);
