@@ -7,5 +7,7 @@ plugin_mailcert_milter_SOURCES = plugin/main.c \
 	plugin/postfix.c plugin/dovecot.c plugin/sendmail.c \
 	plugin/record.c plugin/record.h \
 	plugin/watch.c plugin/watch.h \
-	plugin/milter.c plugin/milter.h
+	plugin/milter.c plugin/milter.h \
+	plugin/counts.c plugin/counts.h \
+	plugin/filterproc.c plugin/filterproc.h
 plugin_mailcert_milter_LDADD = $(MAILCERT_LIBS) $(MILTER_LIBS)

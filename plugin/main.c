@@ -3,8 +3,10 @@
  * Sendmail, reload them when it changes, and (with -p) count TLS use per
  * listener as a libmilter filter.
  *
- * The main thread owns the store, the generated files and milter.json; the
- * milter runs in threads of libmilter's own and only touches its counts.
+ * The loader (this process, root) owns the store, the generated files and
+ * milter.json.  The milter is a separate, unprivileged filter process
+ * (milter.c, started and supervised by filterproc.c) that holds no key and
+ * reports what it sees over a pipe; the loader counts (counts.c).
  */
 #include "config.h"
 
@@ -22,6 +24,8 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "counts.h"
+#include "filterproc.h"
 #include "loader.h"
 #include "log.h"
 #include "milter.h"
@@ -74,24 +78,24 @@ static void record(const loader *l, int with_milter, time_t started)
 	json_decref(counts);
 }
 
-static int serve(loader *l, const char *socket, time_t started)
+static int serve(loader *l, const char *socket, int foreground, int verbose, time_t started)
 {
-	int sfd, wfd, pipefd[2] = { -1, -1 }, milter = 0, stop = 0;
+	int sfd, wfd, milter = socket != NULL, stop = 0;
 	long long first_change = 0, last_change = 0, next_scan, next_flush;
+	mm_proc proc;
 	mc_err e;
 
 	sfd = sigfd_open();
 	if (sfd < 0)
 		mc_fatal("signalfd: %s", strerror(errno));
 	wfd = watch_open(l->store);
-	if (socket) {
-		if (pipe(pipefd) < 0)
-			mc_fatal("pipe: %s", strerror(errno));
-		if (mm_start(socket, pipefd[1], &e) < 0)
-			mc_error("%s; going on without the milter", e.msg);
-		else
-			milter = 1;
+	if (milter && mm_proc_init(&proc, socket, foreground, verbose, &e) < 0) {
+		mc_error("%s; going on without the milter", e.msg);
+		mm_proc_free(&proc);
+		milter = 0;
 	}
+	if (milter && mm_proc_start(&proc, &e) < 0)
+		mc_error("%s; trying again later", e.msg);
 	loader_batch(l, mc_now());
 	record(l, milter, started);
 	next_scan = (long long)mc_mono_ms() + (wfd >= 0 ? SCAN_INOTIFY_S : SCAN_POLL_S) * 1000LL;
@@ -116,6 +120,8 @@ static int serve(loader *l, const char *socket, time_t started)
 		}
 		if (milter && next_flush < wake)
 			wake = next_flush;
+		if (milter && mm_proc_next_start(&proc) && mm_proc_next_start(&proc) < wake)
+			wake = mm_proc_next_start(&proc);
 		timeout = wake > t ? (int)(wake - t) : 0;
 		pfd[n].fd = sfd;
 		pfd[n++].events = POLLIN;
@@ -123,15 +129,16 @@ static int serve(loader *l, const char *socket, time_t started)
 			pfd[n].fd = wfd;
 			pfd[n++].events = POLLIN;
 		}
-		if (milter) {
-			pfd[n].fd = pipefd[0];
+		if (milter && mm_proc_fd(&proc) >= 0) {
+			pfd[n].fd = mm_proc_fd(&proc);
 			pfd[n++].events = POLLIN;
 		}
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			mc_fatal("poll: %s", strerror(errno));
 		t = (long long)mc_mono_ms();
 		for (i = 0; i < n; i++) {
-			if (!(pfd[i].revents & POLLIN))
+			/* a pipe whose writer is gone says POLLHUP only */
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			if (pfd[i].fd == sfd) {
 				struct signalfd_siginfo si;
@@ -155,23 +162,14 @@ static int serve(loader *l, const char *socket, time_t started)
 					watch_close(wfd);
 					wfd = watch_open(l->store);
 				}
-			} else {
-				/* libmilter stops on the signals it catches itself */
-				char c;
-				if (read(pipefd[0], &c, 1) < 0)
-					mc_debug("milter pipe: %s", strerror(errno));
-				mm_stop();
-				milter = 0;
-				if (mm_failed()) {
-					mc_error("the milter failed; going on loading certificates without it");
-				} else {
-					mc_info("the milter stopped on a signal: stopping");
-					stop = 1;
-				}
+			} else if (!stop) {
+				mm_proc_read(&proc);
 			}
 		}
 		if (stop)
 			break;
+		if (milter)
+			mm_proc_tick(&proc, t);
 		if (first_change && (t >= last_change + QUIET_MS || t >= first_change + BATCH_MAX_MS))
 			rescan = 1;
 		if (t >= next_scan) {
@@ -195,8 +193,12 @@ static int serve(loader *l, const char *socket, time_t started)
 			next_flush = t + 1000;
 		}
 	}
-	mm_stop();
+	if (milter) {
+		mm_proc_stop(&proc);
+		mm_proc_free(&proc);
+	}
 	record(l, socket != NULL, started);
+	mm_counts_free();
 	watch_close(wfd);
 	close(sfd);
 	return 0;
@@ -212,9 +214,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "once", no_argument, NULL, 'O' },
 		{ "version", no_argument, NULL, 'V' },
+		/* internal: the filter process (milter.c), started by filterproc.c */
+		{ "filter", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = NULL, *socket = NULL;
+	const char *file = NULL, *socket = NULL, *filter = NULL;
 	int foreground = 0, once = 0, verbose = 0, c, rc;
 	mc_config *cfg;
 	time_t started;
@@ -228,6 +232,7 @@ int main(int argc, char **argv)
 		case 'p': socket = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'O': once = 1; break;
+		case 'F': filter = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("mailcert-milter %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return MC_EX_USAGE;
@@ -238,6 +243,8 @@ int main(int argc, char **argv)
 		return MC_EX_USAGE;
 	}
 	mc_log_init("mailcert-milter", foreground || once, verbose);
+	if (filter)
+		return mm_filter_main(filter); /* it reads no configuration */
 	if (!file)
 		file = mc_config_default_path();
 	if (mc_config_load(file, &cfg, &e) < 0) {
@@ -264,7 +271,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		mc_info("starting (store %s)", cfg->store);
-		rc = serve(&l, socket, started);
+		rc = serve(&l, socket, foreground, verbose, started);
 	}
 	loader_free(&l);
 	mc_config_free(cfg);

@@ -1,18 +1,31 @@
 /*
- * milter - per-listener session and TLS counts, never in the way of mail.
+ * milter - the filter process: per-listener session and TLS reports, never
+ * in the way of mail.
  *
  * Every callback returns CONTINUE (or ACCEPT for the message); nothing here
  * can make the MTA reject or delay mail.  State per connection lives in
- * smfi_setpriv; the shared counts sit behind one mutex.
+ * smfi_setpriv.  The callbacks only append report lines to a bounded queue
+ * (a full queue loses reports, counted, rather than holding up a session);
+ * the main thread writes the queue to the loader.  libmilter runs in a
+ * thread of its own, with SIGTERM and SIGINT blocked, so that they reach the
+ * main thread, which ends the process at once instead of waiting for
+ * libmilter's listener to notice.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,135 +33,64 @@
 #include <libmilter/mfapi.h>
 #endif
 
+#include "counts.h"
 #include "fsutil.h"
 #include "log.h"
 #include "milter.h"
-#include "xalloc.h"
 
 #ifdef HAVE_LIBMILTER
-/* a name from the MTA is kept to this many bytes (cut at a character) */
-#define MM_NAME_MAX 64
-/* the counts are bounded whatever names come in: at most this many listeners,
- * and TLS versions and ciphers per listener, by name; the rest as "other" */
-#define MM_LISTENERS_MAX 64
-#define MM_KEYS_MAX 32
-#define MM_OTHER "other"
+/* reports waiting for the main thread; about 2000 sessions' worth */
+#define MM_QUEUE_MAX (256 * 1024)
+#define MM_FILTER_NAME "mailcert-filter" /* what ps shows (15 bytes at most) */
 
 typedef struct conn {
-	char listener[2 * MM_NAME_MAX + 2];  /* "{daemon_name}/{daemon_addr}" */
-	int tls_counted;
+	char listener[MM_LISTENER_MAX + 1]; /* "{daemon_name}/{daemon_addr}" */
+	int tls_reported;
 } conn;
 
-static pthread_mutex_t counts_lock = PTHREAD_MUTEX_INITIALIZER;
-static json_t *counts;      /* listener -> {sessions, tls_sessions, tls_versions, ciphers} */
-static int counts_changed;
-static pthread_t milter_thread;
-static int milter_running;
-static int milter_notify = -1;
-static volatile int milter_failed;
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static char queue[MM_QUEUE_MAX];
+static size_t queue_len;
+static unsigned long queue_lost;
+static int wake_fd[2] = { -1, -1 };       /* callbacks and signals wake the main thread */
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t milter_done; /* 1: smfi_main returned */
+static volatile sig_atomic_t milter_rc;
 
-/* the length of the well-formed UTF-8 character at P, 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are not) */
-static size_t utf8_len(const unsigned char *p)
+static void wake(void)
 {
-	unsigned long cp;
-	size_t n, i;
+	char c = 'w';
 
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1fu;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0fu;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3fu);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/*
- * NAME as a JSON key: jansson refuses (and frees the value of) a key that
- * is not UTF-8, and any local user can send any bytes as a macro.  Bytes
- * that are not part of a well-formed character, and control characters,
- * become '?'; the copy ends at a character boundary within OUTLEN - 1 bytes.
- */
-static void clean_name(const char *name, char *out, size_t outlen)
-{
-	const unsigned char *p = (const unsigned char *)name;
-	size_t o = 0;
-
-	while (*p) {
-		size_t n = utf8_len(p);
-		const unsigned char *from = p;
-
-		if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
-			from = (const unsigned char *)"?";
-			n = 1;
-			p++;
-		} else {
-			p += n;
-		}
-		if (o + n >= outlen)
-			break;
-		memcpy(out + o, from, n);
-		o += n;
-	}
-	out[o] = '\0';
-}
-
-/* add one to OBJ[KEY], or to OBJ["other"] when KEY is new and OBJ has
- * MAX keys besides "other" already (MAX 0: no limit); call with counts_lock held */
-static void bump(json_t *obj, const char *key, size_t max)
-{
-	json_t *v;
-
-	if (!obj)
+	/* non-blocking: a full pipe already says "wake up" */
+	if (write(wake_fd[1], &c, 1) < 0 && errno != EAGAIN)
 		return;
-	v = json_object_get(obj, key);
-	if (!v && max && json_object_size(obj) - (json_object_get(obj, MM_OTHER) != NULL) >= max) {
-		key = MM_OTHER;
-		v = json_object_get(obj, key);
-	}
-	if (json_is_integer(v))
-		json_integer_set(v, json_integer_value(v) + 1);
-	else
-		json_object_set_new(obj, key, json_integer(1));
 }
 
-/* the counts of LISTENER, created on first use, NULL when they cannot be;
- * call with counts_lock held */
-static json_t *listener_obj(const char *listener)
+/* queue one report line (formatted without its newline); never blocks on the loader */
+static void report(const char *fmt, ...) MC_PRINTF(1, 2);
+static void report(const char *fmt, ...)
 {
-	json_t *l = json_object_get(counts, listener);
+	char line[MM_LINE_MAX];
+	va_list ap;
+	int n, was_empty;
 
-	if (l)
-		return l;
-	if (json_object_size(counts) - (json_object_get(counts, MM_OTHER) != NULL) >=
-	    MM_LISTENERS_MAX) {
-		listener = MM_OTHER;
-		l = json_object_get(counts, listener);
-		if (l)
-			return l;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof line - 1)
+		return; /* cannot happen with names cut to MM_NAME_MAX */
+	line[n++] = '\n';
+	pthread_mutex_lock(&queue_lock);
+	was_empty = queue_len == 0 && queue_lost == 0;
+	if (queue_len + (size_t)n <= sizeof queue) {
+		memcpy(queue + queue_len, line, (size_t)n);
+		queue_len += (size_t)n;
+	} else {
+		queue_lost++;
 	}
-	l = json_pack("{s:i, s:i, s:{}, s:{}}", "sessions", 0, "tls_sessions", 0,
-		      "tls_versions", "ciphers");
-	/* on failure json_object_set_new has freed L already */
-	if (!l || json_object_set_new(counts, listener, l) < 0)
-		return NULL;
-	return l;
+	pthread_mutex_unlock(&queue_lock);
+	if (was_empty)
+		wake();
 }
 
 static const char *macro(SMFICTX *ctx, const char *name)
@@ -169,14 +111,11 @@ static sfsistat mm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 		return SMFIS_ACCEPT; /* out of memory: stay out of the way */
 	if (!daddr)
 		daddr = macro(ctx, "{if_addr}"); /* Sendmail */
-	clean_name(name ? name : "unknown", cname, sizeof cname);
-	clean_name(daddr ? daddr : "unknown", caddr, sizeof caddr);
+	mm_clean_name(name ? name : "unknown", cname, sizeof cname);
+	mm_clean_name(daddr ? daddr : "unknown", caddr, sizeof caddr);
 	snprintf(c->listener, sizeof c->listener, "%s/%s", cname, caddr);
 	smfi_setpriv(ctx, c);
-	pthread_mutex_lock(&counts_lock);
-	bump(listener_obj(c->listener), "sessions", 0);
-	counts_changed = 1;
-	pthread_mutex_unlock(&counts_lock);
+	report("S\t%s", c->listener);
 	return SMFIS_CONTINUE;
 }
 
@@ -186,22 +125,13 @@ static sfsistat mm_helo(SMFICTX *ctx, char *helohost)
 	const char *version = macro(ctx, "{tls_version}");
 	const char *cipher = macro(ctx, "{cipher}");
 	char cversion[MM_NAME_MAX + 1], ccipher[MM_NAME_MAX + 1];
-	json_t *l;
 
-	if (!c || c->tls_counted || !version)
+	if (!c || c->tls_reported || !version)
 		return SMFIS_CONTINUE;
-	c->tls_counted = 1;
-	clean_name(version, cversion, sizeof cversion);
-	if (cipher)
-		clean_name(cipher, ccipher, sizeof ccipher);
-	pthread_mutex_lock(&counts_lock);
-	l = listener_obj(c->listener);
-	bump(l, "tls_sessions", 0);
-	bump(json_object_get(l, "tls_versions"), cversion, MM_KEYS_MAX);
-	if (cipher)
-		bump(json_object_get(l, "ciphers"), ccipher, MM_KEYS_MAX);
-	counts_changed = 1;
-	pthread_mutex_unlock(&counts_lock);
+	c->tls_reported = 1;
+	mm_clean_name(version, cversion, sizeof cversion);
+	mm_clean_name(cipher ? cipher : "", ccipher, sizeof ccipher);
+	report("T\t%s\t%s\t%s", c->listener, cversion, ccipher);
 	return SMFIS_CONTINUE;
 }
 
@@ -249,20 +179,6 @@ static struct smfiDesc desc = {
 	.xxfi_negotiate = mm_negotiate,
 };
 
-static void *run(void *arg)
-{
-	char c = 'x';
-
-	if (smfi_main() != MI_SUCCESS) {
-		mc_error("milter: smfi_main failed");
-		milter_failed = 1;
-	} else
-		mc_info("milter stopped");
-	if (milter_notify >= 0 && write(milter_notify, &c, 1) < 0)
-		mc_debug("milter: cannot notify the main loop");
-	return NULL;
-}
-
 /* the path of a unix SOCKET ("unix:/p", "local:/p" or "/p"), NULL for inet */
 static const char *unix_path(const char *socket)
 {
@@ -293,17 +209,13 @@ static void socket_dir(const char *path, gid_t gid)
 		mc_warn("milter: %s: %s", dir, strerror(errno));
 }
 
-int mm_start(const char *socket, int notify_fd, mc_err *e)
+/* listen on SOCKET (as root: the socket's directory may be root's) */
+static int open_socket(const char *socket, gid_t gid, mc_err *e)
 {
 	const char *path = unix_path(socket);
-	gid_t gid = mc_group_gid();
 	mode_t old;
 	int rc, err;
 
-	pthread_mutex_lock(&counts_lock);
-	if (!counts)
-		counts = json_object();
-	pthread_mutex_unlock(&counts_lock);
 	if (smfi_setconn((char *)socket) == MI_FAILURE)
 		return mc_err_set(e, "milter: bad socket %s", socket);
 	if (smfi_register(desc) == MI_FAILURE)
@@ -312,8 +224,7 @@ int mm_start(const char *socket, int notify_fd, mc_err *e)
 		socket_dir(path, gid);
 	/* a stale unix socket left by a crash is removed.  The socket is
 	 * 0660 from bind on (umask), group mailcert when that group exists:
-	 * the MTA's user must be in that group.  This runs before any other
-	 * thread exists, so the umask change is not seen elsewhere. */
+	 * the MTA's user must be in that group. */
 	old = umask(0117);
 	errno = 0;
 	rc = smfi_opensocket(1);
@@ -324,56 +235,185 @@ int mm_start(const char *socket, int notify_fd, mc_err *e)
 				  err ? strerror(err) : "unknown reason (see libmilter's syslog message)");
 	if (path && ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, 0660) < 0))
 		mc_warn("milter: %s: %s", path, strerror(errno));
-	milter_notify = notify_fd;
-	if (pthread_create(&milter_thread, NULL, run, NULL) != 0)
-		return mc_err_set(e, "milter: cannot start its thread");
-	milter_running = 1;
 	return 0;
 }
 
-int mm_failed(void)
+/*
+ * Become "mailcert" (when that user exists) or "nobody": no supplementary
+ * groups, and never KEYGID (the group that may read the store's keys) as
+ * the group.  Not root: stay who we are.
+ */
+static int drop_privileges(gid_t keygid, mc_err *e)
 {
-	return milter_failed;
+	struct passwd *pw, *nobody;
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0) {
+		mc_debug("milter: not root: the filter runs as uid %ld", (long)geteuid());
+		return 0;
+	}
+	pw = getpwnam("mailcert");
+	nobody = getpwnam("nobody");
+	if (!pw)
+		pw = nobody;
+	if (!pw || pw->pw_uid == 0)
+		return mc_err_set(e, "milter: no user \"mailcert\" or \"nobody\" to run the filter as");
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if ((keygid != (gid_t)-1 && gid == keygid) || gid == 0) {
+		if (!nobody || nobody->pw_gid == 0 || nobody->pw_gid == keygid)
+			return mc_err_set(e, "milter: no group for the filter but one that reads keys");
+		gid = nobody->pw_gid;
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return mc_err_set(e, "milter: cannot become uid %ld gid %ld: %s", (long)uid,
+				  (long)gid, strerror(errno));
+	if (setuid(0) == 0 || geteuid() != uid || getegid() != gid)
+		return mc_err_set(e, "milter: dropping privileges did not stick");
+	return 0;
 }
 
-void mm_stop(void)
+static void on_signal(int sig)
 {
-	if (!milter_running)
-		return;
-	smfi_stop();
-	pthread_join(milter_thread, NULL);
-	milter_running = 0;
+	int saved = errno;
+
+	stop_signal = sig;
+	wake();
+	errno = saved;
+}
+
+static void *run_milter(void *arg)
+{
+	milter_rc = smfi_main() == MI_SUCCESS ? 0 : 1;
+	milter_done = 1;
+	wake();
+	return NULL;
+}
+
+/* write all of BUF to the loader; -1 when it is gone */
+static int write_all(const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(MM_REPORT_FD, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* hand the queued reports to the loader */
+static int flush(void)
+{
+	static char out[MM_QUEUE_MAX + 64];
+	size_t len;
+	unsigned long lost;
+
+	pthread_mutex_lock(&queue_lock);
+	len = queue_len;
+	memcpy(out, queue, len);
+	lost = queue_lost;
+	queue_len = 0;
+	queue_lost = 0;
+	pthread_mutex_unlock(&queue_lock);
+	if (lost)
+		len += (size_t)snprintf(out + len, sizeof out - len, "L\t%lu\n", lost);
+	return write_all(out, len);
+}
+
+/* the set-up that needs root, then the privileges go */
+static int filter_start(const char *socket, pid_t parent, mc_err *e)
+{
+	gid_t keygid = mc_group_gid();
+	struct stat st;
+
+	/* nothing but the report pipe beyond 0-2 (the loader closed the rest too) */
+	close_range(MM_REPORT_FD + 1, ~0U, 0);
+	if (fstat(MM_REPORT_FD, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return mc_err_set(e, "milter: descriptor %d is not the loader's pipe", MM_REPORT_FD);
+	if (open_socket(socket, keygid, e) < 0)
+		return -1;
+	/* after the socket: a relative path is the loader's */
+	if (chdir("/") < 0)
+		return mc_err_set(e, "milter: chdir /: %s", strerror(errno));
+	if (drop_privileges(keygid, e) < 0)
+		return -1;
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	/* set after the credentials changed (that clears it); the loader may
+	 * have died already */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		return mc_err_set(e, "milter: the loader is gone");
+	prctl(PR_SET_NAME, MM_FILTER_NAME);
+	if (pipe2(wake_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return mc_err_set(e, "milter: pipe: %s", strerror(errno));
+	return 0;
+}
+
+int mm_filter_main(const char *socket)
+{
+	struct sigaction sa;
+	sigset_t stopset;
+	pthread_t tid;
+	pid_t parent = getppid();
+	mc_err e;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* the loader decides when the filter stops */
+	if (filter_start(socket, parent, &e) < 0) {
+		mc_error("%s", e.msg);
+		return 2;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll and write return */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* libmilter's threads (and its own signal thread) start with these
+	 * blocked: only this thread takes them */
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+	if (write_all("R\n", 2) < 0 || pthread_create(&tid, NULL, run_milter, NULL) != 0) {
+		mc_error("milter: cannot start");
+		return 2;
+	}
+	pthread_sigmask(SIG_UNBLOCK, &stopset, NULL);
+	mc_debug("milter: filter process %ld serving %s as uid %ld", (long)getpid(), socket,
+		 (long)geteuid());
+	for (;;) {
+		struct pollfd pfd[2] = { { wake_fd[0], POLLIN, 0 }, { MM_REPORT_FD, 0, 0 } };
+		char buf[64];
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		while (read(wake_fd[0], buf, sizeof buf) > 0)
+			;
+		if (flush() < 0 || (pfd[1].revents & (POLLERR | POLLHUP)))
+			_exit(0); /* the loader is gone: nobody to count for */
+		if (stop_signal) {
+			mc_debug("milter: filter process stopping on signal %d", (int)stop_signal);
+			_exit(0);
+		}
+		if (milter_done) {
+			if (milter_rc)
+				mc_error("milter: smfi_main failed");
+			_exit(milter_rc);
+		}
+	}
+	_exit(1);
 }
 
 #else /* built --without-milter */
-static pthread_mutex_t counts_lock = PTHREAD_MUTEX_INITIALIZER;
-static json_t *counts;
-static int counts_changed;
-
-int mm_start(const char *socket, int notify_fd, mc_err *e)
+int mm_filter_main(const char *socket)
 {
-	return mc_err_set(e, "milter: built without libmilter");
-}
-
-void mm_stop(void)
-{
-}
-
-int mm_failed(void)
-{
-	return 1;
+	mc_error("milter: built without libmilter");
+	return 2;
 }
 #endif
-
-json_t *mm_counts(int *changed)
-{
-	json_t *copy;
-
-	pthread_mutex_lock(&counts_lock);
-	copy = counts ? json_deep_copy(counts) : json_object();
-	if (changed)
-		*changed = counts_changed;
-	counts_changed = 0;
-	pthread_mutex_unlock(&counts_lock);
-	return copy;
-}

@@ -1,26 +1,25 @@
 /*
- * milter - the libmilter filter: accepts everything, counts per listener
- * ({daemon_name}/{daemon_addr}) the sessions and the TLS versions and
- * ciphers negotiated (the HELO after STARTTLS carries them).
+ * milter - the filter process: the libmilter filter, unprivileged.  It
+ * accepts everything and reports each session, with the TLS version and
+ * cipher the HELO after STARTTLS carries, to the loader (counts.h has the
+ * report lines); the loader counts.
  *
- * It runs smfi_main() in a thread of its own; the counts are read by the
- * main loop, which writes them into STORE/run/milter.json.
+ * The loader (filterproc.c) starts it as "mailcert-milter --filter SOCKET"
+ * with the report pipe on descriptor MM_REPORT_FD and nothing else open
+ * beyond standard input, output and error.  As root it only opens SOCKET;
+ * then it becomes user "mailcert" (or "nobody"), without supplementary
+ * groups and never in the group that may read keys, without new privileges
+ * or core dumps, and dies with the loader.  It never reads the
+ * configuration, the store or a key.
  */
 #ifndef MCM_MILTER_H
 #define MCM_MILTER_H
 
-#include <jansson.h>
+#define MM_REPORT_FD 3
 
-#include "err.h"
-
-/* listen on SOCKET ("unix:/path", "inet:port@host") in a new thread;
- * NOTIFY_FD is written to when that thread ends */
-int mm_start(const char *socket, int notify_fd, mc_err *e);
-/* 1 when the milter thread ended on an error rather than on a signal */
-int mm_failed(void);
-/* ask libmilter to stop and wait for the thread */
-void mm_stop(void);
-/* a copy of the counts; *CHANGED says whether they moved since the last call */
-json_t *mm_counts(int *changed);
+/* the filter process's main; its exit status: 0 stopped by SIGTERM or
+ * SIGINT (or the loader went away), 1 libmilter failed, 2 it could not start
+ * (the reason is logged) */
+int mm_filter_main(const char *socket);
 
 #endif
