@@ -25,8 +25,9 @@
  *     },
  *     "mta": {
  *       "postfix": {"last_reload": T|null, "last_error": "..."|null,
- *                   "last_error_time": T|null, "failures": 0, "next_retry": T|null}
- *     },
+ *                   "last_error_time": T|null, "failures": 0, "next_retry": T|null,
+ *                   "instance": "/etc/postfix"}    (postfix_config_dir, dovecot_config
+ *     },                                            or sendmail_pid_file)
  *     "listeners_since": "RFC 3339",
  *     "listeners": {                                (milter counts, per {daemon_name}/{daemon_addr})
  *       "smtpd/127.0.0.1": {"sessions": 10, "tls_sessions": 7,

@@ -11,6 +11,7 @@
 #include "loader.h"
 #include "log.h"
 #include "mta.h"
+#include "resume.h"
 #include "timefmt.h"
 #include "xalloc.h"
 
@@ -33,6 +34,40 @@ void loader_free(loader *l)
 	for (m = 0; m < MTA_N; m++)
 		free(l->mta[m].last_error);
 	free(l->link_error);
+	json_decref(l->prev);
+	l->prev = NULL;
+}
+
+void loader_resume(loader *l, json_t *prev)
+{
+	json_decref(l->prev);
+	l->prev = prev;
+}
+
+/* the first batch: what the previous run left live and unchanged needs no
+ * new files and no reload */
+static void resume_mtas(loader *l)
+{
+	mta_ctx c;
+	int m;
+
+	c.store = l->store;
+	c.cfg = l->cfg;
+	c.hosts = &l->hosts;
+	c.def = mh_default(&l->hosts, l->cfg->default_host);
+	for (m = 0; m < MTA_N; m++) {
+		mta_state *s = &l->mta[m];
+		if (!s->enabled || !resume_current(l->prev, &c, m, l->dovecot_version))
+			continue;
+		if (s->dirty || s->reload)
+			mc_info("%s: serving what it served when mailcert-milter last ran; not reloaded",
+				mta_names[m]);
+		s->dirty = 0;
+		s->reload = 0;
+		s->last_reload = resume_last_reload(l->prev, m);
+	}
+	json_decref(l->prev);
+	l->prev = NULL;
 }
 
 /* seconds to wait after the FAILURES-th consecutive failure */
@@ -175,12 +210,14 @@ int loader_apply(loader *l, time_t now)
 int loader_batch(loader *l, time_t now)
 {
 	const mh_host *def;
-	int changed, m, defchanged;
+	int changed, m, defchanged, first = !l->hosts.scanned;
 
 	long long t0 = (long long)mc_mono_ms();
 
 	changed = mh_scan(&l->hosts, l->store, now);
 	mc_debug("scan of %zu hosts: %lld ms", l->hosts.n, (long long)mc_mono_ms() - t0);
+	if (first && l->prev)
+		resume_hosts(&l->hosts, l->prev);
 	def = mh_default(&l->hosts, l->cfg->default_host);
 	defchanged = strcmp(def ? def->dir : "", l->def_dir) != 0 ||
 		     strcmp(def ? def->file : "", l->def_file) != 0;
@@ -203,6 +240,8 @@ int loader_batch(loader *l, time_t now)
 	}
 	if (def && (def->pending & (1u << MTA_SENDMAIL)))
 		l->mta[MTA_SENDMAIL].reload = 1;
+	if (first && l->prev)
+		resume_mtas(l);
 	return loader_apply(l, now);
 }
 

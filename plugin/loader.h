@@ -7,6 +7,8 @@
 
 #include <time.h>
 
+#include <jansson.h>
+
 #include "conf.h"
 #include "hosts.h"
 
@@ -38,10 +40,14 @@ typedef struct loader {
 	int link_failures;      /* consecutive */
 	time_t link_next_try;   /* backoff: not before this */
 	char *link_error;
+	json_t *prev;           /* the previous run's milter.json, until the first batch */
 } loader;
 
 void loader_init(loader *l, const mc_config *cfg);
 void loader_free(loader *l);
+/* let the first batch reload only what changed since PREV, the milter.json
+ * of the previous run (resume.h; the loader owns PREV now, NULL is fine) */
+void loader_resume(loader *l, json_t *prev);
 /* rescan and apply; 0 when every enabled MTA is up to date */
 int loader_batch(loader *l, time_t now);
 /* apply owed work whose backoff has passed (no rescan) */

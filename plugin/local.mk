@@ -6,6 +6,7 @@ plugin_mailcert_milter_SOURCES = plugin/main.c \
 	plugin/mta.c plugin/mta.h \
 	plugin/postfix.c plugin/dovecot.c plugin/sendmail.c \
 	plugin/record.c plugin/record.h \
+	plugin/resume.c plugin/resume.h \
 	plugin/watch.c plugin/watch.h \
 	plugin/milter.c plugin/milter.h \
 	plugin/counts.c plugin/counts.h \

@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "counts.h"
 #include "filterproc.h"
+#include "loaded.h"
 #include "loader.h"
 #include "log.h"
 #include "milter.h"
@@ -271,6 +272,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		mc_info("starting (store %s)", cfg->store);
+		/* a restart reloads only what changed since the last run */
+		loader_resume(&l, mc_loaded_read(cfg->store));
 		rc = serve(&l, socket, foreground, verbose, started);
 	}
 	loader_free(&l);

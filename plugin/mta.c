@@ -52,6 +52,34 @@ int mta_run(const char *const argv[], int timeout_ms, mc_err *e)
 	return rc;
 }
 
+int mta_file_is(const char *path, const char *data, size_t len)
+{
+	mc_buf b;
+	mc_err e;
+	int same;
+
+	mc_buf_init(&b);
+	same = mc_file_read(path, len + 1, &b, &e) == 0 && b.len == len &&
+	       (len == 0 || memcmp(b.data, data, len) == 0);
+	mc_buf_free(&b);
+	return same;
+}
+
+int mta_default_link_current(const mta_ctx *c)
+{
+	char link[PATH_MAX], cur[PATH_MAX];
+	ssize_t n;
+
+	mc_pathf(link, sizeof link, "%s/run/default.pem", c->store);
+	n = readlink(link, cur, sizeof cur - 1);
+	if (!c->def)
+		return n < 0 && errno == ENOENT;
+	if (n <= 0)
+		return 0;
+	cur[n] = '\0';
+	return strcmp(cur, c->def->file) == 0;
+}
+
 int mta_write_default_link(const mta_ctx *c, mc_err *e)
 {
 	char dir[PATH_MAX], link[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];

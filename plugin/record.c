@@ -14,6 +14,7 @@
 #include "loaded.h"
 #include "mta.h"
 #include "record.h"
+#include "resume.h"
 #include "timefmt.h"
 
 static json_t *time_or_null(time_t t)
@@ -67,12 +68,13 @@ int record_write(const loader *l, json_t *listeners, time_t started, mc_err *e)
 		if (!s->enabled)
 			continue;
 		json_object_set_new(mta, mta_names[m],
-				    json_pack("{s:o, s:o, s:o, s:i, s:o}", "last_reload",
+				    json_pack("{s:o, s:o, s:o, s:i, s:o, s:s}", "last_reload",
 					      time_or_null(s->last_reload), "last_error",
 					      s->last_error ? json_string(s->last_error) : json_null(),
 					      "last_error_time", time_or_null(s->last_error_time),
 					      "failures", s->failures, "next_retry",
-					      time_or_null((s->dirty || s->reload) ? s->next_try : 0)));
+					      time_or_null((s->dirty || s->reload) ? s->next_try : 0),
+					      "instance", resume_instance(l->cfg, m)));
 	}
 	json_object_set_new(doc, "version", json_integer(1));
 	json_object_set_new(doc, "pid", json_integer((json_int_t)getpid()));

@@ -26,3 +26,4 @@ TESTS_PLUGIN_LUA += tests/plugin/badnames.lua
 TESTS_PLUGIN_LUA += tests/plugin/manynames.lua
 PLUGIN_TESTS += tests/plugin/milter-listen-errors.sh
 PLUGIN_TESTS += tests/plugin/milter-stop.sh tests/plugin/milter-privsep.sh
+PLUGIN_TESTS += tests/plugin/restart-unchanged.sh
