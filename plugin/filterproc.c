@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "filterproc.h"
+#include "fsutil.h"
 #include "log.h"
 #include "milter.h"
 #include "timefmt.h"
@@ -38,6 +39,13 @@ int mm_proc_init(mm_proc *p, const char *socket, int foreground, int verbose, mc
 	p->verbose = verbose;
 #ifndef HAVE_LIBMILTER
 	return mc_err_set(e, "milter: built without libmilter");
+#endif
+#ifdef MAILCERT_TEST_HOOKS
+	/* tests play a hostile filter process with a program of their own */
+	if (getenv("MAILCERT_TEST_FILTER") && getenv("MAILCERT_TEST_FILTER")[0]) {
+		mc_pathf(p->exe, sizeof p->exe, "%s", getenv("MAILCERT_TEST_FILTER"));
+		return 0;
+	}
 #endif
 	/* resolved now: exec'ing /proc/self/exe itself would run whatever a
 	 * debugger or valgrind put there */
@@ -264,7 +272,7 @@ static void report_bytes(mm_proc *p, const char *buf, size_t n)
 /* the pipe ended: reap the process and say how it ended */
 static void ended(mm_proc *p)
 {
-	int status = 0, gone;
+	int status = 0, gone, held = 0;
 	pid_t pid = p->pid;
 
 	close(p->fd);
@@ -275,6 +283,7 @@ static void ended(mm_proc *p)
 	gone = waitpid(pid, &status, WNOHANG);
 	if (gone == 0) {
 		/* it closed its pipe but runs on: it is of no use */
+		held = !p->stopping;
 		kill(pid, SIGKILL);
 		gone = waitpid(pid, &status, 0);
 	}
@@ -290,7 +299,11 @@ static void ended(mm_proc *p)
 		return;
 	}
 	schedule(p);
-	if (WIFSIGNALED(status))
+	if (held)
+		mc_error("milter: filter process %ld closed its report pipe but ran on: killed; "
+			 "restarting it in %lld s",
+			 (long)pid, backoff_ms(p->failures) / 1000);
+	else if (WIFSIGNALED(status))
 		mc_error("milter: filter process %ld killed by signal %d; restarting it in %lld s",
 			 (long)pid, WTERMSIG(status), backoff_ms(p->failures) / 1000);
 	else

@@ -27,3 +27,5 @@ TESTS_PLUGIN_LUA += tests/plugin/manynames.lua
 PLUGIN_TESTS += tests/plugin/milter-listen-errors.sh
 PLUGIN_TESTS += tests/plugin/milter-stop.sh tests/plugin/milter-privsep.sh
 PLUGIN_TESTS += tests/plugin/restart-unchanged.sh
+PLUGIN_TESTS += tests/plugin/milter-hostile.sh
+EXTRA_DIST += tests/plugin/hostile-filter.py
