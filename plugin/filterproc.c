@@ -303,6 +303,11 @@ static void ended(mm_proc *p)
 		mc_error("milter: filter process %ld closed its report pipe but ran on: killed; "
 			 "restarting it in %lld s",
 			 (long)pid, backoff_ms(p->failures) / 1000);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		/* SIGTERM or SIGINT reached it alone (systemd's control-group kill
+		 * reaches both, the loader's signal maybe a moment later) */
+		mc_info("milter: filter process %ld stopped; restarting it in %lld s", (long)pid,
+			backoff_ms(p->failures) / 1000);
 	else if (WIFSIGNALED(status))
 		mc_error("milter: filter process %ld killed by signal %d; restarting it in %lld s",
 			 (long)pid, WTERMSIG(status), backoff_ms(p->failures) / 1000);
