@@ -3,10 +3,16 @@ sbin_PROGRAMS += helpers/mailcert
 noinst_LIBRARIES += helpers/libhelper.a
 helpers_libhelper_a_SOURCES = \
 	helpers/acme.c helpers/acme.h \
+	helpers/aia.c helpers/aia.h \
+	helpers/certfiles.c helpers/certfiles.h \
+	helpers/chain.c helpers/chain.h \
+	helpers/csr.c helpers/csr.h \
 	helpers/dns01.c helpers/dns01.h \
 	helpers/dnscheck.c helpers/dnscheck.h \
 	helpers/http.c helpers/http.h \
+	helpers/expiry.c helpers/expiry.h \
 	helpers/http01.c helpers/http01.h \
+	helpers/import.c helpers/import.h \
 	helpers/issue.c helpers/issue.h \
 	helpers/jws.c helpers/jws.h \
 	helpers/keys.c helpers/keys.h \

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "csr.h"
 #include "http.h"
+#include "import.h"
 #include "issue.h"
 #include "mtaconf.h"
 #include "log.h"
@@ -38,6 +40,11 @@ static void usage(FILE *f)
 		"  retry HOST...                     clear the backoff and try again now\n"
 		"  status [--json] [--only-errors] [HOST...]\n"
 		"  self-signed HOST                  install a self-signed certificate\n"
+		"  import HOST FILE... [--password-file F] [--fetch-intermediates]\n"
+		"                                    install a certificate from elsewhere (source manual)\n"
+		"  csr HOST [--key-type T] [--new-key]\n"
+		"                                    make a pending key, print a CSR for another CA\n"
+		"  install HOST FILE...              activate the CA's certificate for that pending key\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE   configuration (default %s)\n"
@@ -298,6 +305,12 @@ int main(int argc, char **argv)
 		return cmd_status(argc, argv);
 	if (strcmp(cmd, "self-signed") == 0)
 		return cmd_self_signed(argc, argv);
+	if (strcmp(cmd, "import") == 0)
+		return mc_import_main(config_file, argc, argv);
+	if (strcmp(cmd, "install") == 0)
+		return mc_install_main(config_file, argc, argv);
+	if (strcmp(cmd, "csr") == 0)
+		return mc_csr_main(config_file, argc, argv);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

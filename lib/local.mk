@@ -8,6 +8,7 @@ lib_libmailcert_a_SOURCES = \
 	lib/fsutil.c lib/fsutil.h \
 	lib/hostname.c lib/hostname.h \
 	lib/log.c lib/log.h \
+	lib/pending.c lib/pending.h \
 	lib/spawn.c lib/spawn.h \
 	lib/state.c lib/state.h \
 	lib/store.c lib/store.h \

@@ -37,3 +37,7 @@ EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
 	tests/lib/common.sh tests/lib/pebble.sh tests/lib/fakeca.sh tests/fakeca/fakeca.py
 # the LD_PRELOAD fault shim store-publish-fault.sh builds at test time
 EXTRA_DIST += tests/e2e/fault-fsync.c
+
+# import, csr and install (certificates from outside ACME)
+E2E_TESTS += tests/e2e/import.sh tests/e2e/csr-install.sh
+EXTRA_DIST += tests/e2e/import-lib.sh

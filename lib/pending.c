@@ -1,0 +1,143 @@
+/*
+ * pending - pending host keys kept outside the live view until installed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "pending.h"
+#include "x509chk.h"
+
+#define PENDING_FILE_MAX (64 * 1024)
+
+/* make PATH a directory of ours with mode 0700, whatever was there */
+static int private_dir(const char *path, mc_err *e)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return mc_err_set(e, "mkdir %s: %s", path, strerror(errno));
+	if (lstat(path, &st) < 0)
+		return mc_err_set(e, "stat %s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return mc_err_set(e, "%s: not a directory", path);
+	if (st.st_uid != geteuid())
+		return mc_err_set(e, "%s: owned by uid %lu, not by us", path, (unsigned long)st.st_uid);
+	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
+		return mc_err_set(e, "chmod %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static void pending_dir(const char *store, const char *dir, char *out, size_t outlen)
+{
+	mc_pathf(out, outlen, "%s/pending/%s", store, dir);
+}
+
+int mc_pending_save(const char *store, const char *dir, EVP_PKEY *key, const char *csr_pem,
+		    mc_err *e)
+{
+	char path[PATH_MAX];
+	mc_buf pem;
+	int rc;
+
+	if (mc_mkdir_p(store, 0755, e) < 0)
+		return mc_err_prefix(e, "store");
+	mc_pathf(path, sizeof path, "%s/pending", store);
+	if (private_dir(path, e) < 0)
+		return -1;
+	pending_dir(store, dir, path, sizeof path);
+	if (private_dir(path, e) < 0)
+		return -1;
+	mc_buf_init(&pem);
+	mc_pem_append_key(&pem, key);
+	/* the CSR first: a key.pem present always has its csr.pem */
+	rc = mc_file_write_atomic(path, "csr.pem", csr_pem, strlen(csr_pem), 0600, (gid_t)-1, e);
+	if (rc == 0)
+		rc = mc_file_write_atomic(path, "key.pem", pem.data, pem.len, 0600, (gid_t)-1, e);
+	mc_buf_cleanse(&pem);
+	if (rc < 0)
+		return mc_err_prefix(e, "keeping the pending key");
+	return 0;
+}
+
+int mc_pending_load(const char *store, const char *dir, EVP_PKEY **key, time_t *made, mc_err *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	mc_buf b;
+	int rc;
+
+	pending_dir(store, dir, path, sizeof path);
+	mc_pathf(path + strlen(path), sizeof path - strlen(path), "/key.pem");
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 1;
+		return mc_err_set(e, "stat %s: %s", path, strerror(errno));
+	}
+	mc_buf_init(&b);
+	rc = mc_file_read_private(path, PENDING_FILE_MAX, &b, e);
+	if (rc == 0 && mc_pem_read_key(b.data, b.len, key, e) < 0)
+		rc = mc_err_prefix(e, "%s", path);
+	mc_buf_cleanse(&b);
+	if (rc == 0 && made)
+		*made = st.st_mtime;
+	return rc;
+}
+
+int mc_pending_csr(const char *store, const char *dir, mc_buf *csr, mc_err *e)
+{
+	char path[PATH_MAX];
+
+	pending_dir(store, dir, path, sizeof path);
+	mc_pathf(path + strlen(path), sizeof path - strlen(path), "/csr.pem");
+	return mc_file_read(path, PENDING_FILE_MAX, csr, e);
+}
+
+/* overwrite a key file with zeros before it goes: no copy stays in its blocks
+ * that a later reader of the disk could find (as far as the filesystem lets us) */
+static void wipe(const char *path)
+{
+	struct stat st;
+	char zero[4096];
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	off_t done = 0;
+
+	if (fd < 0)
+		return;
+	memset(zero, 0, sizeof zero);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		while (done < st.st_size) {
+			size_t n = (size_t)(st.st_size - done) < sizeof zero ? (size_t)(st.st_size - done)
+									     : sizeof zero;
+			ssize_t w = write(fd, zero, n);
+			if (w <= 0)
+				break;
+			done += w;
+		}
+	fsync(fd);
+	close(fd);
+}
+
+int mc_pending_remove(const char *store, const char *dir, mc_err *e)
+{
+	char path[PATH_MAX], file[PATH_MAX];
+
+	pending_dir(store, dir, path, sizeof path);
+	mc_pathf(file, sizeof file, "%s/key.pem", path);
+	wipe(file);
+	if (unlink(file) < 0 && errno != ENOENT)
+		return mc_err_set(e, "unlink %s: %s", file, strerror(errno));
+	mc_pathf(file, sizeof file, "%s/csr.pem", path);
+	if (unlink(file) < 0 && errno != ENOENT)
+		return mc_err_set(e, "unlink %s: %s", file, strerror(errno));
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return mc_err_set(e, "rmdir %s: %s", path, strerror(errno));
+	return 0;
+}
