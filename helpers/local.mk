@@ -36,3 +36,7 @@ uninstall-mailcert-conf:
 	@# an operator's edited configuration stays; the untouched example goes
 	if cmp -s $(srcdir)/conf.d/mailcert.conf $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf; then \
 	  rm -f $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf; fi
+
+# dns-01 hooks shipped with mailcert (dns01.hook names one): RFC 2136 dynamic
+# updates with nsupdate and a TSIG key, in $(libexecdir)/mailcert
+dist_pkglibexec_SCRIPTS = scripts/mailcert-hook-rfc2136

@@ -41,3 +41,7 @@ EXTRA_DIST += tests/e2e/fault-fsync.c
 # import, csr and install (certificates from outside ACME)
 E2E_TESTS += tests/e2e/import.sh tests/e2e/csr-install.sh
 EXTRA_DIST += tests/e2e/import-lib.sh
+
+# the RFC 2136 dns-01 hook against a throwaway BIND 9 (and Pebble resolving with it)
+E2E_TESTS += tests/e2e/rfc2136.sh
+EXTRA_DIST += tests/e2e/rfc2136-lib.sh

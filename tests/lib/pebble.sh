@@ -17,6 +17,8 @@
 #       PEBBLE_PID, CHALLTESTSRV_PID
 #     Pebble inherits PEBBLE_* variables from the caller (PEBBLE_VA_NOSLEEP,
 #     PEBBLE_WFE_NONCEREJECT, PEBBLE_ALTERNATE_ROOTS, PEBBLE_CHAIN_LENGTH, ...).
+#     PEBBLE_DNSSERVER=HOST:PORT (read by pebble_start) makes Pebble resolve with that
+#     server instead of challtestsrv (a real DNS server under test).
 #     PEBBLE_START_CERT_VALIDITY=SECONDS (read by pebble_start, not Pebble) sets the
 #     lifetime of issued certificates; Pebble 2.4.0's default is 5 years.
 #     With PEBBLE_ALTERNATE_ROOTS=N, alternate chain K's root and top intermediate are
@@ -163,7 +165,7 @@ EOF
         return 1
     fi
 
-    pebble -config "$wd/pebble-config.json" -dnsserver "127.0.0.1:$dnsport" -strict=false \
+    pebble -config "$wd/pebble-config.json" -dnsserver "${PEBBLE_DNSSERVER:-127.0.0.1:$dnsport}" -strict=false \
         >"$wd/pebble.log" 2>&1 </dev/null &
     PEBBLE_PID=$!
 
