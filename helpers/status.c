@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "issue.h"
+#include "expiry.h"
 #include "loaded.h"
 #include "mtaconf.h"
 #include "status.h"
@@ -114,6 +115,8 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		j = host_json(cfg, h, &st, loaded);
 		stale = stale_error(cfg, h, &st, now);
 		json_object_set_new(j, "failure_stale", json_boolean(stale));
+		/* a certificate nobody renews: say so at 30, 14 and 7 days */
+		mc_expiry_note(h, &st, j, now, (flags & MC_STATUS_JSON) ? NULL : stdout);
 		if (stale)
 			mc_state_set_error(&st, NULL); /* for the table and the exit status */
 		/* is the current set live in every enabled MTA?  If not, why: the
