@@ -25,33 +25,6 @@
 #define PREFIX "/.well-known/acme-challenge/"
 
 /* a port nobody listens on right now (bound to 0, then released) */
-static int free_port(int family)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	int fd = socket(family, SOCK_STREAM, 0), port;
-
-	ck_assert_int_ge(fd, 0);
-	memset(&ss, 0, sizeof ss);
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof *sin;
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_loopback;
-		len = sizeof *sin6;
-	}
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
-	len = sizeof ss;
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-				       : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	close(fd);
-	return port;
-}
 
 static int have_ipv6(void)
 {
@@ -82,7 +55,7 @@ static void start(responder *r)
 
 	/* the port may be taken between probing and binding: try a few */
 	for (tries = 0; tries < 5; tries++) {
-		r->port = free_port(AF_INET);
+		r->port = unit_free_port(AF_INET);
 		snprintf(addr, sizeof addr, "127.0.0.1:%d", r->port);
 		listen[0] = addr;
 		if (mc_http01_start(listen, 1, NULL, NULL, &r->h, &e) == 0)
@@ -403,7 +376,7 @@ START_TEST(two_addresses)
 	char a4[64], a6[64];
 	char *listen[2];
 	mc_http01 *h = NULL;
-	int p4 = free_port(AF_INET), p6, fd;
+	int p4 = unit_free_port(AF_INET), p6, fd;
 	char *ans;
 	mc_err e;
 	static const char req[] = "GET " PREFIX TOKEN " HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -411,10 +384,10 @@ START_TEST(two_addresses)
 	snprintf(a4, sizeof a4, "127.0.0.1:%d", p4);
 	listen[0] = a4;
 	if (have_ipv6()) {
-		p6 = free_port(AF_INET6);
+		p6 = unit_free_port(AF_INET6);
 		snprintf(a6, sizeof a6, "[::1]:%d", p6);
 	} else {
-		p6 = free_port(AF_INET);
+		p6 = unit_free_port(AF_INET);
 		snprintf(a6, sizeof a6, "127.0.0.1:%d", p6);
 	}
 	listen[1] = a6;

@@ -37,21 +37,6 @@
 static mc_http01 *h;
 static int port;
 
-static int free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	p = ntohs(sin.sin_port);
-	close(fd);
-	return p;
-}
 
 /* room for N sockets of our own; 0 when the hard limit does not allow it */
 static int want_fds(rlim_t n)
@@ -77,7 +62,7 @@ static void setup(void)
 	signal(SIGPIPE, SIG_IGN);
 	want_fds(2 * NOVER + 256); /* before the fork: the responder inherits the limit */
 	for (tries = 0; tries < 5; tries++) {
-		port = free_port();
+		port = unit_free_port(AF_INET);
 		snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
 		if (mc_http01_start(listen, 1, NULL, NULL, &h, &e) == 0)
 			break;

@@ -26,21 +26,6 @@
 #include "tlsalpn.h"
 #include "unit.h"
 
-static int free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	p = ntohs(sin.sin_port);
-	close(fd);
-	return p;
-}
 
 /* inode numbers of the TCP sockets in LISTEN state (/proc/net/tcp{,6}) */
 static int is_listening(unsigned long ino)
@@ -141,7 +126,7 @@ static int start_http01(mc_http01 **h, int naddr)
 
 	for (tries = 0; tries < 5; tries++) {
 		for (i = 0; i < naddr; i++)
-			snprintf(a[i], sizeof a[i], "127.0.0.1:%d", free_port());
+			snprintf(a[i], sizeof a[i], "127.0.0.1:%d", unit_free_port(AF_INET));
 		if (mc_http01_start(listen, (size_t)naddr, NULL, NULL, h, &e) == 0)
 			return 0;
 	}
@@ -156,7 +141,7 @@ static int start_tlsalpn(mc_tlsalpn **t)
 	int tries;
 
 	for (tries = 0; tries < 5; tries++) {
-		snprintf(a, sizeof a, "127.0.0.1:%d", free_port());
+		snprintf(a, sizeof a, "127.0.0.1:%d", unit_free_port(AF_INET));
 		if (mc_tlsalpn_start(listen, 1, NULL, NULL, t, &e) == 0)
 			return 0;
 	}

@@ -29,21 +29,6 @@
 static mc_tlsalpn *t;
 static int port;
 
-static int pick_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	p = ntohs(sin.sin_port);
-	close(fd);
-	return p;
-}
 
 static void setup(void)
 {
@@ -53,7 +38,7 @@ static void setup(void)
 
 	signal(SIGPIPE, SIG_IGN); /* as mailcert's main() does */
 	for (tries = 0; tries < 5; tries++) {
-		port = pick_port();
+		port = unit_free_port(AF_INET);
 		snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
 		if (mc_tlsalpn_start(listen, 1, NULL, NULL, &t, &e) == 0)
 			break;

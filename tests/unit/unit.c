@@ -10,9 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -294,4 +300,70 @@ STACK_OF(X509) *unit_chain(X509 *first, ...)
 	}
 	va_end(ap);
 	return sk;
+}
+
+/*
+ * A free TCP port on the loopback address of FAMILY, handed out as
+ * tests/lib/common.sh's freeport does: from 20000-32767 (below Linux's
+ * ephemeral range, so no client socket takes it meanwhile), never one that any
+ * test got in the last 30 minutes (a registry shared by all tests under a
+ * lock), so tests running in parallel do not collide.
+ */
+int unit_free_port(int family)
+{
+	const char *reg_path = "/tmp/mailcert-test-ports.json";
+	int lock = open("/tmp/mailcert-test-ports.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	json_t *reg;
+	time_t now = time(NULL);
+	unsigned char rnd[2];
+	char key[16], tmp[64];
+	int tries, port = -1;
+
+	ck_assert_int_ge(lock, 0);
+	ck_assert_int_eq(flock(lock, LOCK_EX), 0);
+	reg = json_load_file(reg_path, 0, NULL);
+	if (!json_is_object(reg)) {
+		json_decref(reg);
+		reg = json_object();
+	}
+	for (tries = 0; tries < 10000 && port < 0; tries++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		json_t *t;
+		int fd, p;
+
+		ck_assert_int_eq(RAND_bytes(rnd, sizeof rnd), 1);
+		p = 20000 + (rnd[0] << 8 | rnd[1]) % (32768 - 20000);
+		snprintf(key, sizeof key, "%d", p);
+		t = json_object_get(reg, key);
+		if (json_is_number(t) && now - (time_t)json_number_value(t) < 1800)
+			continue;
+		memset(&ss, 0, sizeof ss);
+		if (family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_addr = in6addr_loopback;
+			s6->sin6_port = htons((uint16_t)p);
+			len = sizeof *s6;
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			s4->sin_family = AF_INET;
+			s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			s4->sin_port = htons((uint16_t)p);
+			len = sizeof *s4;
+		}
+		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fd, 0);
+		if (bind(fd, (struct sockaddr *)&ss, len) == 0)
+			port = p;
+		close(fd);
+	}
+	ck_assert_msg(port > 0, "no free port found");
+	json_object_set_new(reg, key, json_real((double)now));
+	snprintf(tmp, sizeof tmp, "%s.%ld", reg_path, (long)getpid());
+	if (json_dump_file(reg, tmp, 0) == 0)
+		rename(tmp, reg_path);
+	json_decref(reg);
+	close(lock); /* releases the lock */
+	return port;
 }

@@ -23,6 +23,9 @@ TCase *unit_tcase(const char *name);
 
 /* a fresh private directory under $TMPDIR (malloc'd); unit_rmtree removes it */
 char *unit_tmpdir(void);
+/* a free TCP port on FAMILY's loopback address, never handed to another test
+ * (tests/lib/common.sh's freeport shares the registry) */
+int unit_free_port(int family);
 void unit_rmtree(const char *dir);
 /* write TEXT to PATH (mode 0644), creating it; aborts the test on failure */
 void unit_write(const char *path, const char *text);
