@@ -190,8 +190,21 @@ static const char *unix_path(const char *socket)
 }
 
 /*
+ * The group that may connect to the socket: Postfix's own group, whose smtpd
+ * connects; never group mailcert, which may read the store's keys (joining it
+ * just to reach the milter would hand Postfix every key).  No postfix group:
+ * root's (Sendmail connects as root).
+ */
+static gid_t socket_gid(void)
+{
+	struct group *gr = getgrnam("postfix");
+
+	return gr ? gr->gr_gid : (gid_t)-1;
+}
+
+/*
  * The directory of a unix socket, when it does not exist yet: 0750 and the
- * mailcert group.  Only the last component is made; an existing directory
+ * socket's group.  Only the last component is made; an existing directory
  * is the operator's and is left as it is.
  */
 static void socket_dir(const char *path, gid_t gid)
@@ -223,8 +236,7 @@ static int open_socket(const char *socket, gid_t gid, mc_err *e)
 	if (path)
 		socket_dir(path, gid);
 	/* a stale unix socket left by a crash is removed.  The socket is
-	 * 0660 from bind on (umask), group mailcert when that group exists:
-	 * the MTA's user must be in that group. */
+	 * 0660 from bind on (umask), group postfix when that group exists. */
 	old = umask(0117);
 	errno = 0;
 	rc = smfi_opensocket(1);
@@ -335,7 +347,7 @@ static int filter_start(const char *socket, pid_t parent, mc_err *e)
 	close_range(MM_REPORT_FD + 1, ~0U, 0);
 	if (fstat(MM_REPORT_FD, &st) < 0 || !S_ISFIFO(st.st_mode))
 		return mc_err_set(e, "milter: descriptor %d is not the loader's pipe", MM_REPORT_FD);
-	if (open_socket(socket, keygid, e) < 0)
+	if (open_socket(socket, socket_gid(), e) < 0)
 		return -1;
 	/* after the socket: a relative path is the loader's */
 	if (chdir("/") < 0)

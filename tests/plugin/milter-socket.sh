@@ -1,6 +1,6 @@
 #!/bin/bash
-# The milter's unix socket is 0660 (not open to every local user), group mailcert
-# when that group exists (root's group otherwise); a directory mailcert-milter has
+# The milter's unix socket is 0660 (not open to every local user), group postfix
+# (never mailcert, which reads keys; root's group without postfix); a directory mailcert-milter has
 # to create for it is 0750 with the same group, and an existing one is left alone.
 # SIGTERM stops it cleanly.
 . "$(dirname "$0")/lib.sh"
@@ -9,7 +9,7 @@ ldd "$MILTER" | grep -q libmilter || skip "built --without-milter"
 
 STORE=$T/store
 write_conf "$T/mailcert.conf" "$STORE" "" "none"
-GID=$(getent group mailcert | cut -d: -f3)
+GID=$(getent group postfix | cut -d: -f3)
 GID=${GID:-0}
 fail=0
 check_mode() { # PATH MODE
