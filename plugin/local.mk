@@ -1,6 +1,8 @@
-# plugin/: mailcert-milter, which loads the store into the MTAs and is a milter
+# plugin/: mailcert-milter, which loads the store into the MTAs and is a milter.
+# Everything but main.c is a library, so the unit tests reach hosts.c, loader.c, ...
 sbin_PROGRAMS += plugin/mailcert-milter
-plugin_mailcert_milter_SOURCES = plugin/main.c \
+noinst_LIBRARIES += plugin/libplugin.a
+plugin_libplugin_a_SOURCES = \
 	plugin/hosts.c plugin/hosts.h \
 	plugin/loader.c plugin/loader.h \
 	plugin/mta.c plugin/mta.h \
@@ -11,4 +13,5 @@ plugin_mailcert_milter_SOURCES = plugin/main.c \
 	plugin/milter.c plugin/milter.h \
 	plugin/counts.c plugin/counts.h \
 	plugin/filterproc.c plugin/filterproc.h
-plugin_mailcert_milter_LDADD = $(MAILCERT_LIBS) $(MILTER_LIBS)
+plugin_mailcert_milter_SOURCES = plugin/main.c
+plugin_mailcert_milter_LDADD = plugin/libplugin.a $(MAILCERT_LIBS) $(MILTER_LIBS)
