@@ -18,6 +18,7 @@
 #include "pending.h"
 #include "store.h"
 #include "timefmt.h"
+#include "storepath.h"
 
 /* "ec256" ... "rsa4096" for KEY, or "" for a kind mailcert does not make */
 static void key_type_of(EVP_PKEY *key, char *out, size_t outlen)
@@ -139,7 +140,10 @@ int mc_csr_main(const char *config_file, int argc, char **argv)
 		rc = mc_pending_save(cfg->store, h->dir, key, pem.data, &e);
 	mc_store_unlock(lock);
 	if (rc == 0) {
-		mc_pathf(path, sizeof path, "%s/pending/%s/key.pem", cfg->store, h->dir);
+		char dir[PATH_MAX];
+
+		mc_store_area_path(cfg->store, MC_AREA_PENDING, h->dir, dir, sizeof dir);
+		mc_pathf(path, sizeof path, "%s/key.pem", dir);
 		fwrite(pem.data, 1, pem.len, stdout);
 		fprintf(stderr, "mailcert: %s: the pending key is %s; give the CSR above to the CA, then "
 			"run: mailcert install %s CERTIFICATE-FILE...\n", h->name, path, h->name);

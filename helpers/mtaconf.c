@@ -14,6 +14,7 @@
 #include "mtaconf.h"
 #include "spawn.h"
 #include "xalloc.h"
+#include "storepath.h"
 
 #define MTACONF_TIMEOUT_MS 15000
 
@@ -81,12 +82,13 @@ static char *postconf_value(const mc_config *cfg, const char *name, mc_err *e)
 
 static void check_postfix(const mc_config *cfg, struct problems *p)
 {
-	char chain[PATH_MAX], sni[PATH_MAX + 32];
+	char chain[PATH_MAX], table[PATH_MAX], sni[PATH_MAX + 32];
 	char *v;
 	mc_err e;
 
-	mc_pathf(chain, sizeof chain, "%s/run/default.pem", cfg->store);
-	snprintf(sni, sizeof sni, "%s:%s/postfix/sni", cfg->postfix_map_type, cfg->store);
+	mc_store_area_path(cfg->store, MC_AREA_RUN, MC_STORE_DEFAULT_PEM, chain, sizeof chain);
+	mc_store_area_path(cfg->store, MC_AREA_POSTFIX, MC_STORE_SNI_TABLE, table, sizeof table);
+	snprintf(sni, sizeof sni, "%s:%s", cfg->postfix_map_type, table);
 	v = postconf_value(cfg, "smtpd_tls_chain_files", &e);
 	if (!v) {
 		add(p, "postfix: cannot read its configuration in %s: %s", cfg->postfix_config_dir, e.msg);
@@ -115,7 +117,7 @@ static void check_dovecot(const mc_config *cfg, struct problems *p)
 	mc_err e;
 	int i = 0;
 
-	mc_pathf(inc, sizeof inc, "%s/dovecot/mailcert.conf", cfg->store);
+	mc_store_area_path(cfg->store, MC_AREA_DOVECOT, MC_STORE_DOVECOT_INC, inc, sizeof inc);
 	if (access(inc, F_OK) < 0)
 		return; /* not generated yet: the plugin has not run, which status says */
 	argv[i++] = "doveconf";

@@ -12,13 +12,14 @@
 #include "fsutil.h"
 #include "loaded.h"
 #include "timefmt.h"
+#include "storepath.h"
 
 json_t *mc_loaded_read(const char *store)
 {
 	char path[PATH_MAX];
 	json_t *j;
 
-	mc_pathf(path, sizeof path, "%s/run/%s", store, MC_LOADED_FILE);
+	mc_store_area_path(store, MC_AREA_RUN, MC_LOADED_FILE, path, sizeof path);
 	j = json_load_file(path, 0, NULL);
 	if (j && !json_is_object(j)) {
 		json_decref(j);

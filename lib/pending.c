@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "pending.h"
 #include "x509chk.h"
+#include "storepath.h"
 
 #define PENDING_FILE_MAX (64 * 1024)
 
@@ -49,7 +50,7 @@ int mc_pending_save(const char *store, const char *dir, EVP_PKEY *key, const cha
 
 	if (mc_mkdir_p(store, 0755, e) < 0)
 		return mc_err_prefix(e, "store");
-	mc_pathf(path, sizeof path, "%s/pending", store);
+	mc_store_area_path(store, MC_AREA_PENDING, NULL, path, sizeof path);
 	if (private_dir(path, e) < 0)
 		return -1;
 	pending_dir(store, dir, path, sizeof path);

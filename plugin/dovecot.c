@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mta.h"
 #include "xalloc.h"
+#include "storepath.h"
 
 #define DOVECOT_MANY_NAMES 300       /* from here on, raise the config process limit */
 #define DOVECOT_MB_PER_100_NAMES 30
@@ -89,7 +90,7 @@ int dovecot_current(const mta_ctx *c, int version)
 	mc_buf b;
 	int same;
 
-	mc_pathf(dir, sizeof dir, "%s/dovecot", c->store);
+	mc_store_area_path(c->store, MC_AREA_DOVECOT, NULL, dir, sizeof dir);
 	mc_pathf(path, sizeof path, "%s/mailcert.conf", dir);
 	mc_buf_init(&b);
 	dovecot_text(c, dir, version, &b);
@@ -104,12 +105,12 @@ int dovecot_write(const mta_ctx *c, int version, mc_err *e)
 	mc_buf b;
 	int rc;
 
-	mc_pathf(dir, sizeof dir, "%s/dovecot", c->store);
+	mc_store_area_path(c->store, MC_AREA_DOVECOT, NULL, dir, sizeof dir);
 	if (mta_mkdir(dir, 0755, e) < 0)
 		return -1;
 	mc_buf_init(&b);
 	dovecot_text(c, dir, version, &b);
-	rc = mc_file_write_atomic(dir, "mailcert.conf", b.data, b.len, 0644, (gid_t)-1, e);
+	rc = mc_file_write_atomic(dir, MC_STORE_DOVECOT_INC, b.data, b.len, 0644, (gid_t)-1, e);
 	mc_buf_free(&b);
 	return rc;
 }

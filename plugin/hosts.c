@@ -23,6 +23,7 @@
 #include "timefmt.h"
 #include "x509chk.h"
 #include "xalloc.h"
+#include "storepath.h"
 
 const char *const mta_names[MTA_N] = { "postfix", "dovecot", "sendmail" };
 
@@ -68,7 +69,7 @@ static int file_sig(const char *store, const char *dir, char *sig, size_t siglen
 	struct stat st;
 	ssize_t n;
 
-	mc_pathf(link, sizeof link, "%s/certs/%s", store, dir);
+	mc_store_area_path(store, MC_AREA_CERTS, dir, link, sizeof link);
 	n = readlink(link, target, sizeof target - 1);
 	target[n > 0 ? n : 0] = '\0';
 	mc_store_path(store, dir, "cert.pem", path, sizeof path);
@@ -97,7 +98,7 @@ static int keep_copy(mh_host *h, const char *store)
 	mc_err e;
 	int rc;
 
-	mc_pathf(dir, sizeof dir, "%s/run/kept", store);
+	mc_store_area_path(store, MC_AREA_KEPT, NULL, dir, sizeof dir);
 	mc_pathf(path, sizeof path, "%s/%s.pem", dir, h->dir);
 	if (strcmp(h->file, path) == 0)
 		return 0;
@@ -208,7 +209,7 @@ static int examine(const char *store, const char *dir, time_t now, examined *x, 
 	int rc = -1;
 
 	memset(x, 0, sizeof *x);
-	mc_pathf(link, sizeof link, "%s/certs/%s", store, dir);
+	mc_store_area_path(store, MC_AREA_CERTS, dir, link, sizeof link);
 	if (!realpath(link, real))
 		return mc_err_set(e, "%s: %s", link, strerror(errno));
 	mc_pathf(x->file, sizeof x->file, "%s/cert.pem", real);
@@ -476,7 +477,7 @@ void mh_prune_kept(mh_table *t, const char *store)
 	struct dirent *de;
 	DIR *d;
 
-	mc_pathf(dir, sizeof dir, "%s/run/kept", store);
+	mc_store_area_path(store, MC_AREA_KEPT, NULL, dir, sizeof dir);
 	d = opendir(dir);
 	if (!d)
 		return;

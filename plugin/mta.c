@@ -15,6 +15,7 @@
 #include "mta.h"
 #include "spawn.h"
 #include "xalloc.h"
+#include "storepath.h"
 
 int mta_mkdir(const char *dir, mode_t mode, mc_err *e)
 {
@@ -29,7 +30,7 @@ int mta_mkdir_run(const char *store, mc_err *e)
 {
 	char dir[PATH_MAX];
 
-	mc_pathf(dir, sizeof dir, "%s/run", store);
+	mc_store_area_path(store, MC_AREA_RUN, NULL, dir, sizeof dir);
 	return mta_mkdir(dir, 0755, e);
 }
 
@@ -70,7 +71,7 @@ int mta_default_link_current(const mta_ctx *c)
 	char link[PATH_MAX], cur[PATH_MAX];
 	ssize_t n;
 
-	mc_pathf(link, sizeof link, "%s/run/default.pem", c->store);
+	mc_store_area_path(c->store, MC_AREA_RUN, MC_STORE_DEFAULT_PEM, link, sizeof link);
 	n = readlink(link, cur, sizeof cur - 1);
 	if (!c->def)
 		return n < 0 && errno == ENOENT;
@@ -85,8 +86,8 @@ int mta_write_default_link(const mta_ctx *c, mc_err *e)
 	char dir[PATH_MAX], link[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
 	ssize_t n;
 
-	mc_pathf(dir, sizeof dir, "%s/run", c->store);
-	mc_pathf(link, sizeof link, "%s/default.pem", dir);
+	mc_store_area_path(c->store, MC_AREA_RUN, NULL, dir, sizeof dir);
+	mc_pathf(link, sizeof link, "%s/%s", dir, MC_STORE_DEFAULT_PEM);
 	if (!c->def) {
 		unlink(link);
 		return 0;

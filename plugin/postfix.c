@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mta.h"
 #include "xalloc.h"
+#include "storepath.h"
 
 static const char *map_suffix(const char *type)
 {
@@ -63,7 +64,7 @@ int postfix_current(const mta_ctx *c)
 	mc_buf b;
 	int same;
 
-	mc_pathf(src, sizeof src, "%s/postfix/sni", c->store);
+	mc_store_area_path(c->store, MC_AREA_POSTFIX, MC_STORE_SNI_TABLE, src, sizeof src);
 	mc_pathf(db, sizeof db, "%s%s", src, map_suffix(map_type(c)));
 	/* the compiled map is renamed into place before its source */
 	if (stat(src, &ss) < 0 || stat(db, &ds) < 0 || !S_ISREG(ds.st_mode) ||
@@ -86,7 +87,7 @@ int postfix_write(const mta_ctx *c, mc_err *e)
 	mc_buf b;
 	int rc;
 
-	mc_pathf(dir, sizeof dir, "%s/postfix", c->store);
+	mc_store_area_path(c->store, MC_AREA_POSTFIX, NULL, dir, sizeof dir);
 	if (mta_mkdir(dir, 0755, e) < 0)
 		return -1;
 	mc_buf_init(&b);
@@ -107,8 +108,8 @@ int postfix_write(const mta_ctx *c, mc_err *e)
 	/* postmap derives the map's mode from the source; make sure anyway */
 	if (chown(dbnew, 0, gid) < 0 || chmod(dbnew, 0640) < 0)
 		return mc_err_set(e, "%s: %s", dbnew, strerror(errno));
-	mc_pathf(db, sizeof db, "%s/sni%s", dir, sfx);
-	mc_pathf(live, sizeof live, "%s/sni", dir);
+	mc_pathf(db, sizeof db, "%s/%s%s", dir, MC_STORE_SNI_TABLE, sfx);
+	mc_pathf(live, sizeof live, "%s/%s", dir, MC_STORE_SNI_TABLE);
 	if (rename(dbnew, db) < 0 || rename(src, live) < 0)
 		return mc_err_set(e, "rename into %s: %s", dir, strerror(errno));
 	return mc_fsync_dir(dir, e);

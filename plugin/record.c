@@ -16,6 +16,7 @@
 #include "record.h"
 #include "resume.h"
 #include "timefmt.h"
+#include "storepath.h"
 
 static json_t *time_or_null(time_t t)
 {
@@ -89,7 +90,7 @@ int record_write(const loader *l, json_t *listeners, time_t started, mc_err *e)
 	json_decref(doc);
 	if (!text)
 		return mc_err_set(e, "milter.json: cannot encode");
-	mc_pathf(dir, sizeof dir, "%s/run", l->store);
+	mc_store_area_path(l->store, MC_AREA_RUN, NULL, dir, sizeof dir);
 	/* STORE/run only, not its parents: a store that was removed stays removed */
 	rc = 0;
 	if (mkdir(dir, 0755) == 0)

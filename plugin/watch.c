@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "watch.h"
+#include "storepath.h"
 
 #ifdef HAVE_SYS_INOTIFY_H
 int watch_open(const char *store)
@@ -28,7 +29,7 @@ int watch_open(const char *store)
 		mc_warn("inotify: %s; scanning the store periodically", strerror(errno));
 		return -1;
 	}
-	mc_pathf(dir, sizeof dir, "%s/certs", store);
+	mc_store_area_path(store, MC_AREA_CERTS, NULL, dir, sizeof dir);
 	if (inotify_add_watch(fd, dir, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
 				       IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF |
 				       IN_MOVE_SELF | IN_ONLYDIR) < 0) {
