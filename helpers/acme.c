@@ -17,14 +17,10 @@
 
 #include "acme.h"
 #include "b64url.h"
-#include "dns01.h"
-#include "dnscheck.h"
 #include "fsutil.h"
 #include "hostname.h"
-#include "jws.h"
-#include "keys.h"
+#include "http01.h"
 #include "timefmt.h"
-#include "tlsalpn.h"
 #include "x509chk.h"
 
 #define BADNONCE_RETRIES 25 /* Pebble rejects up to half of all nonces on request */
@@ -124,7 +120,7 @@ int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const ch
 
 		if (!nonce)
 			return -1;
-		jws = mc_jws_sign(c->a->akey, c->a->kid, nonce, url, payload, e);
+		jws = c->a->ops->sign(c->ctx, c->a->kid, nonce, url, payload, e);
 		free(nonce);
 		if (!jws)
 			return -1;
@@ -215,53 +211,26 @@ out:
 	return rc;
 }
 
-static void account_dir_for(mc_acme *a)
+void mc_acme_account_dir(const char *store, const char *dir_url, char *out, size_t outlen)
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	char hex[17];
 	int i;
 
-	EVP_Digest(a->dir_url, strlen(a->dir_url), md, &mdlen, EVP_sha256(), NULL);
+	EVP_Digest(dir_url, strlen(dir_url), md, &mdlen, EVP_sha256(), NULL);
 	for (i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	mc_pathf(a->account_dir, sizeof a->account_dir, "%s/accounts/%s", a->cfg->store, hex);
-}
-
-static int load_or_make_account_key(mc_acme *a, mc_err *e)
-{
-	char path[4200];
-	mc_buf b;
-	int rc;
-
-	mc_pathf(path, sizeof path, "%s/key.pem", a->account_dir);
-	mc_buf_init(&b);
-	if (access(path, F_OK) == 0) {
-		rc = mc_file_read_private(path, 65536, &b, e);
-		if (rc == 0)
-			rc = mc_pem_read_key(b.data, b.len, &a->akey, e);
-		mc_buf_cleanse(&b);
-		if (rc < 0)
-			return mc_err_prefix(e, "account key %s", path);
-		if (!mc_jws_alg(a->akey))
-			return mc_err_set(e, "account key %s: unsupported type (P-256, P-384 or RSA >= 2048)", path);
-		return 0;
-	}
-	if (mc_mkdir_p(a->account_dir, 0700, e) < 0 || mc_key_generate("ec256", &a->akey, e) < 0)
-		return -1;
-	mc_pem_append_key(&b, a->akey);
-	rc = mc_file_write_atomic(a->account_dir, "key.pem", b.data, b.len, 0600, (gid_t)-1, e);
-	mc_buf_cleanse(&b);
-	return rc;
+	mc_pathf(out, outlen, "%s/accounts/%s", store, hex);
 }
 
 static int register_account(mc_acme_conn *c, mc_err *e)
 {
 	mc_acme *a = c->a;
 	const mc_config *cfg = a->cfg;
-	json_t *req = json_object(), *acct = json_object();
+	json_t *req = json_object();
 	mc_http_resp r;
-	char *payload, *out;
+	char *payload;
 	int rc = -1;
 
 	json_object_set_new(req, "termsOfServiceAgreed", json_true());
@@ -270,18 +239,16 @@ static int register_account(mc_acme_conn *c, mc_err *e)
 		json_object_set_new(req, "contact", json_pack("[s]", mailto));
 		free(mailto);
 	}
-	if (cfg->acme_eab_kid[0] && cfg->acme_eab_hmac_key[0]) {
-		char *eab = mc_jws_eab(a->akey, cfg->acme_eab_kid, cfg->acme_eab_hmac_key, a->u_account, e);
+	if (a->have_eab) {
+		char *eab = a->ops->eab(c->ctx, a->u_account, e);
 		if (!eab) {
 			json_decref(req);
-			json_decref(acct);
 			return -1;
 		}
 		json_object_set_new(req, "externalAccountBinding", json_loads(eab, 0, NULL));
 		free(eab);
 	} else if (a->eab_required) {
 		json_decref(req);
-		json_decref(acct);
 		return mc_err_set(e, "%s requires external account binding: set acme.eab_kid and acme.eab_hmac_key", a->dir_url);
 	}
 	payload = json_dumps(req, JSON_COMPACT);
@@ -296,41 +263,34 @@ static int register_account(mc_acme_conn *c, mc_err *e)
 		goto out;
 	}
 	a->kid = mc_strdup(r.location);
-	json_object_set_new(acct, "url", json_string(a->kid));
-	json_object_set_new(acct, "directory", json_string(a->dir_url));
-	json_object_set_new(acct, "contact", json_string(cfg->acme_email));
-	out = json_dumps(acct, JSON_INDENT(2));
-	rc = mc_file_write_atomic(a->account_dir, "account.json", out, strlen(out), 0600, (gid_t)-1, e);
-	free(out);
+	rc = a->ops->save_account(c->ctx, a->kid, cfg->acme_email, e);
 out:
-	json_decref(acct);
 	free(payload);
 	mc_http_resp_free(&r);
 	return rc;
 }
 
-int mc_acme_open(mc_acme *a, const mc_config *cfg, mc_err *e)
+int mc_acme_open(mc_acme *a, const mc_config *cfg, const mc_acme_ops *ops, void *ctx, int have_eab,
+		 mc_err *e)
 {
 	mc_acme_conn c;
 	int rc;
 
 	memset(a, 0, sizeof *a);
 	a->cfg = cfg;
+	a->ops = ops;
+	a->have_eab = have_eab;
 	a->dir_url = mc_strdup(cfg->acme_directory);
 	a->poll_deadline_s = 300;
 	pthread_mutex_init(&a->lock, NULL);
-	if (mc_acme_conn_init(&c, a, e) < 0)
+	if (mc_acme_conn_init(&c, a, ctx, e) < 0)
 		return -1;
 	rc = load_directory(&c, e);
 	if (rc == 0 && !cfg->acme_agree_tos)
 		rc = mc_err_set(e, "acme.agree_tos is false: read the CA's terms of service%s%s and set agree_tos = true before any certificate is ordered",
 				a->tos ? " at " : "", a->tos ? a->tos : "");
 	if (rc == 0) {
-		account_dir_for(a);
-		rc = load_or_make_account_key(a, e);
-	}
-	if (rc == 0) {
-		a->thumbprint = mc_jwk_thumbprint(a->akey, e);
+		a->thumbprint = ops->thumbprint(ctx, e);
 		if (!a->thumbprint)
 			rc = -1;
 	}
@@ -354,7 +314,6 @@ void mc_acme_close(mc_acme *a)
 	free(a->u_renewal);
 	free(a->tos);
 	json_decref(a->profiles);
-	EVP_PKEY_free(a->akey);
 	free(a->kid);
 	free(a->thumbprint);
 	for (i = 0; i < a->nnonces; i++)
@@ -363,9 +322,10 @@ void mc_acme_close(mc_acme *a)
 	memset(a, 0, sizeof *a);
 }
 
-int mc_acme_conn_init(mc_acme_conn *c, mc_acme *a, mc_err *e)
+int mc_acme_conn_init(mc_acme_conn *c, mc_acme *a, void *ctx, mc_err *e)
 {
 	c->a = a;
+	c->ctx = ctx;
 	return mc_http_init(&c->http, a->cfg->acme_ca_bundle, e);
 }
 
@@ -466,8 +426,6 @@ struct pending_chal {
 	int wildcard;
 	mc_challenge type;
 	int provisioned;
-	char *txt_name;
-	char *txt_value;
 };
 
 static void chal_free(struct pending_chal *p)
@@ -476,8 +434,6 @@ static void chal_free(struct pending_chal *p)
 	free(p->chal_url);
 	free(p->token);
 	free(p->identifier);
-	free(p->txt_name);
-	free(p->txt_value);
 }
 
 static const char *chal_type_name(mc_challenge t)
@@ -485,65 +441,24 @@ static const char *chal_type_name(mc_challenge t)
 	return t == MC_CHAL_DNS01 ? "dns-01" : t == MC_CHAL_TLSALPN01 ? "tls-alpn-01" : "http-01";
 }
 
-static int provision(mc_acme *a, const char *host, struct pending_chal *p, mc_err *e)
+static int provision(mc_acme_conn *c, struct pending_chal *p, mc_err *e)
 {
-	char *keyauth = mc_asprintf("%s.%s", p->token, a->thumbprint);
-	int rc = 0;
+	char *keyauth = mc_asprintf("%s.%s", p->token, c->a->thumbprint);
+	int rc;
 
-	switch (p->type) {
-	case MC_CHAL_HTTP01:
-		if (a->http01)
-			rc = mc_http01_add(a->http01, p->token, keyauth, e);
-		else
-			rc = mc_webroot_add(a->cfg->http01_webroot, p->token, keyauth, e);
-		break;
-	case MC_CHAL_DNS01: {
-		unsigned char md[32];
-		unsigned int mdlen = 0;
-
-		EVP_Digest(keyauth, strlen(keyauth), md, &mdlen, EVP_sha256(), NULL);
-		p->txt_value = mc_b64url_encode(md, mdlen);
-		p->txt_name = mc_asprintf("_acme-challenge.%s.", p->identifier);
-		rc = mc_dns01_hook(a->cfg, "add", host, p->identifier, p->txt_name, p->txt_value, e);
-		if (rc == 0)
-			p->provisioned = 1; /* removed again even if the wait below fails */
-		if (rc == 0 && a->cfg->dns01_resolver[0])
-			rc = mc_dns_txt_wait(a->cfg->dns01_resolver, p->txt_name, p->txt_value,
-					     a->cfg->dns01_propagation_timeout, e);
-		break;
-	}
-	case MC_CHAL_TLSALPN01:
-		if (!a->tlsalpn)
-			rc = mc_err_set(e, "the tls-alpn-01 responder is not running");
-		else
-			rc = mc_tlsalpn_add(a->tlsalpn, p->identifier, keyauth, e);
-		break;
-	}
+	/* removed again even if the provisioning failed half-way (a hook's record) */
+	p->provisioned = 1;
+	rc = c->a->ops->provision(c->ctx, p->type, p->identifier, p->token, keyauth, e);
 	free(keyauth);
-	if (rc == 0)
-		p->provisioned = 1;
 	return rc;
 }
 
-static void deprovision(mc_acme *a, const char *host, struct pending_chal *p)
+static void deprovision(mc_acme_conn *c, struct pending_chal *p)
 {
-	mc_err e;
-
 	if (!p->provisioned)
 		return;
 	p->provisioned = 0;
-	if (p->type == MC_CHAL_HTTP01) {
-		if (a->http01)
-			mc_http01_remove(a->http01, p->token);
-		else
-			mc_webroot_remove(a->cfg->http01_webroot, p->token);
-	} else if (p->type == MC_CHAL_TLSALPN01) {
-		if (a->tlsalpn)
-			mc_tlsalpn_remove(a->tlsalpn, p->identifier);
-	} else if (p->type == MC_CHAL_DNS01) {
-		if (mc_dns01_hook(a->cfg, "remove", host, p->identifier, p->txt_name, p->txt_value, &e) < 0)
-			mc_warn("%s: removing the TXT record %s: %s", host, p->txt_name, e.msg);
-	}
+	c->a->ops->deprovision(c->ctx, p->type, p->identifier, p->token);
 }
 
 /* pick our challenge from a pending authorization */
@@ -625,7 +540,7 @@ static int authz_for_order(json_t *authz, const char *url, char *const *names, s
 			  want, url);
 }
 
-static int authorize(mc_acme_conn *c, const char *host, char *const *names, size_t nnames, json_t *authzs,
+static int authorize(mc_acme_conn *c, char *const *names, size_t nnames, json_t *authzs,
 		     mc_challenge type, mc_err *e)
 {
 	size_t i, n = json_array_size(authzs), np = 0;
@@ -676,7 +591,7 @@ static int authorize(mc_acme_conn *c, const char *host, char *const *names, size
 		if (rc < 0)
 			break;
 		np++;
-		rc = provision(c->a, host, &pend[np - 1], e);
+		rc = provision(c, &pend[np - 1], e);
 		if (rc < 0)
 			break;
 		if (mc_acme_post(c, pend[np - 1].chal_url, "{}", NULL, &r, e) < 0) {
@@ -703,7 +618,7 @@ static int authorize(mc_acme_conn *c, const char *host, char *const *names, size
 		json_decref(authz);
 	}
 	for (i = 0; i < np; i++) {
-		deprovision(c->a, host, &pend[i]);
+		deprovision(c, &pend[i]);
 		chal_free(&pend[i]);
 	}
 	free(pend);
@@ -811,19 +726,17 @@ static int fetch_certificate(mc_acme_conn *c, const char *host, const char *url,
 /* ---- the order ---- */
 
 int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t nnames,
-		  mc_challenge challenge, EVP_PKEY *key, STACK_OF(X509) **chain, char **cert_url,
+		  mc_challenge challenge, const char *csr_b64, STACK_OF(X509) **chain, char **cert_url,
 		  mc_err *e)
 {
 	json_t *req = json_object(), *ids = json_array(), *order = NULL, *fin = NULL;
 	const char *st, *finalize, *certurl;
-	char *payload, *order_url = NULL, *csr_b64;
+	char *payload, *order_url = NULL;
 	mc_http_resp r;
-	mc_buf der;
 	size_t i;
 	int rc = -1;
 
 	mc_http_resp_init(&r);
-	mc_buf_init(&der);
 	for (i = 0; i < nnames; i++)
 		json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns", "value", names[i]));
 	json_object_set_new(req, "identifiers", ids);
@@ -849,7 +762,7 @@ int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t 
 		goto out;
 	}
 	if (strcmp(st, "pending") == 0 &&
-	    authorize(c, host, names, nnames, json_object_get(order, "authorizations"), challenge, e) < 0)
+	    authorize(c, names, nnames, json_object_get(order, "authorizations"), challenge, e) < 0)
 		goto out;
 	finalize = jstr(order, "finalize");
 	if (!finalize || strncmp(finalize, "https://", 8) != 0) {
@@ -864,11 +777,7 @@ int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t 
 	st = jstr(fin, "status");
 	if (strcmp(st, "ready") == 0) {
 		char *body;
-		if (mc_csr_make(key, names, nnames, NULL, &der, e) < 0)
-			goto out;
-		csr_b64 = mc_b64url_encode(der.data, der.len);
 		body = mc_asprintf("{\"csr\":\"%s\"}", csr_b64);
-		free(csr_b64);
 		rc = mc_acme_post(c, finalize, body, NULL, &r, e);
 		free(body);
 		if (rc < 0) {
@@ -905,7 +814,6 @@ out:
 	free(order_url);
 	json_decref(order);
 	json_decref(fin);
-	mc_buf_free(&der);
 	mc_http_resp_free(&r);
 	return rc;
 }

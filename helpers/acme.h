@@ -19,9 +19,29 @@
 #include "conf.h"
 #include "err.h"
 #include "http.h"
-#include "http01.h"
 
 #define MC_NONCE_POOL 64
+
+/*
+ * What the protocol asks of the processes around it (keys live in the key
+ * process, challenges are served by the store process): CTX is the
+ * connection's, or mc_acme_open's for the account set-up.
+ */
+typedef struct mc_acme_ops {
+	/* the account key's public JWK thumbprint (the key is loaded or made on first use) */
+	char *(*thumbprint)(void *ctx, mc_err *e);
+	/* a flattened JWS of PAYLOAD for URL (KID NULL: the JWK is embedded) */
+	char *(*sign)(void *ctx, const char *kid, const char *nonce, const char *url,
+		      const char *payload, mc_err *e);
+	/* the external account binding JWS for URL */
+	char *(*eab)(void *ctx, const char *url, mc_err *e);
+	/* record the account URL */
+	int (*save_account)(void *ctx, const char *url, const char *contact, mc_err *e);
+	/* serve (remove) the challenge for IDENTIFIER (no "*.") */
+	int (*provision)(void *ctx, mc_challenge type, const char *identifier, const char *token,
+			 const char *keyauth, mc_err *e);
+	void (*deprovision)(void *ctx, mc_challenge type, const char *identifier, const char *token);
+} mc_acme_ops;
 
 typedef struct mc_acme {
 	const mc_config *cfg;
@@ -30,28 +50,28 @@ typedef struct mc_acme {
 	char *tos;
 	int eab_required;
 	json_t *profiles;
-	EVP_PKEY *akey;
+	const mc_acme_ops *ops;
+	int have_eab;          /* acme.eab_kid and eab_hmac_key are set (the key process has the key) */
 	char *kid;
 	char *thumbprint;
-	char account_dir[4096];
 	pthread_mutex_t lock;
 	char *nonces[MC_NONCE_POOL];
 	size_t nnonces;
-	mc_http01 *http01;     /* NULL when webroot is used */
-	struct mc_tlsalpn *tlsalpn; /* NULL when no host uses tls-alpn-01 */
 	long poll_deadline_s;  /* overall limit for one authorization or order */
 } mc_acme;
 
 typedef struct mc_acme_conn {
 	mc_acme *a;
 	mc_http http;
+	void *ctx;             /* for OPS */
 } mc_acme_conn;
 
-/* fetch the directory and load or register the account */
-int mc_acme_open(mc_acme *a, const mc_config *cfg, mc_err *e);
+/* fetch the directory and register (or find) the account; CTX for OPS meanwhile */
+int mc_acme_open(mc_acme *a, const mc_config *cfg, const mc_acme_ops *ops, void *ctx, int have_eab,
+		 mc_err *e);
 void mc_acme_close(mc_acme *a);
 
-int mc_acme_conn_init(mc_acme_conn *c, mc_acme *a, mc_err *e);
+int mc_acme_conn_init(mc_acme_conn *c, mc_acme *a, void *ctx, mc_err *e);
 void mc_acme_conn_free(mc_acme_conn *c);
 
 /* a signed POST (PAYLOAD NULL: POST-as-GET); problems become errors */
@@ -59,12 +79,16 @@ int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const ch
 		 mc_http_resp *r, mc_err *e);
 
 /*
- * Order, authorize, finalize and download a certificate for NAMES with KEY.
- * CHAIN is leaf first; CERT_URL is where it was downloaded from.
+ * Order, authorize, finalize with CSR (DER, base64url) and download a
+ * certificate for NAMES.  CHAIN is leaf first; CERT_URL is where it was
+ * downloaded from.
  */
 int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t nnames,
-		  mc_challenge challenge, EVP_PKEY *key, STACK_OF(X509) **chain, char **cert_url,
+		  mc_challenge challenge, const char *csr_b64, STACK_OF(X509) **chain, char **cert_url,
 		  mc_err *e);
+
+/* STORE/accounts/HASH: where the account for directory DIR_URL is kept */
+void mc_acme_account_dir(const char *store, const char *dir_url, char *out, size_t outlen);
 
 /* "TYPE: DETAIL" of a problem document body, or NULL when it is not one */
 char *mc_acme_problem(const char *body, size_t len);

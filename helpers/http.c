@@ -63,6 +63,17 @@ void mc_http_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+/* trust anchors read before privileges were dropped (NULL: the path, or the system's) */
+static char *ca_blob;
+static size_t ca_blob_len;
+
+void mc_http_set_ca_blob(char *pem, size_t len)
+{
+	free(ca_blob);
+	ca_blob = pem;
+	ca_blob_len = len;
+}
+
 int mc_http_init(mc_http *h, const char *ca_bundle, mc_err *e)
 {
 	h->curl = curl_easy_init();
@@ -242,8 +253,12 @@ int mc_http_request(mc_http *h, const char *method, const char *url, const char 
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MC_HTTP_BODY_MAX);
-	if (h->ca_bundle)
+	if (ca_blob) {
+		struct curl_blob blob = { ca_blob, ca_blob_len, CURL_BLOB_NOCOPY };
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+	} else if (h->ca_bundle) {
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
+	}
 	if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "POST") == 0) {

@@ -40,6 +40,12 @@ int mc_http_global_init(mc_err *e);
 void mc_http_global_cleanup(void);
 
 int mc_http_init(mc_http *h, const char *ca_bundle, mc_err *e);
+/*
+ * Use PEM (LEN bytes; taken over, never freed while requests run) as the
+ * trust anchors of every request: for a process that has read its
+ * ca_bundle before giving up the right to open it.
+ */
+void mc_http_set_ca_blob(char *pem, size_t len);
 void mc_http_free(mc_http *h);
 
 void mc_http_resp_init(mc_http_resp *r);

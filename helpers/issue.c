@@ -15,14 +15,14 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-#include "acme.h"
+#include "challenge.h"
 #include "confdigest.h"
-#include "b64url.h"
 #include "fsutil.h"
 #include "http01.h"
+#include "ipc.h"
 #include "issue.h"
-#include "keys.h"
-#include "responder.h"
+#include "privsep.h"
+#include "sandbox.h"
 #include "store.h"
 #include "tlsalpn.h"
 #include "timefmt.h"
@@ -35,13 +35,26 @@ struct job {
 
 struct pool {
 	mc_config *cfg;
-	mc_acme *acme;       /* NULL when no host needs ACME or the CA is unavailable */
+	mc_privsep ps;       /* the key and network processes */
+	mc_chal_env chal;    /* how challenges are served */
+	int acme_ok;         /* the network process has an account at the CA */
 	const char *no_acme; /* why there is no ACME account, when there is none */
+	int gone;            /* GONE_KEY, GONE_NET: a helper process is gone, start nothing that needs it */
 	struct job *jobs;
 	size_t njobs;
 	size_t next;
 	int flags;
 	pthread_mutex_t lock;
+};
+
+#define GONE_KEY 1
+#define GONE_NET 2
+
+/* one worker thread's sockets */
+struct slot {
+	struct pool *p;
+	int key;
+	int net;
 };
 
 time_t mc_renewal_time(time_t nb, time_t na)
@@ -162,31 +175,180 @@ static void state_from_chain(mc_state *st, const mc_host *h, STACK_OF(X509) *cha
 	st->cert_url = cert_url ? mc_strdup(cert_url) : NULL;
 }
 
-static int obtain(struct pool *p, mc_acme_conn *conn, const mc_host *h, mc_state *st, mc_err *e)
+/* control characters from another process never reach a log line or state.json */
+static void printable(char *s)
 {
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+static void set_gone(struct pool *p, int which)
+{
+	__atomic_or_fetch(&p->gone, which, __ATOMIC_SEQ_CST);
+}
+
+/* the helper process H needs is gone */
+static int cannot_attempt(struct pool *p, const mc_host *h)
+{
+	int gone = __atomic_load_n(&p->gone, __ATOMIC_SEQ_CST);
+	int selfsigned = h->source == MC_SRC_SELFSIGNED || (p->flags & MC_ISSUE_SELFSIGNED);
+
+	return (gone & GONE_KEY) || (!selfsigned && (gone & GONE_NET));
+}
+
+/*
+ * A fresh key for H from the key process: M keeps its answer (the key's PEM,
+ * then the CSR in base64url, or the self-signed certificate's PEM).
+ */
+static int keygen(struct slot *s, const mc_host *h, int selfsigned, EVP_PKEY **key, mc_msg *m, mc_err *e)
+{
+	static const int accept[] = { MC_MSG_KEY, MC_MSG_ERR, MC_MSG_NONE };
+	char *f[MC_MSG_NAMES_MAX + 2];
+	size_t n = 0, i;
+
+	if (h->nnames > MC_MSG_NAMES_MAX)
+		return mc_err_set(e, "more than %d names", MC_MSG_NAMES_MAX);
+	f[n++] = s->p->cfg->acme_key_type;
+	if (selfsigned)
+		f[n++] = (char *)"90";
+	for (i = 0; i < h->nnames; i++)
+		f[n++] = h->names[i];
+	if (mc_ipc_send(s->key, "key", selfsigned ? MC_MSG_SELFSIGNED : MC_MSG_KEYGEN, f, n, e) < 0 ||
+	    mc_ipc_recv(s->key, "key", accept, m, NULL, e) < 0) {
+		set_gone(s->p, GONE_KEY);
+		return -1;
+	}
+	if (m->type == MC_MSG_ERR) {
+		printable(m->f[0]);
+		mc_err_set(e, "%s", m->f[0]);
+		mc_msg_free(m);
+		return -1;
+	}
+	if (mc_pem_read_key(m->f[0], m->len[0], key, e) < 0) {
+		mc_msg_cleanse(m);
+		return mc_err_prefix(e, "the key process's key");
+	}
+	return 0;
+}
+
+static int https_url(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "https://", 8) != 0)
+		return 0;
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static const char *chal_name(mc_challenge t)
+{
+	return t == MC_CHAL_DNS01 ? "dns-01" : t == MC_CHAL_TLSALPN01 ? "tls-alpn-01" : "http-01";
+}
+
+/* one reply to the network process; a failure to send ends the conversation */
+static int answer(struct slot *s, int ok, const char *why, mc_err *e)
+{
+	int rc = ok ? mc_ipc_sendl(s->net, "network", e, MC_MSG_OK, NULL)
+		    : mc_ipc_sendl(s->net, "network", e, MC_MSG_ERR, why, NULL);
+
+	if (rc < 0)
+		set_gone(s->p, GONE_NET);
+	return rc;
+}
+
+/*
+ * Have the network process order a certificate for H with CSR, serving the
+ * challenges it asks for, until it sends the chain (DONE) or gives up (FAIL).
+ */
+static int net_issue(struct slot *s, const mc_host *h, const char *csr, STACK_OF(X509) **chain,
+		     char **cert_url, mc_err *e)
+{
+	static const int accept[] = { MC_MSG_PROVISION, MC_MSG_DEPROVISION, MC_MSG_DONE, MC_MSG_FAIL,
+				      MC_MSG_NONE };
+	char *f[MC_MSG_NAMES_MAX + 3];
+	mc_chal_set cs;
+	size_t n = 0, i;
+	int rc = 1;
+
+	f[n++] = (char *)h->name;
+	f[n++] = (char *)chal_name(h->challenge);
+	f[n++] = (char *)csr;
+	for (i = 0; i < h->nnames; i++)
+		f[n++] = h->names[i];
+	if (mc_ipc_send(s->net, "network", MC_MSG_ISSUE, f, n, e) < 0) {
+		set_gone(s->p, GONE_NET);
+		return -1;
+	}
+	mc_chal_set_init(&cs, h);
+	while (rc > 0) {
+		mc_msg m;
+		mc_err ce;
+
+		if (mc_ipc_recv(s->net, "network", accept, &m, NULL, e) < 0) {
+			set_gone(s->p, GONE_NET);
+			rc = -1;
+			break;
+		}
+		switch (m.type) {
+		case MC_MSG_PROVISION:
+			ce.msg[0] = '\0';
+			i = mc_chal_add(&s->p->chal, &cs, m.f[0], m.f[1], m.f[2], m.f[3], &ce) == 0;
+			if (answer(s, (int)i, ce.msg, e) < 0)
+				rc = -1;
+			break;
+		case MC_MSG_DEPROVISION:
+			mc_chal_remove(&s->p->chal, &cs, m.f[0], m.f[1], m.f[2]);
+			if (answer(s, 1, NULL, e) < 0)
+				rc = -1;
+			break;
+		case MC_MSG_DONE:
+			rc = 0;
+			if (!https_url(m.f[1]))
+				rc = mc_err_set(e, "the network process sent a malformed certificate URL");
+			else if (mc_pem_read_certs(m.f[0], m.len[0], chain, e) < 0)
+				rc = mc_err_prefix(e, "the chain from the network process");
+			else
+				*cert_url = mc_strdup(m.f[1]);
+			break;
+		default:
+			printable(m.f[0]);
+			rc = mc_err_set(e, "%s", m.f[0]);
+			break;
+		}
+		mc_msg_free(&m);
+	}
+	/* whatever became of the network process, nothing stays served */
+	mc_chal_set_free(&s->p->chal, &cs);
+	return rc;
+}
+
+static int obtain(struct slot *s, const mc_host *h, mc_state *st, mc_err *e)
+{
+	struct pool *p = s->p;
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *key = NULL;
 	char *cert_url = NULL;
 	const char *source = "acme";
+	mc_msg m;
 	int rc;
 
 	int selfsigned = h->source == MC_SRC_SELFSIGNED || (p->flags & MC_ISSUE_SELFSIGNED);
 
-	if (!selfsigned && !conn)
+	if (!selfsigned && !p->acme_ok)
 		return mc_err_set(e, "%s", p->no_acme ? p->no_acme : "no connection to the CA");
-	rc = mc_key_generate(p->cfg->acme_key_type, &key, e);
-	if (rc == 0 && selfsigned) {
-		X509 *x = NULL;
+	if (keygen(s, h, selfsigned, &key, &m, e) < 0)
+		return -1;
+	if (selfsigned) {
 		source = "self-signed";
-		rc = mc_selfsigned_make(key, h->names, h->nnames, 90, &x, e);
-		if (rc == 0) {
-			chain = sk_X509_new_null();
-			sk_X509_push(chain, x);
-		}
-	} else if (rc == 0) {
-		rc = mc_acme_issue(conn, h->name, h->names, h->nnames, h->challenge, key, &chain,
-				   &cert_url, e);
+		rc = mc_pem_read_certs(m.f[1], m.len[1], &chain, e);
+	} else {
+		rc = net_issue(s, h, m.f[1], &chain, &cert_url, e);
 	}
+	mc_msg_cleanse(&m);
 	if (rc == 0) {
 		state_from_chain(st, h, chain, source, cert_url, mc_now());
 		rc = mc_store_install(p->cfg->store, h->dir, key, chain, h->names, h->nnames, st, e);
@@ -240,8 +402,9 @@ static void forget_stale_error(struct pool *p, const mc_host *h, mc_state *st, t
 		mc_error("%s: %s", h->name, e.msg);
 }
 
-static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
+static void run_job(struct slot *s, struct job *j)
 {
+	struct pool *p = s->p;
 	const mc_host *h = j->host;
 	mc_state st;
 	mc_err e;
@@ -260,8 +423,14 @@ static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
 	forget_stale_error(p, h, &st, mc_now());
 	if (h->source == MC_SRC_MANUAL && !(p->flags & MC_ISSUE_SELFSIGNED)) {
 		mc_debug("%s: source is manual; nothing to obtain", h->name);
-	} else if (!skip_host(p, h, &st, mc_now())) {
-		rc = obtain(p, conn, h, &st, &e);
+	} else if (skip_host(p, h, &st, mc_now())) {
+		;
+	} else if (cannot_attempt(p, h)) {
+		/* not attempted: its state says what it said before */
+		mc_error("%s: not attempted: a helper process of this run is gone", h->name);
+		j->failed = 1;
+	} else {
+		rc = obtain(s, h, &st, &e);
 		if (rc == 0) {
 			char t[MC_TIMEFMT_LEN];
 			mc_time_format(st.cert_expiration_time, t);
@@ -282,16 +451,9 @@ static void run_job(struct pool *p, mc_acme_conn *conn, struct job *j)
 
 static void *worker(void *arg)
 {
-	struct pool *p = arg;
-	mc_acme_conn conn, *cp = NULL;
-	mc_err e;
+	struct slot *s = arg;
+	struct pool *p = s->p;
 
-	if (p->acme) {
-		if (mc_acme_conn_init(&conn, p->acme, &e) < 0)
-			mc_error("%s", e.msg);
-		else
-			cp = &conn;
-	}
 	for (;;) {
 		struct job *j = NULL;
 
@@ -301,10 +463,8 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (!j)
 			break;
-		run_job(p, cp, j);
+		run_job(s, j);
 	}
-	if (cp)
-		mc_acme_conn_free(cp);
 	return NULL;
 }
 
@@ -358,31 +518,6 @@ static int run_lock(const char *store, mc_err *e)
 	return fd;
 }
 
-/*
- * The responder children must not keep secrets they do not need.  They are
- * forked before the account key is loaded (mc_acme_open comes after), but
- * the EAB HMAC key is in the configuration, and copies of it linger in
- * blocks freed while the configuration was parsed (the file's text,
- * libconfuse's values and lexer buffers): wipe every copy of its text and
- * of its decoded bytes from the child's memory.
- */
-static void wipe_secrets(void *arg)
-{
-	mc_config *cfg = arg;
-	mc_buf raw;
-
-	if (!cfg->acme_eab_hmac_key || !cfg->acme_eab_hmac_key[0])
-		return;
-	mc_buf_init(&raw);
-	if (mc_b64url_decode(cfg->acme_eab_hmac_key, &raw) == 0 && raw.len > 0)
-		mc_responder_scrub(raw.data, raw.len);
-	mc_buf_cleanse(&raw);
-	if (mc_responder_scrub(cfg->acme_eab_hmac_key, strlen(cfg->acme_eab_hmac_key)) < 0)
-		mc_warn("responder: cannot search its memory for secrets (/proc/self/mem)");
-	/* short keys are not searched for: this copy at least */
-	OPENSSL_cleanse(cfg->acme_eab_hmac_key, strlen(cfg->acme_eab_hmac_key));
-}
-
 /* hosts the operator removed from the configuration leave the store's live view */
 static void retire_unconfigured(const mc_config *cfg)
 {
@@ -397,97 +532,140 @@ static void retire_unconfigured(const mc_config *cfg)
 	free(dirs);
 }
 
+/* start the responders the ACME hosts need; -1 with E when one cannot serve */
+static int start_responders(struct pool *p, mc_err *e)
+{
+	mc_config *cfg = p->cfg;
+	int uses_http01 = 0, uses_tlsalpn = 0;
+	size_t k;
+
+	for (k = 0; k < p->njobs; k++) {
+		if (p->jobs[k].host->source != MC_SRC_ACME)
+			continue;
+		uses_http01 |= p->jobs[k].host->challenge == MC_CHAL_HTTP01;
+		uses_tlsalpn |= p->jobs[k].host->challenge == MC_CHAL_TLSALPN01;
+	}
+	/* forked before any key exists in a process; the EAB key is wiped in them */
+	if (uses_http01 && !cfg->http01_webroot[0] &&
+	    mc_http01_start(cfg->http01_listen, cfg->http01_nlisten, mc_sandbox_wipe_secrets, cfg,
+			    &p->chal.http01, e) < 0)
+		return -1;
+	if (uses_tlsalpn &&
+	    mc_tlsalpn_start(cfg->tlsalpn01_listen, cfg->tlsalpn01_nlisten, mc_sandbox_wipe_secrets, cfg,
+			     &p->chal.tlsalpn, e) < 0)
+		return -1;
+	return 0;
+}
+
+static void collect_jobs(struct pool *p, char *const *hosts, int nhosts, int *failed)
+{
+	mc_config *cfg = p->cfg;
+	int i;
+
+	p->jobs = mc_calloc(cfg->nhosts + 1, sizeof *p->jobs);
+	if (!hosts) {
+		for (i = 0; i < (int)cfg->nhosts; i++)
+			p->jobs[p->njobs++].host = &cfg->hosts[i];
+		return;
+	}
+	for (i = 0; i < nhosts; i++) {
+		mc_host *h = mc_config_find_host(cfg, hosts[i]);
+		size_t k;
+
+		if (!h) {
+			mc_error("%s: not a configured host", hosts[i]);
+			(*failed)++;
+			continue;
+		}
+		for (k = 0; k < p->njobs && p->jobs[k].host != h; k++)
+			;
+		if (k == p->njobs) /* a host named twice is done once */
+			p->jobs[p->njobs++].host = h;
+	}
+}
+
+/* the worker threads, one per slot; returns how many jobs failed */
+static int run_workers(struct pool *p, int nthreads)
+{
+	pthread_t *threads = mc_calloc((size_t)nthreads + 1, sizeof *threads);
+	struct slot *slots = mc_calloc((size_t)nthreads + 1, sizeof *slots);
+	int i, failed = 0;
+
+	for (i = 0; i < nthreads; i++) {
+		slots[i].p = p;
+		slots[i].key = p->ps.key[i];
+		slots[i].net = p->ps.net[i];
+		if (pthread_create(&threads[i], NULL, worker, &slots[i]) != 0)
+			mc_fatal("cannot start a worker thread");
+	}
+	for (i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	for (i = 0; i < (int)p->njobs; i++)
+		if (p->jobs[i].failed)
+			failed++;
+	free(threads);
+	free(slots);
+	return failed;
+}
+
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs)
 {
-	int runlock = -1;
+	int runlock = -1, with_net = 0, nthreads, failed = 0;
+	unsigned long reqs = 0, conns = 0;
 	struct pool p;
-	mc_acme acme;
-	mc_http01 *http01 = NULL;
-	mc_tlsalpn *tlsalpn = NULL;
-	pthread_t *threads;
-	int i, nthreads, failed = 0;
-	mc_err e;
+	mc_err e, why_no_acme;
 
 	memset(&p, 0, sizeof p);
 	p.cfg = cfg;
+	p.chal.cfg = cfg;
 	p.flags = flags;
 	pthread_mutex_init(&p.lock, NULL);
-	p.jobs = mc_calloc(cfg->nhosts + 1, sizeof *p.jobs);
-	if (hosts) {
-		for (i = 0; i < nhosts; i++) {
-			mc_host *h = mc_config_find_host(cfg, hosts[i]);
-			size_t k;
-
-			if (!h) {
-				mc_error("%s: not a configured host", hosts[i]);
-				failed++;
-				continue;
-			}
-			for (k = 0; k < p.njobs && p.jobs[k].host != h; k++)
-				;
-			if (k == p.njobs) /* a host named twice is done once */
-				p.jobs[p.njobs++].host = h;
-		}
-	} else {
-		for (i = 0; i < (int)cfg->nhosts; i++)
-			p.jobs[p.njobs++].host = &cfg->hosts[i];
-	}
+	collect_jobs(&p, hosts, nhosts, &failed);
 	if (mc_store_prepare(cfg->store, &e) < 0 || (runlock = run_lock(cfg->store, &e)) < 0) {
 		mc_error("%s", e.msg);
 		free(p.jobs);
 		return (int)p.njobs + failed;
 	}
+	mc_store_sweep(cfg->store);
 	retire_unconfigured(cfg);
 	if (!(flags & MC_ISSUE_SELFSIGNED) && needs_acme(&p)) {
-		int uses_http01 = 0, uses_tlsalpn = 0;
-		size_t k;
-
-		for (k = 0; k < p.njobs; k++) {
-			if (p.jobs[k].host->source != MC_SRC_ACME)
-				continue;
-			uses_http01 |= p.jobs[k].host->challenge == MC_CHAL_HTTP01;
-			uses_tlsalpn |= p.jobs[k].host->challenge == MC_CHAL_TLSALPN01;
-		}
-		if (uses_http01 && !cfg->http01_webroot[0] &&
-		    mc_http01_start(cfg->http01_listen, cfg->http01_nlisten, wipe_secrets, cfg,
-				    &http01, &e) < 0) {
-			; /* reported per host below */
-		} else if (uses_tlsalpn &&
-			   mc_tlsalpn_start(cfg->tlsalpn01_listen, cfg->tlsalpn01_nlisten, wipe_secrets, cfg,
-					    &tlsalpn, &e) < 0) {
-			; /* reported per host below */
-		} else if (mc_acme_open(&acme, cfg, &e) < 0) {
-			mc_acme_close(&acme);
-		} else {
-			acme.http01 = http01;
-			acme.tlsalpn = tlsalpn;
-			p.acme = &acme;
-		}
-		if (!p.acme) /* every ACME host fails with this reason; the others still proceed */
-			p.no_acme = e.msg;
+		if (start_responders(&p, &why_no_acme) < 0)
+			p.no_acme = why_no_acme.msg; /* every ACME host fails with this; the others proceed */
+		else
+			with_net = 1;
 	}
 	nthreads = jobs < 1 ? 1 : jobs;
 	if ((size_t)nthreads > p.njobs)
 		nthreads = (int)p.njobs;
-	threads = mc_calloc((size_t)nthreads + 1, sizeof *threads);
-	for (i = 0; i < nthreads; i++)
-		if (pthread_create(&threads[i], NULL, worker, &p) != 0)
-			mc_fatal("cannot start a worker thread");
-	for (i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
-	for (i = 0; i < (int)p.njobs; i++)
-		if (p.jobs[i].failed)
-			failed++;
-	free(threads);
-	if (p.acme) {
-		unsigned long reqs, conns;
-		mc_http_counts(&reqs, &conns);
+	if (nthreads > 0 && mc_privsep_start(cfg, (size_t)nthreads, with_net, &p.ps, &e) < 0) {
+		mc_error("%s", e.msg);
+		failed += (int)p.njobs;
+		nthreads = 0;
+	} else if (with_net) {
+		int rc = mc_privsep_net_ready(&p.ps, cfg, &why_no_acme);
+
+		if (rc == 0)
+			p.acme_ok = 1;
+		else
+			p.no_acme = why_no_acme.msg;
+		if (rc == -2) { /* it died: that says nothing about the hosts */
+			mc_error("%s", why_no_acme.msg);
+			p.gone = GONE_NET;
+		}
+	}
+	if (nthreads > 0) {
+		failed += run_workers(&p, nthreads);
+		if (mc_privsep_stop(&p.ps, &reqs, &conns, &e) < 0) {
+			mc_error("%s", e.msg);
+			if (failed == 0)
+				failed = 1;
+		}
+	}
+	if (p.acme_ok)
 		mc_info("%zu host(s) processed, %d failed; %lu requests to the CA over %lu connection(s)",
 			p.njobs, failed, reqs, conns);
-		mc_acme_close(&acme);
-	}
-	mc_http01_stop(http01);
-	mc_tlsalpn_stop(tlsalpn);
+	mc_http01_stop(p.chal.http01);
+	mc_tlsalpn_stop(p.chal.tlsalpn);
 	mc_store_unlock(runlock);
 	free(p.jobs);
 	pthread_mutex_destroy(&p.lock);

@@ -1,8 +1,11 @@
 /*
  * issue - obtain certificates for many hosts: a bounded pool of worker
- * threads, each with its own keep-alive connection; one host's failure never
- * stops the others.  Also the per-host state bookkeeping (renewal window,
- * backoff) that `issue`, `renew` and `retry` share.
+ * threads in the store process, each driving one slot of the key and network
+ * processes (privsep.h: a host key and CSR from the key process, the order
+ * by the network process over its own keep-alive connection, the chain
+ * checked and installed here); one host's failure never stops the others.
+ * Also the per-host state bookkeeping (renewal window, backoff) that
+ * `issue`, `renew` and `retry` share.
  */
 #ifndef MC_ISSUE_H
 #define MC_ISSUE_H

@@ -6,6 +6,7 @@ helpers_libhelper_a_SOURCES = \
 	helpers/aia.c helpers/aia.h \
 	helpers/certfiles.c helpers/certfiles.h \
 	helpers/chain.c helpers/chain.h \
+	helpers/challenge.c helpers/challenge.h \
 	helpers/csr.c helpers/csr.h \
 	helpers/dns01.c helpers/dns01.h \
 	helpers/dnscheck.c helpers/dnscheck.h \
@@ -13,15 +14,20 @@ helpers_libhelper_a_SOURCES = \
 	helpers/expiry.c helpers/expiry.h \
 	helpers/http01.c helpers/http01.h \
 	helpers/import.c helpers/import.h \
+	helpers/ipc.c helpers/ipc.h \
 	helpers/issue.c helpers/issue.h \
 	helpers/jws.c helpers/jws.h \
+	helpers/keyproc.c helpers/keyproc.h \
 	helpers/keys.c helpers/keys.h \
 	helpers/mtaconf.c helpers/mtaconf.h \
+	helpers/netproc.c helpers/netproc.h \
+	helpers/privsep.c helpers/privsep.h \
 	helpers/responder.c helpers/responder.h \
+	helpers/sandbox.c helpers/sandbox.h \
 	helpers/status.c helpers/status.h \
 	helpers/tlsalpn.c helpers/tlsalpn.h
 helpers_mailcert_SOURCES = helpers/main.c
-helpers_mailcert_LDADD = helpers/libhelper.a $(MAILCERT_LIBS)
+helpers_mailcert_LDADD = helpers/libhelper.a $(MAILCERT_LIBS) $(SECCOMP_LIBS)
 
 # The example configuration (conf.d/local.mk installs it under examples/) also
 # becomes the live config when there is none yet: an operator's file is never

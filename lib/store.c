@@ -585,3 +585,50 @@ int mc_store_retire(const char *store, char *const *dirs, size_t ndirs, time_t n
 	retired_prune(store, dirs, ndirs, now);
 	return n;
 }
+
+/* remove the temporaries (".NAME.tmp.PID", ".HOST.new.PID") directly in PATH */
+static void sweep_dir(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' && (strstr(de->d_name, ".tmp.") || strstr(de->d_name, ".new.")) &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			mc_info("removed %s/%s, left by an interrupted run", path, de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* PARENT's subdirectories, and theirs when DEPTH is 2 */
+static void sweep_tree(const char *parent, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(parent);
+
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		mc_pathf(path, sizeof path, "%s/%s", parent, de->d_name);
+		if (depth > 1)
+			sweep_tree(path, depth - 1);
+		else
+			sweep_dir(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+void mc_store_sweep(const char *store)
+{
+	char path[PATH_MAX];
+
+	mc_pathf(path, sizeof path, "%s/certs", store);
+	sweep_dir(path);
+	mc_pathf(path, sizeof path, "%s/versions", store);
+	sweep_tree(path, 2);
+	mc_pathf(path, sizeof path, "%s/accounts", store);
+	sweep_tree(path, 1);
+}

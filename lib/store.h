@@ -54,6 +54,13 @@ int mc_store_state_load(const char *store, const char *dir, mc_state *s, mc_err 
 /* replace state.json of the current set (creating a certificate-less set if needed) */
 int mc_store_state_save(const char *store, const char *dir, const mc_state *s, mc_err *e);
 
+/*
+ * Remove what a run killed half-way through writing left behind: temporary
+ * files in the version and account directories and half-made links in
+ * STORE/certs.  Only under the run lock (no other writer is at work).
+ */
+void mc_store_sweep(const char *store);
+
 /* host directory names under STORE/certs, sorted; NULL-terminated */
 char **mc_store_list(const char *store);
 

@@ -1,6 +1,6 @@
 # Fuzz targets, replayed with mutations under `make check` (see tests/fuzz/fuzz.h).
 FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/helpers
-FUZZ_LDADD = helpers/libhelper.a $(MAILCERT_LIBS)
+FUZZ_LDADD = helpers/libhelper.a $(MAILCERT_LIBS) $(SECCOMP_LIBS)
 check_PROGRAMS += tests/fuzz/replay_acme tests/fuzz/replay_http01 tests/fuzz/replay_text
 tests_fuzz_replay_acme_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_acme.c tests/fuzz/fuzz.h
 tests_fuzz_replay_acme_CPPFLAGS = $(FUZZ_CPPFLAGS)

@@ -22,6 +22,7 @@ UNIT_TESTS = \
 	tests/unit/test_http01_idle \
 	tests/unit/test_webroot \
 	tests/unit/test_timefmt_nohooks \
+	tests/unit/test_ipc \
 	tests/unit/test_hosts \
 	tests/unit/test_loader
 
@@ -31,7 +32,7 @@ TESTS += $(UNIT_TESTS)
 UNIT_COMMON = tests/unit/unit.c tests/unit/unit.h
 UNIT_CF = $(AM_CFLAGS) $(CHECK_CFLAGS)
 UNIT_CPPF = $(AM_CPPFLAGS) -I$(top_srcdir)/helpers -I$(top_srcdir)/tests/unit
-UNIT_LINK = helpers/libhelper.a $(MAILCERT_LIBS) $(CHECK_LIBS)
+UNIT_LINK = helpers/libhelper.a $(MAILCERT_LIBS) $(SECCOMP_LIBS) $(CHECK_LIBS)
 PLUGIN_UNIT_CPPF = $(UNIT_CPPF) -I$(top_srcdir)/plugin
 PLUGIN_UNIT_LINK = plugin/libplugin.a $(MAILCERT_LIBS) $(MILTER_LIBS) $(CHECK_LIBS)
 
@@ -44,6 +45,11 @@ tests_unit_test_loader_SOURCES = tests/unit/test_loader.c $(UNIT_COMMON)
 tests_unit_test_loader_CFLAGS = $(UNIT_CF)
 tests_unit_test_loader_CPPFLAGS = $(PLUGIN_UNIT_CPPF)
 tests_unit_test_loader_LDADD = $(PLUGIN_UNIT_LINK)
+
+tests_unit_test_ipc_SOURCES = tests/unit/test_ipc.c $(UNIT_COMMON)
+tests_unit_test_ipc_CFLAGS = $(UNIT_CF)
+tests_unit_test_ipc_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_ipc_LDADD = $(UNIT_LINK)
 
 tests_unit_test_tlsalpn_SOURCES = tests/unit/test_tlsalpn.c $(UNIT_COMMON)
 tests_unit_test_tlsalpn_CFLAGS = $(UNIT_CF)

@@ -1,0 +1,94 @@
+/*
+ * ipc - the messages between mailcert's three processes, and their framing.
+ *
+ *   store  (root, the parent)   the store, state, challenge transports
+ *   net    (unprivileged)       libcurl, the CA's answers, the ACME state machine
+ *   key    (no network)         the account key, host keys, CSRs, signatures
+ *
+ * Every process talks to each other one over socketpairs: per worker slot one
+ * store-net, one store-key and one net-key pair, plus a control pair
+ * store-net and net-key for the account set-up.  A message is
+ *
+ *   u32 type, u32 nfields, u32 body length, then nfields times (u32 length, bytes)
+ *
+ * in host byte order (both ends are this binary).  Every field is text with
+ * no NUL.  The receiver names the types it answers; anything else, a field
+ * count or length outside the type's bounds, or end-of-file in the middle,
+ * is an error, and end-of-file between messages says the peer is gone.
+ * What each process answers (request -> reply):
+ *
+ * key process
+ *   from net:   JWK ()                                    -> JWK_OK (alg, jwk, thumbprint)
+ *               SIGN (kid or "", nonce, url, payload)      -> JWS (flattened JWS) | ERR
+ *               EAB (url)                                  -> JWS | ERR
+ *   from store: KEYGEN (type, name...)                     -> KEY (key PEM, CSR base64url) | ERR
+ *               SELFSIGNED (type, days, name...)           -> KEY (key PEM, certificate PEM) | ERR
+ * net process
+ *   from store: ISSUE (host, challenge, CSR base64url, name...)
+ *                 -> any number of PROVISION / DEPROVISION, then DONE | FAIL
+ * store process
+ *   from net (control):  ACCOUNT (url, contact)            -> OK | ERR
+ *                        READY () | NOACME (reason)         (once, at start)
+ *                        STATS (requests, connections)      (once, at the end)
+ *   from net (in ISSUE): PROVISION (type, identifier, token, keyauth) -> OK | ERR
+ *                        DEPROVISION (type, identifier, token)        -> OK
+ *                        DONE (chain PEM, certificate URL) | FAIL (reason)
+ */
+#ifndef MC_IPC_H
+#define MC_IPC_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+enum mc_msg_type {
+	MC_MSG_NONE = 0,
+	MC_MSG_JWK,
+	MC_MSG_SIGN,
+	MC_MSG_EAB,
+	MC_MSG_KEYGEN,
+	MC_MSG_SELFSIGNED,
+	MC_MSG_ISSUE,
+	MC_MSG_ACCOUNT,
+	MC_MSG_READY,
+	MC_MSG_NOACME,
+	MC_MSG_STATS,
+	MC_MSG_PROVISION,
+	MC_MSG_DEPROVISION,
+	MC_MSG_DONE,
+	MC_MSG_FAIL,
+	MC_MSG_OK,
+	MC_MSG_ERR,
+	MC_MSG_JWK_OK,
+	MC_MSG_JWS,
+	MC_MSG_KEY,
+	MC_MSG_NTYPES
+};
+
+#define MC_MSG_NAMES_MAX 100     /* names in one certificate */
+#define MC_MSG_FIELD_MAX 4096    /* an ordinary field: a URL, a name, a reason */
+#define MC_MSG_BIG_MAX (1024 * 1024 + 65536) /* a chain, a JWS, a key */
+
+typedef struct mc_msg {
+	int type;
+	size_t n;
+	char **f;     /* N NUL-terminated fields */
+	size_t *len;
+} mc_msg;
+
+/* PEER names the other process in errors ("network", "key", "store") */
+int mc_ipc_send(int fd, const char *peer, int type, char *const *fields, size_t n, mc_err *e);
+/* the same with the fields as arguments, ended by NULL */
+int mc_ipc_sendl(int fd, const char *peer, mc_err *e, int type, ...);
+/*
+ * Read one message whose type is in ACCEPT (ended by MC_MSG_NONE) and whose
+ * fields are within that type's bounds.  -1 with E saying so otherwise;
+ * *EOF (may be NULL) is set to 1 when the peer closed between messages.
+ */
+int mc_ipc_recv(int fd, const char *peer, const int *accept, mc_msg *m, int *eof, mc_err *e);
+void mc_msg_free(mc_msg *m);
+/* wipe, then free: for messages that carried a private key */
+void mc_msg_cleanse(mc_msg *m);
+const char *mc_msg_name(int type);
+
+#endif

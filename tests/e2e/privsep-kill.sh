@@ -1,0 +1,117 @@
+#!/bin/bash
+# kill -9 of one of mailcert's processes (store, network or key, in turn) at a
+# random moment while it issues for 20 hosts against a real Pebble, 10 times:
+#  - the others exit by themselves (no process of the run is left), and when the
+#    store process survives it exits 1 saying which process is gone;
+#  - the store holds only complete sets whose key matches the leaf and whose chain
+#    verifies (a host without a certificate has no key or chain file either);
+#  - no temporary file is left (after a kill of the store process itself, the next
+#    run removes what it left);
+#  - the next run completes every host.
+. "$(dirname "$0")/e2e.sh"
+set -u
+N=${PRIVSEP_KILL_HOSTS:-20}
+ROUNDS=${PRIVSEP_KILL_ROUNDS:-10}
+e2e_workdir
+export PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0
+pebble_start "$W/pebble"
+conf=$W/mailcert.conf
+hosts=()
+for i in $(seq 1 "$N"); do hosts+=("h$i.kill.example.test"); done
+e2e_config "$conf" "$PEBBLE_DIR_URL" "$PEBBLE_API_CA" "$PEBBLE_HTTP_PORT" "${hosts[@]}"
+
+mark=${MAILCERT_TEST_MARK:-privsep-kill.$$}
+export MAILCERT_TEST_MARK=$mark
+# pids of every mailcert process of this test still running
+ours() {
+    local p
+    for p in $(ps -eo pid=,comm= | awk '$2 ~ /^mailcert/ {print $1}'); do
+        tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "MAILCERT_TEST_MARK=$mark" && echo "$p"
+    done
+}
+child() { local p; for p in $(ps -o pid= --ppid "$1"); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] && echo "$p"; done; }
+
+# every published set complete and matching; nothing half-written anywhere (TEMPS=1)
+check_store() {
+    local what=$1 temps=$2 d bad=0 kp cp
+    for d in "$W"/store/certs/*; do
+        [ -e "$d" ] || continue
+        if [ -e "$d/cert.pem" ] || [ -e "$d/key.pem" ] || [ -e "$d/fullchain.pem" ]; then
+            for f in cert.pem key.pem fullchain.pem cert_auth.pem state.json; do
+                [ -s "$d/$f" ] || { fail "$what: ${d##*/}: $f missing or empty"; bad=1; }
+            done
+            openssl verify -CAfile "$PEBBLE_ROOT" -untrusted "$d/cert_auth.pem" "$d/fullchain.pem" >/dev/null 2>&1 ||
+                { fail "$what: ${d##*/}: chain does not verify"; bad=1; }
+            kp=$(openssl pkey -in "$d/key.pem" -pubout 2>/dev/null | sha256sum)
+            cp=$(openssl x509 -in "$d/fullchain.pem" -noout -pubkey 2>/dev/null | sha256sum)
+            [ "$kp" = "$cp" ] || { fail "$what: ${d##*/}: key.pem does not match the leaf"; bad=1; }
+            kp=$(openssl pkey -in "$d/cert.pem" -pubout 2>/dev/null | sha256sum)
+            [ "$kp" = "$cp" ] || { fail "$what: ${d##*/}: the key in cert.pem does not match the leaf"; bad=1; }
+        fi
+    done
+    if [ "$temps" = 1 ]; then
+        t=$(find "$W/store" -name '.*.tmp.*' -o -name '.*.new.*')
+        [ -z "$t" ] || { fail "$what: temporary files left: $t"; bad=1; }
+    fi
+    [ "$bad" = 0 ] && pass "$what: every set in the store is complete and matching"
+}
+
+# a first run: the account, and how long a run takes
+t0=$(date +%s%N)
+"$MAILCERT" -c "$conf" issue -j 4 > "$W/out0" 2>&1 || fail "first run: $(tail -3 "$W/out0")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+log "a run for $N hosts takes $ms ms"
+pebble_root_refresh
+
+victims=(network key store)
+kills=0
+for r in $(seq 1 "$ROUNDS"); do
+    victim=${victims[$((r % 3))]}
+    delay=$(python3 -c "import random; print('%.3f' % (random.uniform(0.05, max(0.1, $ms / 1000.0 * 0.9))))")
+    "$MAILCERT" -c "$conf" issue --force -j 4 > "$W/out$r" 2>&1 &
+    mpid=$!
+    sleep "$delay"
+    case $victim in
+        store) pid=$mpid ;;
+        network) pid=$(child "$mpid" mailcert-net) ;;
+        key) pid=$(child "$mpid" mailcert-key) ;;
+    esac
+    if [ -n "$pid" ] && [ "$pid" -gt 1 ] && kill -9 "$pid" 2>/dev/null; then
+        kills=$((kills + 1))
+        log "round $r: killed the $victim process ($pid) after $delay s"
+    else
+        log "round $r: the $victim process was not running after $delay s"
+        victim=none
+    fi
+    rc=0; wait "$mpid" || rc=$?
+    deadline=$((SECONDS + 120))
+    while [ -n "$(ours)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    left=$(ours)
+    expect_eq "$left" "" "round $r ($victim): no process of the run is left"
+    [ -z "$left" ] || kill -9 $left 2>/dev/null
+    log "round $r: exit $rc; $(grep -v 'certificate installed' "$W/out$r" | head -4 | tr '\n' '|')"
+    case $victim in
+        network|key)
+            if [ "$rc" = 1 ] && grep -q "the $victim process \(is gone\|was killed by signal 9\)" "$W/out$r"; then
+                pass "round $r: the store process exits 1 saying the $victim process is gone"
+            elif [ "$rc" = 0 ]; then
+                # killed after its last answer: nothing was lost
+                pass "round $r: the $victim process was killed after the run's work was done"
+            else
+                fail "round $r: exit $rc, and no clear error: $(grep -i error "$W/out$r" | head -3)"
+            fi ;;
+    esac
+    check_store "round $r ($victim)" "$([ "$victim" = store ] && echo 0 || echo 1)"
+done
+[ "$kills" -ge $((ROUNDS / 2)) ] && pass "$kills of $ROUNDS rounds killed a process mid-run" ||
+    fail "only $kills of $ROUNDS rounds killed a process mid-run"
+
+# the next run repairs and completes everything
+"$MAILCERT" -c "$conf" issue --force -j 4 > "$W/out-last" 2>&1 || fail "the run after the kills: $(grep -i error "$W/out-last" | head -3)"
+check_store "after the kills" 1
+n=0
+for h in "${hosts[@]}"; do [ -s "$W/store/certs/$h/cert.pem" ] && n=$((n + 1)); done
+expect_eq "$n" "$N" "every host has a certificate after the next run"
+"$MAILCERT" -c "$conf" status > "$W/status" 2>&1
+expect_eq "$?" 0 "status: no host in error after the next run"
+finish
