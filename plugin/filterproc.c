@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "filterproc.h"
@@ -272,7 +273,7 @@ static void report_bytes(mm_proc *p, const char *buf, size_t n)
 /* the pipe ended: reap the process and say how it ended */
 static void ended(mm_proc *p)
 {
-	int status = 0, gone, held = 0;
+	int status = 0, gone, held = 0, i;
 	pid_t pid = p->pid;
 
 	close(p->fd);
@@ -280,7 +281,12 @@ static void ended(mm_proc *p)
 	p->pid = 0;
 	if (pid <= 1)
 		return;
-	gone = waitpid(pid, &status, WNOHANG);
+	/* a process killed outright closes its pipe a moment before it can be
+	 * reaped: give it up to 1 s to be gone before calling it a runaway */
+	for (i = 0; (gone = waitpid(pid, &status, WNOHANG)) == 0 && i < 100; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	if (gone == 0) {
 		/* it closed its pipe but runs on: it is of no use */
 		held = !p->stopping;
