@@ -21,6 +21,7 @@
 #include "http01.h"
 #include "ipc.h"
 #include "issue.h"
+#include "keys.h"
 #include "privsep.h"
 #include "sandbox.h"
 #include "store.h"
@@ -225,7 +226,7 @@ static int keygen(struct slot *s, const mc_host *h, int selfsigned, EVP_PKEY **k
 		mc_msg_free(m);
 		return -1;
 	}
-	if (mc_pem_read_key(m->f[0], m->len[0], key, e) < 0) {
+	if (mc_key_from_pem(s->p->cfg->acme_key_type, m->f[0], m->len[0], key, e) < 0) {
 		mc_msg_cleanse(m);
 		return mc_err_prefix(e, "the key process's key");
 	}

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include <openssl/decoder.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -31,6 +32,30 @@ int mc_key_generate(const char *type, EVP_PKEY **out, mc_err *e)
 		return mc_err_set(e, "unknown key type \"%s\"", type);
 	if (!k)
 		return mc_err_ssl(e, "generating a %s key", type);
+	*out = k;
+	return 0;
+}
+
+int mc_key_from_pem(const char *type, const char *pem, size_t len, EVP_PKEY **out, mc_err *e)
+{
+	const char *kt = strncmp(type, "ec", 2) == 0 ? "EC" : strncmp(type, "rsa", 3) == 0 ? "RSA" : NULL;
+	const unsigned char *p = (const unsigned char *)pem;
+	OSSL_DECODER_CTX *d;
+	EVP_PKEY *k = NULL;
+	size_t left = len;
+	int ok;
+
+	if (!kt)
+		return mc_err_set(e, "unknown key type \"%s\"", type);
+	d = OSSL_DECODER_CTX_new_for_pkey(&k, "PEM", "PrivateKeyInfo", kt, EVP_PKEY_KEYPAIR, NULL, NULL);
+	if (!d)
+		return mc_err_ssl(e, "no decoder for a %s key", kt);
+	ok = OSSL_DECODER_from_data(d, &p, &left);
+	OSSL_DECODER_CTX_free(d);
+	if (!ok || !k) {
+		EVP_PKEY_free(k);
+		return mc_err_ssl(e, "not a PEM %s private key", kt);
+	}
 	*out = k;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ struct slot {
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t live;
+static int done_pipe[2] = { -1, -1 }; /* a worker that ends says so: the main thread wakes at once */
 
 /* ---- what the ACME code asks of the other processes ---- */
 
@@ -220,6 +222,8 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&live_lock);
 	live--;
 	pthread_mutex_unlock(&live_lock);
+	while (write(done_pipe[1], "x", 1) < 0 && errno == EINTR)
+		;
 	return NULL;
 }
 
@@ -285,6 +289,8 @@ void mc_netproc_main(mc_config *cfg, int ctl_store, int ctl_key, const int *stor
 	}
 	if (mc_ipc_sendl(ctl_store, "store", &e, MC_MSG_READY, NULL) < 0)
 		_exit(1);
+	if (pipe2(done_pipe, O_CLOEXEC) < 0)
+		mc_fatal("network process: pipe: %s", strerror(errno));
 	slots = mc_calloc(nslots + 1, sizeof *slots);
 	threads = mc_calloc(nslots + 1, sizeof *threads);
 	live = nslots;
@@ -297,7 +303,8 @@ void mc_netproc_main(mc_config *cfg, int ctl_store, int ctl_key, const int *stor
 	}
 	/* the store process going away ends everything at once, whatever the workers do */
 	for (;;) {
-		struct pollfd p = { ctl_store, POLLIN, 0 };
+		struct pollfd p[2] = { { ctl_store, POLLIN, 0 }, { done_pipe[0], POLLIN, 0 } };
+		char buf[64];
 		size_t n;
 
 		pthread_mutex_lock(&live_lock);
@@ -305,10 +312,14 @@ void mc_netproc_main(mc_config *cfg, int ctl_store, int ctl_key, const int *stor
 		pthread_mutex_unlock(&live_lock);
 		if (n == 0)
 			break;
-		if (poll(&p, 1, 200) > 0) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			mc_fatal("network process: poll: %s", strerror(errno));
+		if (p[0].revents) {
 			mc_error("network process: the store process is gone");
 			_exit(1);
 		}
+		if (p[1].revents && read(done_pipe[0], buf, sizeof buf) < 0 && errno != EINTR)
+			mc_fatal("network process: read: %s", strerror(errno));
 	}
 	for (i = 0; i < nslots; i++)
 		pthread_join(threads[i], NULL);
