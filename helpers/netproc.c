@@ -249,8 +249,15 @@ static void sandbox(mc_config *cfg)
 		len = ca.len;
 		mc_http_set_ca_blob(mc_buf_steal(&ca), len);
 	}
-	if (mc_sandbox_identity(&uid, &gid, &e) < 0 || mc_sandbox_drop(uid, gid, "mailcert-net", &e) < 0)
+	if (geteuid() != 0) { /* run by an unprivileged user: there is nothing to give up */
+		uid = geteuid();
+		gid = getegid();
+		if (chdir("/") < 0)
+			mc_fatal("network process: chdir /: %s", strerror(errno));
+		mc_sandbox_harden("mailcert-net");
+	} else if (mc_sandbox_identity(&uid, &gid, &e) < 0 || mc_sandbox_drop(uid, gid, "mailcert-net", &e) < 0) {
 		mc_fatal("network process: %s", e.msg);
+	}
 	if ((ll = mc_sandbox_landlock(rd, NULL, &e)) < 0 || (sc = mc_sandbox_seccomp(MC_SANDBOX_NET, &e)) < 0)
 		mc_fatal("network process: %s", e.msg);
 	mc_debug("network process: uid %lu gid %lu; landlock %s; seccomp %s", (unsigned long)uid,
