@@ -245,3 +245,15 @@ void mc_msg_cleanse(mc_msg *m)
 {
 	msg_release(m, 1);
 }
+
+int mc_ipc_https_url(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "https://", 8) != 0)
+		return 0;
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}

@@ -90,5 +90,8 @@ void mc_msg_free(mc_msg *m);
 /* wipe, then free: for messages that carried a private key */
 void mc_msg_cleanse(mc_msg *m);
 const char *mc_msg_name(int type);
+/* 1 when S is an https:// URL with no space, control character, quote or backslash
+ * (what a message may carry as a URL, and what may go into a JWS header) */
+int mc_ipc_https_url(const char *s);
 
 #endif

@@ -233,17 +233,6 @@ static int keygen(struct slot *s, const mc_host *h, int selfsigned, EVP_PKEY **k
 	return 0;
 }
 
-static int https_url(const char *s)
-{
-	size_t i;
-
-	if (strncmp(s, "https://", 8) != 0)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
 
 static const char *chal_name(mc_challenge t)
 {
@@ -308,7 +297,7 @@ static int net_issue(struct slot *s, const mc_host *h, const char *csr, STACK_OF
 			break;
 		case MC_MSG_DONE:
 			rc = 0;
-			if (!https_url(m.f[1]))
+			if (!mc_ipc_https_url(m.f[1]))
 				rc = mc_err_set(e, "the network process sent a malformed certificate URL");
 			else if (mc_pem_read_certs(m.f[0], m.len[0], chain, e) < 0)
 				rc = mc_err_prefix(e, "the chain from the network process");

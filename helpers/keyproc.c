@@ -30,17 +30,6 @@ struct kp {
 	EVP_PKEY *akey;
 };
 
-static int https_url(const char *s)
-{
-	size_t i;
-
-	if (strncmp(s, "https://", 8) != 0)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '"' || s[i] == '\\')
-			return 0;
-	return 1;
-}
 
 static int account_key(struct kp *k, mc_err *e)
 {
@@ -118,13 +107,13 @@ static int net_request(struct kp *k, int fd, const mc_msg *m)
 		free(thumb);
 		return rc;
 	case MC_MSG_SIGN:
-		if ((m->f[0][0] && !https_url(m->f[0])) || !mc_b64url_valid(m->f[1], 512) || !m->f[1][0] ||
-		    !https_url(m->f[2]) || !payload_ok(m->f[3]))
+		if ((m->f[0][0] && !mc_ipc_https_url(m->f[0])) || !mc_b64url_valid(m->f[1], 512) || !m->f[1][0] ||
+		    !mc_ipc_https_url(m->f[2]) || !payload_ok(m->f[3]))
 			return reply_err(fd, "network", "refusing to sign a malformed request");
 		out = mc_jws_sign(k->akey, m->f[0][0] ? m->f[0] : NULL, m->f[1], m->f[2], m->f[3], &e);
 		break;
 	case MC_MSG_EAB:
-		if (!https_url(m->f[0]))
+		if (!mc_ipc_https_url(m->f[0]))
 			return reply_err(fd, "network", "refusing an external account binding for a malformed URL");
 		if (!k->cfg->acme_eab_kid[0] || !k->cfg->acme_eab_hmac_key[0])
 			return reply_err(fd, "network", "no external account binding is configured");

@@ -162,17 +162,6 @@ out:
 	return rc;
 }
 
-static int printable_url(const char *s)
-{
-	size_t i;
-
-	if (strncmp(s, "https://", 8) != 0)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
 
 static int save_account(const mc_config *cfg, const mc_msg *m, mc_err *e)
 {
@@ -180,7 +169,7 @@ static int save_account(const mc_config *cfg, const mc_msg *m, mc_err *e)
 	json_t *acct;
 	int rc;
 
-	if (!printable_url(m->f[0]))
+	if (!mc_ipc_https_url(m->f[0]))
 		return mc_err_set(e, "refusing a malformed account URL");
 	mc_acme_account_dir(cfg->store, cfg->acme_directory, dir, sizeof dir);
 	acct = json_object();

@@ -40,31 +40,9 @@ static void teardown(void)
 	free(store);
 }
 
-/* publish KEY + CHAIN as the store does: versions/DIR/GEN/cert.pem, certs/DIR -> it */
 static void put_set(const char *dir, EVP_PKEY *key, STACK_OF(X509) *chain)
 {
-	char v[PATH_MAX], f[PATH_MAX + 32], link[PATH_MAX], tmp[PATH_MAX], target[PATH_MAX];
-	FILE *fp;
-	int i;
-
-	snprintf(v, sizeof v, "%s/versions/%s", store, dir);
-	mkdir(v, 0755);
-	snprintf(v, sizeof v, "%s/versions/%s/%d.gen", store, dir, ++gen_seq);
-	ck_assert_int_eq(mkdir(v, 0755), 0);
-	snprintf(f, sizeof f, "%s/cert.pem", v);
-	fp = fopen(f, "w");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_eq(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL), 1);
-	for (i = 0; i < sk_X509_num(chain); i++)
-		ck_assert_int_eq(PEM_write_X509(fp, sk_X509_value(chain, i)), 1);
-	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_int_eq(chmod(f, 0640), 0);
-	snprintf(target, sizeof target, "../versions/%s/%d.gen", dir, gen_seq);
-	snprintf(link, sizeof link, "%s/certs/%s", store, dir);
-	snprintf(tmp, sizeof tmp, "%s/certs/.%s.new", store, dir);
-	unlink(tmp);
-	ck_assert_int_eq(symlink(target, tmp), 0);
-	ck_assert_int_eq(rename(tmp, link), 0);
+	unit_put_set(store, dir, ++gen_seq, key, chain);
 }
 
 static void put_pki(const char *dir, unit_pki *p)

@@ -27,27 +27,10 @@ static mc_config *cfg;
 
 static void put_set(const char *dir, unit_pki *p, int gen)
 {
-	char v[PATH_MAX], f[PATH_MAX + 32], link[PATH_MAX], tmp[PATH_MAX], target[PATH_MAX];
-	FILE *fp;
+	STACK_OF(X509) *chain = unit_chain(p->leaf, p->inter, NULL);
 
-	snprintf(v, sizeof v, "%s/versions/%s", store, dir);
-	mkdir(v, 0755);
-	snprintf(v, sizeof v, "%s/versions/%s/%d.gen", store, dir, gen);
-	ck_assert_int_eq(mkdir(v, 0755), 0);
-	snprintf(f, sizeof f, "%s/cert.pem", v);
-	fp = fopen(f, "w");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_eq(PEM_write_PrivateKey(fp, p->leaf_key, NULL, NULL, 0, NULL, NULL), 1);
-	ck_assert_int_eq(PEM_write_X509(fp, p->leaf), 1);
-	ck_assert_int_eq(PEM_write_X509(fp, p->inter), 1);
-	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_int_eq(chmod(f, 0640), 0);
-	snprintf(target, sizeof target, "../versions/%s/%d.gen", dir, gen);
-	snprintf(link, sizeof link, "%s/certs/%s", store, dir);
-	snprintf(tmp, sizeof tmp, "%s/certs/.new", store);
-	unlink(tmp);
-	ck_assert_int_eq(symlink(target, tmp), 0);
-	ck_assert_int_eq(rename(tmp, link), 0);
+	unit_put_set(store, dir, gen, p->leaf_key, chain);
+	sk_X509_pop_free(chain, X509_free);
 }
 
 static void setup(void)

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -366,4 +368,30 @@ int unit_free_port(int family)
 	json_decref(reg);
 	close(lock); /* releases the lock */
 	return port;
+}
+
+void unit_put_set(const char *store, const char *dir, int gen, EVP_PKEY *key, STACK_OF(X509) *chain)
+{
+	char v[PATH_MAX], f[PATH_MAX + 32], link[PATH_MAX], tmp[PATH_MAX], target[PATH_MAX];
+	FILE *fp;
+	int i;
+
+	snprintf(v, sizeof v, "%s/versions/%s", store, dir);
+	mkdir(v, 0755);
+	snprintf(v, sizeof v, "%s/versions/%s/%d.gen", store, dir, gen);
+	ck_assert_int_eq(mkdir(v, 0755), 0);
+	snprintf(f, sizeof f, "%s/cert.pem", v);
+	fp = fopen(f, "w");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL), 1);
+	for (i = 0; i < sk_X509_num(chain); i++)
+		ck_assert_int_eq(PEM_write_X509(fp, sk_X509_value(chain, i)), 1);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(f, 0640), 0);
+	snprintf(target, sizeof target, "../versions/%s/%d.gen", dir, gen);
+	snprintf(link, sizeof link, "%s/certs/%s", store, dir);
+	snprintf(tmp, sizeof tmp, "%s/certs/.%s.new", store, dir);
+	unlink(tmp);
+	ck_assert_int_eq(symlink(target, tmp), 0);
+	ck_assert_int_eq(rename(tmp, link), 0);
 }

@@ -56,6 +56,11 @@ typedef struct unit_pki {
 } unit_pki;
 void unit_pki_make(unit_pki *p, const char *leaf_type, const char *const *sans);
 void unit_pki_free(unit_pki *p);
+/*
+ * Publish KEY + CHAIN in STORE as the store does: versions/DIR/GEN.gen/cert.pem
+ * (0640), then certs/DIR swapped to it by a rename.  STORE/certs must exist.
+ */
+void unit_put_set(const char *store, const char *dir, int gen, EVP_PKEY *key, STACK_OF(X509) *chain);
 /* a new stack holding up-refs of the given certificates (NULL-terminated) */
 STACK_OF(X509) *unit_chain(X509 *first, ...);
 
