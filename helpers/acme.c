@@ -22,6 +22,7 @@
 #include "http01.h"
 #include "timefmt.h"
 #include "x509chk.h"
+#include "storepath.h"
 
 #define BADNONCE_RETRIES 25 /* Pebble rejects up to half of all nonces on request */
 #define ERR_BADNONCE "urn:ietf:params:acme:error:badNonce"
@@ -221,7 +222,7 @@ void mc_acme_account_dir(const char *store, const char *dir_url, char *out, size
 	EVP_Digest(dir_url, strlen(dir_url), md, &mdlen, EVP_sha256(), NULL);
 	for (i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	mc_pathf(out, outlen, "%s/accounts/%s", store, hex);
+	mc_store_area_path(store, MC_AREA_ACCOUNTS, hex, out, outlen);
 }
 
 static int register_account(mc_acme_conn *c, mc_err *e)

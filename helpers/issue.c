@@ -28,6 +28,7 @@
 #include "tlsalpn.h"
 #include "timefmt.h"
 #include "x509chk.h"
+#include "storepath.h"
 
 struct job {
 	mc_host *host;
@@ -492,7 +493,7 @@ static int run_lock(const char *store, mc_err *e)
 	char path[4200];
 	int fd;
 
-	mc_pathf(path, sizeof path, "%s/locks/.run", store);
+	mc_store_area_path(store, MC_AREA_LOCKS, ".run", path, sizeof path);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return mc_err_set(e, "lock %s: %s", path, strerror(errno));

@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "sandbox.h"
 #include "x509chk.h"
+#include "storepath.h"
 
 struct kp {
 	const mc_config *cfg;
@@ -194,7 +195,7 @@ static void sandbox(const mc_config *cfg)
 	int ll, sc;
 
 	mc_sandbox_harden("mailcert-key");
-	mc_pathf(accounts, sizeof accounts, "%s/accounts", cfg->store);
+	mc_store_area_path(cfg->store, MC_AREA_ACCOUNTS, NULL, accounts, sizeof accounts);
 	/* uid 0 owns the account files; no capability is needed to use them */
 	if (mc_sandbox_drop_caps(&e) < 0 || (ll = mc_sandbox_landlock(rd, wr, &e)) < 0 ||
 	    (sc = mc_sandbox_seccomp(MC_SANDBOX_KEY, &e)) < 0)

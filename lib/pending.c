@@ -38,7 +38,7 @@ static int private_dir(const char *path, mc_err *e)
 
 static void pending_dir(const char *store, const char *dir, char *out, size_t outlen)
 {
-	mc_pathf(out, outlen, "%s/pending/%s", store, dir);
+	mc_store_area_path(store, MC_AREA_PENDING, dir, out, outlen);
 }
 
 int mc_pending_save(const char *store, const char *dir, EVP_PKEY *key, const char *csr_pem,
