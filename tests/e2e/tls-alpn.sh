@@ -27,13 +27,17 @@ pebble_root_refresh
 check_set "$W/store" alpn.example.test "$PEBBLE_ROOT" alpn.example.test alpn2.example.test alpn3.example.test
 check_set "$W/store" other.example.test "$PEBBLE_ROOT" other.example.test
 
-# the responder is what made it work: listening elsewhere, validation fails
+# the responder is what made it work: listening elsewhere, validation fails (for a
+# name never validated before, so no authorization of the first run can stand in)
 other=$(freeport)
 sed -i "s|tlsalpn01 { listen = { \"127.0.0.1:$PEBBLE_TLS_PORT\" } }|tlsalpn01 { listen = { \"127.0.0.1:$other\" } }|" "$conf"
-"$MAILCERT" -c "$conf" issue --force other.example.test > "$W/out2" 2>&1; rc=$?
+grep -q "127.0.0.1:$other" "$conf" || fail "test config: tls-alpn-01 listener not moved"
+echo 'host "neg.example.test" { challenge = "tls-alpn-01" }' >> "$conf"
+"$MAILCERT" -c "$conf" issue neg.example.test > "$W/out2" 2>&1; rc=$?
 expect_eq "$rc" 1 "without the responder on Pebble's port, tls-alpn-01 fails"
-grep -q "other.example.test: .*tls-alpn-01 validation failed" "$W/out2" \
+grep -q "neg.example.test: .*tls-alpn-01 validation failed" "$W/out2" \
     && pass "the failure names the challenge" || fail "message: $(cat "$W/out2")"
+[ ! -e "$W/store/certs/neg.example.test/cert.pem" ] && pass "nothing installed for it" || fail "a set was installed"
 
 # the handshake rules (ALPN, SNI, the extension) are checked in tests/unit/test_tlsalpn.c
 finish
