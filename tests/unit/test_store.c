@@ -674,7 +674,7 @@ int main(void)
 	TCase *load = unit_tcase("load");
 	TCase *state = unit_tcase("state");
 	TCase *list = unit_tcase("list");
-	int installs = can_chgrp(mc_group_gid());
+	int installs = can_chgrp(mc_group_gid()), rc;
 
 	if (!installs)
 		fprintf(stderr, "test_store: not root and not in group %lu: install tests skipped\n",
@@ -699,5 +699,10 @@ int main(void)
 	suite_add_tcase(s, load);
 	suite_add_tcase(s, state);
 	suite_add_tcase(s, list);
-	return unit_run(s);
+	rc = unit_run(s);
+	/* dropped tests are a skip, never a silent pass: 77, which scripts/test
+	 * (MAILCERT_TEST_STRICT=1) counts as a failure */
+	if (rc == EXIT_SUCCESS && !installs)
+		return 77;
+	return rc;
 }
