@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,33 +33,14 @@
 
 #include "b64url.h"
 #include "conf.h"
+#include "privdrop.h"
 #include "responder.h"
 #include "sandbox.h"
 #include "xalloc.h"
 
 int mc_sandbox_identity(uid_t *uid, gid_t *gid, mc_err *e)
 {
-	struct passwd *pw = getpwnam("mailcert");
-	struct group *keys = getgrnam("mailcert");
-
-	if (!pw)
-		pw = getpwnam("nobody");
-	if (!pw)
-		return mc_err_set(e, "neither user \"mailcert\" nor \"nobody\" exists");
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	/* the group that may read the store's keys is exactly what this process must not have */
-	if ((keys && *gid == keys->gr_gid) || *gid == 0) {
-		struct group *g = getgrnam("nogroup");
-		if (!g)
-			g = getgrnam("nobody");
-		if (!g)
-			return mc_err_set(e, "no group \"nogroup\" to run the network process as");
-		*gid = g->gr_gid;
-	}
-	if (*uid == 0)
-		return mc_err_set(e, "the unprivileged user has uid 0");
-	return 0;
+	return mc_priv_identity(uid, gid, e);
 }
 
 void mc_sandbox_harden(const char *name)
@@ -74,11 +54,8 @@ int mc_sandbox_drop(uid_t uid, gid_t gid, const char *name, mc_err *e)
 {
 	if (chdir("/") < 0)
 		return mc_err_set(e, "chdir /: %s", strerror(errno));
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		return mc_err_set(e, "dropping privileges to %lu:%lu: %s", (unsigned long)uid,
-				  (unsigned long)gid, strerror(errno));
-	if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0)
-		return mc_err_set(e, "still root after dropping privileges");
+	if (mc_priv_become(uid, gid, e) < 0)
+		return -1;
 	mc_sandbox_harden(name);
 	return 0;
 }

@@ -19,7 +19,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +35,7 @@
 #include "counts.h"
 #include "fsutil.h"
 #include "log.h"
+#include "privdrop.h"
 #include "milter.h"
 
 #ifdef HAVE_LIBMILTER
@@ -251,13 +251,11 @@ static int open_socket(const char *socket, gid_t gid, mc_err *e)
 }
 
 /*
- * Become "mailcert" (when that user exists) or "nobody": no supplementary
- * groups, and never KEYGID (the group that may read the store's keys) as
- * the group.  Not root: stay who we are.
+ * Become who lib/privdrop.c says ("mailcert" or "nobody", never a group that
+ * reads keys, no supplementary groups).  Not root: stay who we are.
  */
-static int drop_privileges(gid_t keygid, mc_err *e)
+static int drop_privileges(mc_err *e)
 {
-	struct passwd *pw, *nobody;
 	uid_t uid;
 	gid_t gid;
 
@@ -265,24 +263,8 @@ static int drop_privileges(gid_t keygid, mc_err *e)
 		mc_debug("milter: not root: the filter runs as uid %ld", (long)geteuid());
 		return 0;
 	}
-	pw = getpwnam("mailcert");
-	nobody = getpwnam("nobody");
-	if (!pw)
-		pw = nobody;
-	if (!pw || pw->pw_uid == 0)
-		return mc_err_set(e, "milter: no user \"mailcert\" or \"nobody\" to run the filter as");
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
-	if ((keygid != (gid_t)-1 && gid == keygid) || gid == 0) {
-		if (!nobody || nobody->pw_gid == 0 || nobody->pw_gid == keygid)
-			return mc_err_set(e, "milter: no group for the filter but one that reads keys");
-		gid = nobody->pw_gid;
-	}
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		return mc_err_set(e, "milter: cannot become uid %ld gid %ld: %s", (long)uid,
-				  (long)gid, strerror(errno));
-	if (setuid(0) == 0 || geteuid() != uid || getegid() != gid)
-		return mc_err_set(e, "milter: dropping privileges did not stick");
+	if (mc_priv_identity(&uid, &gid, e) < 0 || mc_priv_become(uid, gid, e) < 0)
+		return mc_err_prefix(e, "milter: the filter process");
 	return 0;
 }
 
@@ -340,7 +322,6 @@ static int flush(void)
 /* the set-up that needs root, then the privileges go */
 static int filter_start(const char *socket, pid_t parent, mc_err *e)
 {
-	gid_t keygid = mc_group_gid();
 	struct stat st;
 
 	/* nothing but the report pipe beyond 0-2 (the loader closed the rest too) */
@@ -352,7 +333,7 @@ static int filter_start(const char *socket, pid_t parent, mc_err *e)
 	/* after the socket: a relative path is the loader's */
 	if (chdir("/") < 0)
 		return mc_err_set(e, "milter: chdir /: %s", strerror(errno));
-	if (drop_privileges(keygid, e) < 0)
+	if (drop_privileges(e) < 0)
 		return -1;
 	prctl(PR_SET_DUMPABLE, 0);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
