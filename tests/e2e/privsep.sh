@@ -37,6 +37,11 @@ printf 'dns01 { hook = "%s" }\n' "$W/hook" >> "$conf"
 touch "$W/go"
 "$MAILCERT" -c "$conf" issue > "$W/out1" 2>&1 || fail "first issue: $(cat "$W/out1")"
 rm -f "$W/go" "$W/hook.log"
+# Pebble reuses a valid authorization now and then even with PEBBLE_AUTHZREUSE=0
+# (its test is rand.Intn(100) > percent): a name never validated before makes sure
+# the held run calls the hook
+sed -i 's|^host "dns.example.test" { challenge = "dns-01" }|host "dns.example.test" { challenge = "dns-01" names = { "hold.dns.example.test" } }|' "$conf"
+grep -q '"hold.dns.example.test"' "$conf" || fail "test config not as intended"
 
 "$MAILCERT" -v -c "$conf" issue --force > "$W/out2" 2>&1 &
 mpid=$!
@@ -160,5 +165,5 @@ left=$(ps -eo pid=,comm= | awk '$2 ~ /^mailcert-(net|key)$/ {print $1}' | while 
 expect_eq "$left" "" "no helper process left"
 pebble_root_refresh
 check_set "$W/store" web.example.test "$PEBBLE_ROOT" web.example.test
-check_set "$W/store" dns.example.test "$PEBBLE_ROOT" dns.example.test
+check_set "$W/store" dns.example.test "$PEBBLE_ROOT" dns.example.test hold.dns.example.test
 finish
