@@ -226,6 +226,7 @@ static void socket_dir(const char *path, gid_t gid)
 static int open_socket(const char *socket, gid_t gid, mc_err *e)
 {
 	const char *path = unix_path(socket);
+	gid_t old_gid;
 	mode_t old;
 	int rc, err;
 
@@ -236,11 +237,18 @@ static int open_socket(const char *socket, gid_t gid, mc_err *e)
 	if (path)
 		socket_dir(path, gid);
 	/* a stale unix socket left by a crash is removed.  The socket is
-	 * 0660 from bind on (umask), group postfix when that group exists. */
+	 * 0660 from bind on (umask), and group postfix from bind on when that
+	 * group exists (bind gives it our effective group): smtpd never meets
+	 * it with root's group, not even for a moment. */
 	old = umask(0117);
+	old_gid = getegid();
+	if (path && gid != (gid_t)-1 && setegid(gid) < 0)
+		mc_warn("milter: setegid %ld: %s", (long)gid, strerror(errno));
 	errno = 0;
 	rc = smfi_opensocket(1);
 	err = errno; /* libmilter leaves the failing call's errno */
+	if (getegid() != old_gid && setegid(old_gid) < 0)
+		return mc_err_set(e, "milter: setegid %ld: %s", (long)old_gid, strerror(errno));
 	umask(old);
 	if (rc == MI_FAILURE)
 		return mc_err_set(e, "milter: cannot listen on %s: %s", socket,
