@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "acme.h"
+#include "ari.h"
 #include "b64url.h"
 #include "fsutil.h"
 #include "hostname.h"
@@ -25,7 +26,10 @@
 #include "storepath.h"
 
 #define BADNONCE_RETRIES 25 /* Pebble rejects up to half of all nonces on request */
-#define ERR_BADNONCE "urn:ietf:params:acme:error:badNonce"
+#define ERR_PREFIX "urn:ietf:params:acme:error:"
+#define ERR_BADNONCE ERR_PREFIX "badNonce"
+#define ERR_RATELIMITED ERR_PREFIX "rateLimited"
+#define MAX_PROFILES_SHOWN 16
 #define PEM_CHAIN "application/pem-certificate-chain"
 #define MAX_ALTERNATES 8
 
@@ -141,6 +145,9 @@ int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const ch
 			free(prob);
 			continue;
 		}
+		/* the store process waits at least this long before it tries again */
+		if (prob && strncmp(prob, ERR_RATELIMITED ":", strlen(ERR_RATELIMITED) + 1) == 0)
+			c->rate_limited = r->retry_after;
 		free(prob);
 		return http_error(url, r, e);
 	}
@@ -327,6 +334,7 @@ int mc_acme_conn_init(mc_acme_conn *c, mc_acme *a, void *ctx, mc_err *e)
 {
 	c->a = a;
 	c->ctx = ctx;
+	c->rate_limited = -1;
 	return mc_http_init(&c->http, a->cfg->acme_ca_bundle, e);
 }
 
@@ -724,31 +732,151 @@ static int fetch_certificate(mc_acme_conn *c, const char *host, const char *url,
 	return 0;
 }
 
-/* ---- the order ---- */
+/* ---- profiles ---- */
 
-int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t nnames,
-		  mc_challenge challenge, const char *csr_b64, STACK_OF(X509) **chain, char **cert_url,
-		  mc_err *e)
+/* a profile name worth showing in an error: short, no punctuation from the server */
+static int profile_name_ok(const char *s)
 {
-	json_t *req = json_object(), *ids = json_array(), *order = NULL, *fin = NULL;
-	const char *st, *finalize, *certurl;
-	char *payload, *order_url = NULL;
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* acme.profile must be a key of the directory's meta.profiles */
+static int check_profile(mc_acme *a, mc_err *e)
+{
+	const char *want = a->cfg->acme_profile, *k;
+	json_t *v;
+	mc_buf b;
+	size_t shown = 0;
+
+	if (!want[0] || (json_is_object(a->profiles) && json_object_get(a->profiles, want)))
+		return 0;
+	mc_buf_init(&b);
+	if (json_is_object(a->profiles)) {
+		json_object_foreach(a->profiles, k, v) {
+			if (!profile_name_ok(k))
+				continue;
+			if (shown++ == MAX_PROFILES_SHOWN) {
+				mc_buf_printf(&b, ", ...");
+				break;
+			}
+			mc_buf_printf(&b, "%s%s", shown > 1 ? ", " : "", k);
+		}
+	}
+	if (shown)
+		mc_err_set(e, "acme.profile \"%s\" is not offered by %s (it offers: %s); no order placed", want,
+			   a->dir_url, b.data);
+	else
+		mc_err_set(e, "acme.profile \"%s\" is not offered by %s (it offers no profiles); no order placed",
+			   want, a->dir_url);
+	mc_buf_free(&b);
+	return -1;
+}
+
+/* ---- renewal information (RFC 9773) ---- */
+
+int mc_acme_renewal_info(mc_acme_conn *c, const char *certid, struct mc_ari_info *info, long *retry_after,
+			 mc_err *e)
+{
+	const char *base = c->a->u_renewal;
 	mc_http_resp r;
-	size_t i;
+	char *url;
+	size_t n;
 	int rc = -1;
 
+	if (!base)
+		return 1;
+	if (!mc_ari_cert_id_valid(certid))
+		return mc_err_set(e, "malformed certificate identifier");
+	n = strlen(base);
+	url = mc_asprintf("%.*s/%s", (int)(n > 0 && base[n - 1] == '/' ? n - 1 : n), base, certid);
 	mc_http_resp_init(&r);
+	if (mc_http_request(&c->http, "GET", url, NULL, "application/json", &r, e) < 0)
+		goto out;
+	if (r.status != 200) {
+		http_error(url, &r, e);
+		goto out;
+	}
+	if (mc_ari_parse(r.body.data, r.body.len, info, e) < 0)
+		goto out;
+	*retry_after = r.retry_after;
+	rc = 0;
+out:
+	mc_http_resp_free(&r);
+	free(url);
+	return rc;
+}
+
+/* ---- the order ---- */
+
+/* a CA that will not take REPLACES: the certificate was replaced already, or it
+ * does not know it (RFC 9773 section 5) */
+static int replaces_refused(const mc_http_resp *r, const mc_err *e)
+{
+	static const char *const kinds[] = { ERR_PREFIX "alreadyReplaced:", ERR_PREFIX "malformed:",
+					     ERR_PREFIX "conflict:", NULL };
+	size_t i;
+
+	if (r->status == 409)
+		return 1;
+	for (i = 0; kinds[i]; i++)
+		if (strncmp(e->msg, kinds[i], strlen(kinds[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static int new_order(mc_acme_conn *c, char *const *names, size_t nnames, const char *replaces,
+		     mc_http_resp *r, mc_err *e)
+{
+	json_t *req = json_object(), *ids = json_array();
+	char *payload;
+	size_t i;
+	int rc;
+
 	for (i = 0; i < nnames; i++)
 		json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns", "value", names[i]));
 	json_object_set_new(req, "identifiers", ids);
 	if (c->a->cfg->acme_profile[0])
 		json_object_set_new(req, "profile", json_string(c->a->cfg->acme_profile));
+	if (replaces)
+		json_object_set_new(req, "replaces", json_string(replaces));
 	payload = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	if (mc_acme_post(c, c->a->u_order, payload, NULL, &r, e) < 0) {
+	rc = mc_acme_post(c, c->a->u_order, payload, NULL, r, e);
+	free(payload);
+	return rc;
+}
+
+int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t nnames,
+		  mc_challenge challenge, const char *csr_b64, const char *replaces, STACK_OF(X509) **chain,
+		  char **cert_url, mc_err *e)
+{
+	json_t *order = NULL, *fin = NULL;
+	const char *st, *finalize, *certurl;
+	char *order_url = NULL;
+	mc_http_resp r;
+	int rc = -1;
+
+	c->rate_limited = -1;
+	if (check_profile(c->a, e) < 0)
+		return -1;
+	if (replaces && (!*replaces || !mc_ari_cert_id_valid(replaces)))
+		replaces = NULL;
+	mc_http_resp_init(&r);
+	rc = new_order(c, names, nnames, replaces, &r, e);
+	if (rc < 0 && replaces && replaces_refused(&r, e)) {
+		mc_warn("%s: the CA refused \"replaces\" (%s); ordering again without it", host, e->msg);
+		mc_http_resp_free(&r);
+		mc_http_resp_init(&r);
+		rc = new_order(c, names, nnames, NULL, &r, e);
+	}
+	if (rc < 0) {
+		rc = -1;
 		mc_err_prefix(e, "new order");
 		goto out;
 	}
+	rc = -1;
 	if (!r.location || strncmp(r.location, "https://", 8) != 0) {
 		mc_err_set(e, "new order: no order URL in the answer");
 		goto out;
@@ -811,7 +939,6 @@ int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t 
 	*cert_url = mc_strdup(certurl);
 	rc = 0;
 out:
-	free(payload);
 	free(order_url);
 	json_decref(order);
 	json_decref(fin);

@@ -64,6 +64,7 @@ typedef struct mc_acme_conn {
 	mc_acme *a;
 	mc_http http;
 	void *ctx;             /* for OPS */
+	long rate_limited;     /* Retry-After (s) of the last rateLimited problem, -1: none */
 } mc_acme_conn;
 
 /* fetch the directory and register (or find) the account; CTX for OPS meanwhile */
@@ -81,11 +82,22 @@ int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const ch
 /*
  * Order, authorize, finalize with CSR (DER, base64url) and download a
  * certificate for NAMES.  CHAIN is leaf first; CERT_URL is where it was
- * downloaded from.
+ * downloaded from.  REPLACES (NULL or ""): the certID of the certificate
+ * this one replaces (RFC 9773 section 5); a CA that refuses it gets the
+ * order once more without it.  acme.profile must be one the directory offers.
  */
 int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t nnames,
-		  mc_challenge challenge, const char *csr_b64, STACK_OF(X509) **chain, char **cert_url,
-		  mc_err *e);
+		  mc_challenge challenge, const char *csr_b64, const char *replaces, STACK_OF(X509) **chain,
+		  char **cert_url, mc_err *e);
+
+struct mc_ari_info;
+/*
+ * GET the CA's renewal information for CERTID: 0 with INFO and RETRY_AFTER
+ * (seconds, -1 when the CA sent none), 1 when the directory has no
+ * renewalInfo, -1 with E on any error.
+ */
+int mc_acme_renewal_info(mc_acme_conn *c, const char *certid, struct mc_ari_info *info, long *retry_after,
+			 mc_err *e);
 
 /* STORE/accounts/HASH: where the account for directory DIR_URL is kept */
 void mc_acme_account_dir(const char *store, const char *dir_url, char *out, size_t outlen);

@@ -12,6 +12,9 @@
 
 #include "http.h"
 
+/* a longer Retry-After is taken as this (30 days): a rate limit can last a week */
+#define RETRY_AFTER_MAX (30L * 86400)
+
 static CURLSH *share;
 static unsigned long n_requests, n_connections;
 static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -206,11 +209,11 @@ void mc_http_parse_header(mc_http_resp *r, const char *p, size_t len)
 
 		/* delta-seconds or an HTTP-date (RFC 9110 section 10.2.3) */
 		if (end != s && *end == '\0' && secs >= 0) {
-			r->retry_after = secs > 86400 ? 86400 : secs;
+			r->retry_after = secs > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : secs;
 		} else {
 			time_t t = curl_getdate(s, NULL), now = time(NULL);
 			if (t != (time_t)-1)
-				r->retry_after = t <= now ? 0 : t - now > 86400 ? 86400 : (long)(t - now);
+				r->retry_after = t <= now ? 0 : t - now > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : (long)(t - now);
 		}
 		free(s);
 	} else if (HDR("Link")) {

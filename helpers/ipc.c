@@ -30,7 +30,7 @@ static const struct bounds {
 	[MC_MSG_EAB] = { "EAB", 1, 1, F, F },
 	[MC_MSG_KEYGEN] = { "KEYGEN", 2, 1 + MC_MSG_NAMES_MAX, 16, 256 },
 	[MC_MSG_SELFSIGNED] = { "SELFSIGNED", 3, 2 + MC_MSG_NAMES_MAX, 16, 256 },
-	[MC_MSG_ISSUE] = { "ISSUE", 4, 3 + MC_MSG_NAMES_MAX, 256, 65536 },
+	[MC_MSG_ISSUE] = { "ISSUE", 5, 4 + MC_MSG_NAMES_MAX, 256, 65536 },
 	[MC_MSG_ACCOUNT] = { "ACCOUNT", 2, 2, F, F },
 	[MC_MSG_READY] = { "READY", 0, 0, 0, 0 },
 	[MC_MSG_NOACME] = { "NOACME", 1, 1, F, F },
@@ -38,12 +38,15 @@ static const struct bounds {
 	[MC_MSG_PROVISION] = { "PROVISION", 4, 4, 32, 1024 },
 	[MC_MSG_DEPROVISION] = { "DEPROVISION", 3, 3, 32, 1024 },
 	[MC_MSG_DONE] = { "DONE", 2, 2, B, F },
-	[MC_MSG_FAIL] = { "FAIL", 1, 1, F, F },
+	[MC_MSG_FAIL] = { "FAIL", 1, 2, F, 32 },
 	[MC_MSG_OK] = { "OK", 0, 0, 0, 0 },
 	[MC_MSG_ERR] = { "ERR", 1, 1, F, F },
 	[MC_MSG_JWK_OK] = { "JWK_OK", 3, 3, 16, 8192 },
 	[MC_MSG_JWS] = { "JWS", 1, 1, 4 * 65536, 0 },
 	[MC_MSG_KEY] = { "KEY", 2, 2, 65536, B },
+	[MC_MSG_ARI] = { "ARI", 1, 1, 256, 0 },
+	[MC_MSG_ARI_OK] = { "ARI_OK", 4, 4, 32, F },
+	[MC_MSG_NOARI] = { "NOARI", 0, 0, 0, 0 },
 };
 
 const char *mc_msg_name(int type)

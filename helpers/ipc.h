@@ -24,15 +24,19 @@
  *   from store: KEYGEN (type, name...)                     -> KEY (key PEM, CSR base64url) | ERR
  *               SELFSIGNED (type, days, name...)           -> KEY (key PEM, certificate PEM) | ERR
  * net process
- *   from store: ISSUE (host, challenge, CSR base64url, name...)
+ *   from store: ISSUE (host, challenge, CSR base64url, replaces certID or "", name...)
  *                 -> any number of PROVISION / DEPROVISION, then DONE | FAIL
+ *               ARI (certID)                              -> ARI_OK (start, end, explanationURL or "",
+ *                                                            seconds until the next check) | NOARI () | ERR
+ *                 (start and end in seconds since the epoch; NOARI: the CA has no renewalInfo)
  * store process
  *   from net (control):  ACCOUNT (url, contact)            -> OK | ERR
  *                        READY () | NOACME (reason)         (once, at start)
  *                        STATS (requests, connections)      (once, at the end)
  *   from net (in ISSUE): PROVISION (type, identifier, token, keyauth) -> OK | ERR
  *                        DEPROVISION (type, identifier, token)        -> OK
- *                        DONE (chain PEM, certificate URL) | FAIL (reason)
+ *                        DONE (chain PEM, certificate URL) | FAIL (reason[, Retry-After seconds
+ *                        of a rateLimited problem])
  */
 #ifndef MC_IPC_H
 #define MC_IPC_H
@@ -62,6 +66,9 @@ enum mc_msg_type {
 	MC_MSG_JWK_OK,
 	MC_MSG_JWS,
 	MC_MSG_KEY,
+	MC_MSG_ARI,
+	MC_MSG_ARI_OK,
+	MC_MSG_NOARI,
 	MC_MSG_NTYPES
 };
 

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "ari.h"
 #include "challenge.h"
 #include "confdigest.h"
 #include "fsutil.h"
@@ -61,16 +62,49 @@ struct slot {
 
 time_t mc_renewal_time(time_t nb, time_t na)
 {
-	return nb + (na - nb) * 2 / 3;
+	time_t life = na - nb;
+
+	if (life <= 0)
+		return nb;
+	/* a third of the lifetime left; half of it for short ones (under 10 days) */
+	return life < 10 * 86400 ? nb + life / 2 : nb + life - life / 3;
 }
 
 long mc_backoff_seconds(int failures)
 {
-	long s = 60;
+	long s = MC_BACKOFF_MIN;
 
-	while (--failures > 0 && s < 86400)
+	while (--failures > 0 && s < MC_BACKOFF_MAX)
 		s *= 2;
-	return s > 86400 ? 86400 : s;
+	return s > MC_BACKOFF_MAX ? MC_BACKOFF_MAX : s;
+}
+
+long mc_backoff_jitter(long base, uint32_t r)
+{
+	long span = base / 10, s;
+
+	/* uniform in [base - span, base + span] */
+	s = base - span + (long)(((uint64_t)r * (uint64_t)(2 * span + 1)) >> 32);
+	return s < MC_BACKOFF_MIN ? MC_BACKOFF_MIN : s > MC_BACKOFF_MAX ? MC_BACKOFF_MAX : s;
+}
+
+long mc_retry_delay(int failures, long retry_after, uint32_t r)
+{
+	long s = mc_backoff_jitter(mc_backoff_seconds(failures), r);
+
+	/* a rateLimited problem's Retry-After: never sooner than the CA said */
+	return retry_after > s ? retry_after : s;
+}
+
+void mc_issue_set_renewal(mc_state *st)
+{
+	time_t life = st->cert_expiration_time - st->not_before;
+
+	st->renewal_time = mc_renewal_time(st->not_before, st->cert_expiration_time);
+	/* the CA's choice, unless it falls in the last tenth of the lifetime: a window
+	 * that late is not followed (the certificate could expire first) */
+	if (st->ari_renewal_time && st->ari_renewal_time < st->cert_expiration_time - life / 10)
+		st->renewal_time = st->ari_renewal_time;
 }
 
 /* does the installed certificate cover exactly what the config asks for? */
@@ -154,12 +188,33 @@ void mc_issue_state_defaults(mc_state *st, const mc_host *h)
 		snprintf(st->source, sizeof st->source, "%s", mc_source_name(h->source));
 }
 
+/* the CA's earlier renewal information, which described another certificate */
+static void ari_clear(mc_state *st)
+{
+	st->ari_window_start = st->ari_window_end = st->ari_renewal_time = st->ari_next_check_time = 0;
+	free(st->ari_explanation_url);
+	st->ari_explanation_url = NULL;
+}
+
 static void state_from_chain(mc_state *st, const mc_host *h, STACK_OF(X509) *chain,
-			     const char *source, const char *cert_url, time_t now)
+			     const char *source, const char *cert_url, const char *account, const char *dir,
+			     time_t now)
 {
 	mc_certinfo ci;
+	mc_err e;
 
 	mc_cert_info(sk_X509_value(chain, 0), &ci);
+	ari_clear(st);
+	st->ari_cert_id[0] = '\0';
+	free(st->account_url);
+	free(st->directory_url);
+	st->account_url = account && *account ? mc_strdup(account) : NULL;
+	st->directory_url = account && *account ? mc_strdup(dir) : NULL;
+	if (strcmp(source, "acme") == 0 &&
+	    mc_ari_cert_id(sk_X509_value(chain, 0), st->ari_cert_id, sizeof st->ari_cert_id, &e) < 0) {
+		mc_debug("%s: no renewal information can be asked for: %s", h->name, e.msg);
+		st->ari_cert_id[0] = '\0';
+	}
 	snprintf(st->host, sizeof st->host, "%s", h->name);
 	copy_names(st, h);
 	snprintf(st->source, sizeof st->source, "%s", source);
@@ -168,7 +223,7 @@ static void state_from_chain(mc_state *st, const mc_host *h, STACK_OF(X509) *cha
 	snprintf(st->issuer, sizeof st->issuer, "%s", ci.issuer);
 	st->not_before = ci.not_before;
 	st->cert_expiration_time = ci.not_after;
-	st->renewal_time = mc_renewal_time(ci.not_before, ci.not_after);
+	mc_issue_set_renewal(st);
 	st->last_success_time = now;
 	st->failures = 0;
 	st->next_retry_time = 0;
@@ -251,16 +306,28 @@ static int answer(struct slot *s, int ok, const char *why, mc_err *e)
 	return rc;
 }
 
+/* a non-negative decimal number of seconds from another process, -1 when it is not one */
+static long parse_seconds(const char *v)
+{
+	char *end;
+	long long n;
+
+	if (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 12)
+		return -1;
+	n = strtoll(v, &end, 10);
+	return n > 400LL * 86400 ? 400L * 86400 : (long)n;
+}
+
 /*
  * Have the network process order a certificate for H with CSR, serving the
  * challenges it asks for, until it sends the chain (DONE) or gives up (FAIL).
  */
-static int net_issue(struct slot *s, const mc_host *h, const char *csr, STACK_OF(X509) **chain,
-		     char **cert_url, mc_err *e)
+static int net_issue(struct slot *s, const mc_host *h, const char *csr, const char *replaces,
+		     STACK_OF(X509) **chain, char **cert_url, long *retry_after, mc_err *e)
 {
 	static const int accept[] = { MC_MSG_PROVISION, MC_MSG_DEPROVISION, MC_MSG_DONE, MC_MSG_FAIL,
 				      MC_MSG_NONE };
-	char *f[MC_MSG_NAMES_MAX + 3];
+	char *f[MC_MSG_NAMES_MAX + 4];
 	mc_chal_set cs;
 	size_t n = 0, i;
 	int rc = 1;
@@ -268,6 +335,7 @@ static int net_issue(struct slot *s, const mc_host *h, const char *csr, STACK_OF
 	f[n++] = (char *)h->name;
 	f[n++] = (char *)chal_name(h->challenge);
 	f[n++] = (char *)csr;
+	f[n++] = (char *)replaces;
 	for (i = 0; i < h->nnames; i++)
 		f[n++] = h->names[i];
 	if (mc_ipc_send(s->net, "network", MC_MSG_ISSUE, f, n, e) < 0) {
@@ -308,6 +376,8 @@ static int net_issue(struct slot *s, const mc_host *h, const char *csr, STACK_OF
 		default:
 			printable(m.f[0]);
 			rc = mc_err_set(e, "%s", m.f[0]);
+			if (m.n > 1) /* a rateLimited problem's Retry-After, in seconds */
+				*retry_after = parse_seconds(m.f[1]);
 			break;
 		}
 		mc_msg_free(&m);
@@ -317,7 +387,22 @@ static int net_issue(struct slot *s, const mc_host *h, const char *csr, STACK_OF
 	return rc;
 }
 
-static int obtain(struct slot *s, const mc_host *h, mc_state *st, mc_err *e)
+/*
+ * The certID to send as "replaces": only for a certificate this account
+ * ordered from this directory (RFC 9773 section 5), "" otherwise.
+ */
+static const char *replaces_for(const struct pool *p, const mc_state *st)
+{
+	if (!st->has_cert || strcmp(st->source, "acme") != 0 || !mc_ari_cert_id_valid(st->ari_cert_id))
+		return "";
+	if (!st->account_url || !p->ps.account_url[0] || strcmp(st->account_url, p->ps.account_url) != 0)
+		return "";
+	if (!st->directory_url || strcmp(st->directory_url, p->cfg->acme_directory) != 0)
+		return "";
+	return st->ari_cert_id;
+}
+
+static int obtain(struct slot *s, const mc_host *h, mc_state *st, long *retry_after, mc_err *e)
 {
 	struct pool *p = s->p;
 	STACK_OF(X509) *chain = NULL;
@@ -337,11 +422,12 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, mc_err *e)
 		source = "self-signed";
 		rc = mc_pem_read_certs(m.f[1], m.len[1], &chain, e);
 	} else {
-		rc = net_issue(s, h, m.f[1], &chain, &cert_url, e);
+		rc = net_issue(s, h, m.f[1], replaces_for(p, st), &chain, &cert_url, retry_after, e);
 	}
 	mc_msg_cleanse(&m);
 	if (rc == 0) {
-		state_from_chain(st, h, chain, source, cert_url, mc_now());
+		state_from_chain(st, h, chain, source, cert_url, selfsigned ? NULL : p->ps.account_url,
+				 p->cfg->acme_directory, mc_now());
 		rc = mc_store_install(p->cfg->store, h->dir, key, chain, h->names, h->nnames, st, e);
 	}
 	sk_X509_pop_free(chain, X509_free);
@@ -350,7 +436,7 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, mc_err *e)
 	return rc;
 }
 
-static void record_failure(struct pool *p, const mc_host *h, mc_state *st, const char *msg)
+static void record_failure(struct pool *p, const mc_host *h, mc_state *st, const char *msg, long retry_after)
 {
 	time_t now = mc_now();
 	mc_err e;
@@ -358,7 +444,7 @@ static void record_failure(struct pool *p, const mc_host *h, mc_state *st, const
 	mc_issue_state_defaults(st, h);
 	st->failures++;
 	st->last_failure_time = now;
-	st->next_retry_time = now + mc_backoff_seconds(st->failures);
+	st->next_retry_time = now + mc_retry_delay(st->failures, retry_after, (uint32_t)mc_random_u64());
 	mc_state_set_error(st, msg);
 	mc_config_host_digest(p->cfg, h, st->failure_config);
 	/* the installed certificate is untouched; only its state.json changes */
@@ -393,6 +479,106 @@ static void forget_stale_error(struct pool *p, const mc_host *h, mc_state *st, t
 		mc_error("%s: %s", h->name, e.msg);
 }
 
+/* is it time to ask the CA when H's certificate should be renewed? */
+static int ari_due(const struct pool *p, const mc_host *h, const mc_state *st, time_t now)
+{
+	if (h->source != MC_SRC_ACME || (p->flags & (MC_ISSUE_SELFSIGNED | MC_ISSUE_FORCE)))
+		return 0;
+	if (!st->has_cert || strcmp(st->source, "acme") != 0 || !mc_ari_cert_id_valid(st->ari_cert_id))
+		return 0;
+	/* only the directory that issued it knows the certificate */
+	if (!st->directory_url || strcmp(st->directory_url, p->cfg->acme_directory) != 0)
+		return 0;
+	/* a certificate due anyway needs no advice */
+	return now >= st->ari_next_check_time && mc_issue_cert_current(st, now);
+}
+
+/* ARI_OK's fields into INFO and NEXT; -1 when the network process sent nonsense */
+static int ari_fields(const mc_msg *m, mc_ari_info *info, long *next)
+{
+	long long v[2];
+	int i;
+
+	memset(info, 0, sizeof *info);
+	for (i = 0; i < 2; i++) {
+		const char *f = m->f[i];
+		if (!*f || strlen(f) > 12 || strspn(f, "0123456789") != strlen(f))
+			return -1;
+		v[i] = strtoll(f, NULL, 10);
+	}
+	info->start = (time_t)v[0];
+	info->end = (time_t)v[1];
+	*next = parse_seconds(m->f[3]);
+	if (info->start >= info->end || *next < MC_ARI_CHECK_MIN || *next > MC_ARI_CHECK_MAX)
+		return -1;
+	if (m->f[2][0] && mc_ari_url_ok(m->f[2]))
+		snprintf(info->url, sizeof info->url, "%s", m->f[2]);
+	return 0;
+}
+
+/*
+ * Ask the CA (through the network process) when ST's certificate should be
+ * renewed, and keep the answer in ST and state.json.  Nothing here fails the
+ * host: without an answer the window known before, or the lifetime rule, holds.
+ */
+static void ari_check(struct slot *s, const mc_host *h, mc_state *st, time_t now)
+{
+	static const int accept[] = { MC_MSG_ARI_OK, MC_MSG_NOARI, MC_MSG_ERR, MC_MSG_NONE };
+	char *f[1] = { st->ari_cert_id };
+	char t[MC_TIMEFMT_LEN], a[MC_TIMEFMT_LEN], b[MC_TIMEFMT_LEN];
+	time_t before = st->renewal_time;
+	mc_ari_info info;
+	long next;
+	mc_msg m;
+	mc_err e;
+
+	if (mc_ipc_send(s->net, "network", MC_MSG_ARI, f, 1, &e) < 0 ||
+	    mc_ipc_recv(s->net, "network", accept, &m, NULL, &e) < 0) {
+		set_gone(s->p, GONE_NET);
+		mc_warn("%s: renewal information: %s", h->name, e.msg);
+		return;
+	}
+	if (m.type == MC_MSG_NOARI) {
+		if (st->ari_window_end)
+			mc_info("%s: the CA offers no renewal information any more: the lifetime rule holds", h->name);
+		ari_clear(st);
+		st->ari_next_check_time = now + MC_ARI_CHECK_MAX;
+	} else if (m.type == MC_MSG_ERR || ari_fields(&m, &info, &next) < 0) {
+		if (m.type == MC_MSG_ERR)
+			printable(m.f[0]);
+		mc_warn("%s: renewal information: %s; asked again in an hour, %s meanwhile", h->name,
+			m.type == MC_MSG_ERR ? m.f[0] : "the network process sent a malformed answer",
+			st->ari_renewal_time ? "the window known before holds" : "the lifetime rule holds");
+		st->ari_next_check_time = now + MC_ARI_CHECK_ERROR;
+	} else {
+		/* a new window, a new random time in it; the same window keeps the time chosen */
+		if (info.start != st->ari_window_start || info.end != st->ari_window_end || !st->ari_renewal_time) {
+			st->ari_window_start = info.start;
+			st->ari_window_end = info.end;
+			st->ari_renewal_time = mc_ari_pick(info.start, info.end, now, mc_random_u64());
+		}
+		free(st->ari_explanation_url);
+		st->ari_explanation_url = info.url[0] ? mc_strdup(info.url) : NULL;
+		st->ari_next_check_time = now + next;
+	}
+	mc_msg_free(&m);
+	mc_issue_set_renewal(st);
+	if (st->renewal_time != before) {
+		mc_time_format(st->renewal_time, t);
+		if (st->ari_window_end) {
+			mc_time_format(st->ari_window_start, a);
+			mc_time_format(st->ari_window_end, b);
+			mc_info("%s: renewal at %s, inside the CA's suggested window %s .. %s%s%s", h->name, t, a, b,
+				st->ari_explanation_url ? ", see " : "",
+				st->ari_explanation_url ? st->ari_explanation_url : "");
+		} else {
+			mc_info("%s: renewal at %s (lifetime rule)", h->name, t);
+		}
+	}
+	if (mc_store_state_save(s->p->cfg->store, h->dir, st, &e) < 0)
+		mc_error("%s: recording the renewal information: %s", h->name, e.msg);
+}
+
 static void run_job(struct slot *s, struct job *j)
 {
 	struct pool *p = s->p;
@@ -412,6 +598,8 @@ static void run_job(struct slot *s, struct job *j)
 		mc_state_init(&st);
 	}
 	forget_stale_error(p, h, &st, mc_now());
+	if (p->acme_ok && !cannot_attempt(p, h) && ari_due(p, h, &st, mc_now()))
+		ari_check(s, h, &st, mc_now());
 	if (h->source == MC_SRC_MANUAL && !(p->flags & MC_ISSUE_SELFSIGNED)) {
 		mc_debug("%s: source is manual; nothing to obtain", h->name);
 	} else if (skip_host(p, h, &st, mc_now())) {
@@ -421,18 +609,24 @@ static void run_job(struct slot *s, struct job *j)
 		mc_error("%s: not attempted: a helper process of this run is gone", h->name);
 		j->failed = 1;
 	} else {
-		rc = obtain(s, h, &st, &e);
+		long retry_after = -1;
+
+		rc = obtain(s, h, &st, &retry_after, &e);
 		if (rc == 0) {
 			char t[MC_TIMEFMT_LEN];
 			mc_time_format(st.cert_expiration_time, t);
 			mc_info("%s: certificate installed (serial %s, expires %s)", h->name, st.serial, t);
+			/* when the CA wants the new one renewed */
+			if (p->acme_ok && !cannot_attempt(p, h) && !(p->flags & MC_ISSUE_SELFSIGNED) &&
+			    h->source == MC_SRC_ACME && st.ari_cert_id[0])
+				ari_check(s, h, &st, mc_now());
 		} else {
 			mc_error("%s: %s", h->name, e.msg);
 			/* ST may describe the refused set: start again from what is published */
 			mc_state_free(&st);
 			if (mc_store_state_load(p->cfg->store, h->dir, &st, NULL) < 0)
 				mc_state_init(&st);
-			record_failure(p, h, &st, e.msg);
+			record_failure(p, h, &st, e.msg, retry_after);
 			j->failed = 1;
 		}
 	}
@@ -473,7 +667,7 @@ static int needs_acme(struct pool *p)
 			continue;
 		if (mc_store_state_load(p->cfg->store, h->dir, &st, NULL) < 0)
 			return 1;
-		skip = skip_host(p, h, &st, now);
+		skip = skip_host(p, h, &st, now) && !ari_due(p, h, &st, now);
 		if (!skip) {
 			mc_state_free(&st);
 			return 1;

@@ -10,6 +10,7 @@
 #ifndef MC_ISSUE_H
 #define MC_ISSUE_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "conf.h"
@@ -37,9 +38,23 @@ int mc_issue_cert_current(const mc_state *st, time_t now);
 void mc_issue_state_defaults(mc_state *st, const mc_host *h);
 const char *mc_source_name(mc_source s);
 
-/* when a certificate valid from NB to NA should be renewed: 2/3 through its life */
+/*
+ * When a certificate valid from NB to NA should be renewed without the CA's
+ * renewal information: when a third of its lifetime is left, or half of it
+ * when the lifetime is under 10 days.
+ */
 time_t mc_renewal_time(time_t nb, time_t na);
-/* backoff after N consecutive failures: 1 min doubling to at most 1 day */
+/* ST's renewal_time: the CA's chosen ARI time (ari_renewal_time) when it has one, else the lifetime rule */
+void mc_issue_set_renewal(mc_state *st);
+
+#define MC_BACKOFF_MIN 60L            /* the first retry, a minute after the first failure */
+#define MC_BACKOFF_MAX (12L * 3600)   /* never longer than 12 hours */
+/* backoff after N consecutive failures: 1 min doubling to at most 12 hours, without jitter */
 long mc_backoff_seconds(int failures);
+/* BASE with jitter of +-10% from the uniform random R, kept within 1 min .. 12 h */
+long mc_backoff_jitter(long base, uint32_t r);
+/* seconds until the next attempt after N failures; RETRY_AFTER (a rateLimited
+ * problem's, -1: none) is never cut short */
+long mc_retry_delay(int failures, long retry_after, uint32_t r);
 
 #endif

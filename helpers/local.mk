@@ -4,6 +4,7 @@ noinst_LIBRARIES += helpers/libhelper.a
 helpers_libhelper_a_SOURCES = \
 	helpers/acme.c helpers/acme.h \
 	helpers/aia.c helpers/aia.h \
+	helpers/ari.c helpers/ari.h \
 	helpers/certfiles.c helpers/certfiles.h \
 	helpers/chain.c helpers/chain.h \
 	helpers/challenge.c helpers/challenge.h \

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "acme.h"
+#include "ari.h"
 #include "b64url.h"
 #include "fsutil.h"
 #include "hostname.h"
@@ -157,7 +158,9 @@ static int parse_issue(const mc_msg *m, mc_challenge *type, mc_err *e)
 		return mc_err_set(e, "unknown challenge type");
 	if (!mc_b64url_valid(m->f[2], 65536) || !m->f[2][0])
 		return mc_err_set(e, "malformed CSR");
-	for (i = 3; i < m->n; i++)
+	if (m->f[3][0] && !mc_ari_cert_id_valid(m->f[3]))
+		return mc_err_set(e, "malformed certificate identifier to replace");
+	for (i = 4; i < m->n; i++)
 		if (mc_hostname_check(m->f[i], 1, norm, e) < 0)
 			return -1;
 	return 0;
@@ -175,11 +178,16 @@ static int issue_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
 	mc_buf_init(&pem);
 	rc = parse_issue(m, &type, &e);
 	if (rc == 0)
-		rc = mc_acme_issue(conn, m->f[0], m->f + 3, m->n - 3, type, m->f[2], &chain, &cert_url, &e);
+		rc = mc_acme_issue(conn, m->f[0], m->f + 4, m->n - 4, type, m->f[2], m->f[3], &chain, &cert_url, &e);
 	if (rc == 0) {
 		for (i = 0; i < sk_X509_num(chain); i++)
 			mc_pem_append_cert(&pem, sk_X509_value(chain, i));
 		rc = mc_ipc_sendl(s->store, "store", &e, MC_MSG_DONE, pem.data, cert_url, NULL);
+	} else if (conn->rate_limited >= 0) {
+		char ra[32];
+
+		snprintf(ra, sizeof ra, "%ld", conn->rate_limited);
+		rc = mc_ipc_sendl(s->store, "store", &e, MC_MSG_FAIL, e.msg, ra, NULL);
 	} else {
 		rc = mc_ipc_sendl(s->store, "store", &e, MC_MSG_FAIL, e.msg, NULL);
 	}
@@ -189,9 +197,29 @@ static int issue_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
 	return rc;
 }
 
+/* the CA's renewal information for one certificate; its failure is only reported */
+static int ari_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
+{
+	char start[32], end[32], next[32];
+	mc_ari_info info;
+	long ra = -1;
+	mc_err e;
+	int rc;
+
+	rc = mc_acme_renewal_info(conn, m->f[0], &info, &ra, &e);
+	if (rc == 1)
+		return mc_ipc_sendl(s->store, "store", &e, MC_MSG_NOARI, NULL);
+	if (rc < 0)
+		return mc_ipc_sendl(s->store, "store", &e, MC_MSG_ERR, e.msg, NULL);
+	snprintf(start, sizeof start, "%lld", (long long)info.start);
+	snprintf(end, sizeof end, "%lld", (long long)info.end);
+	snprintf(next, sizeof next, "%ld", mc_ari_next_check(ra));
+	return mc_ipc_sendl(s->store, "store", &e, MC_MSG_ARI_OK, start, end, info.url, next, NULL);
+}
+
 static void *worker(void *arg)
 {
-	static const int accept[] = { MC_MSG_ISSUE, MC_MSG_NONE };
+	static const int accept[] = { MC_MSG_ISSUE, MC_MSG_ARI, MC_MSG_NONE };
 	struct slot *s = arg;
 	mc_acme_conn conn;
 	mc_err e;
@@ -208,7 +236,7 @@ static void *worker(void *arg)
 					mc_error("network process: %s", e.msg);
 				break;
 			}
-			if (issue_one(s, &conn, &m) < 0) {
+			if ((m.type == MC_MSG_ARI ? ari_one(s, &conn, &m) : issue_one(s, &conn, &m)) < 0) {
 				mc_msg_free(&m);
 				break;
 			}

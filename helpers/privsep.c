@@ -218,6 +218,8 @@ int mc_privsep_net_ready(mc_privsep *ps, const mc_config *cfg, mc_err *e)
 			return -1;
 		}
 		rc = save_account(cfg, &m, &se);
+		if (rc == 0)
+			snprintf(ps->account_url, sizeof ps->account_url, "%s", m.f[0]);
 		mc_msg_free(&m);
 		if (rc == 0)
 			rc = mc_ipc_sendl(ps->net_ctl, "network", e, MC_MSG_OK, NULL);

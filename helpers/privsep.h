@@ -29,6 +29,7 @@ typedef struct mc_privsep {
 	int *net;                 /* per worker slot: socket to the network process, or -1 */
 	int net_ctl;              /* the network process's control socket, or -1 */
 	int net_ready;            /* it said READY (and reports STATS at the end) */
+	char account_url[4097];   /* the account it uses at the CA (ACCOUNT), "" before */
 } mc_privsep;
 
 /* fork the key process, and the network process when WITH_NET, with NSLOTS slots */

@@ -23,6 +23,9 @@ void mc_state_free(mc_state *s)
 	mc_strv_free(s->names);
 	free(s->last_failure_error_message);
 	free(s->cert_url);
+	free(s->ari_explanation_url);
+	free(s->account_url);
+	free(s->directory_url);
 	mc_state_init(s);
 }
 
@@ -72,6 +75,14 @@ json_t *mc_state_to_json(const mc_state *s)
 	json_object_set_new(j, "failure_config",
 			    s->last_failure_error_message && s->failure_config[0] ? json_string(s->failure_config)
 										  : json_null());
+	json_object_set_new(j, "ari_cert_id", str_or_null(s->ari_cert_id));
+	json_object_set_new(j, "ari_window_start", time_or_null(s->ari_window_start));
+	json_object_set_new(j, "ari_window_end", time_or_null(s->ari_window_end));
+	json_object_set_new(j, "ari_renewal_time", time_or_null(s->ari_renewal_time));
+	json_object_set_new(j, "ari_next_check_time", time_or_null(s->ari_next_check_time));
+	json_object_set_new(j, "ari_explanation_url", str_or_null(s->ari_explanation_url));
+	json_object_set_new(j, "account_url", str_or_null(s->account_url));
+	json_object_set_new(j, "directory_url", str_or_null(s->directory_url));
 	return j;
 }
 
@@ -126,6 +137,14 @@ int mc_state_from_json(json_t *j, mc_state *s, mc_err *e)
 	s->failures = (int)json_integer_value(json_object_get(j, "consecutive_failures"));
 	s->cert_url = get_dup(j, "cert_url");
 	get_str(j, "failure_config", s->failure_config, sizeof s->failure_config);
+	get_str(j, "ari_cert_id", s->ari_cert_id, sizeof s->ari_cert_id);
+	s->ari_window_start = get_time(j, "ari_window_start");
+	s->ari_window_end = get_time(j, "ari_window_end");
+	s->ari_renewal_time = get_time(j, "ari_renewal_time");
+	s->ari_next_check_time = get_time(j, "ari_next_check_time");
+	s->ari_explanation_url = get_dup(j, "ari_explanation_url");
+	s->account_url = get_dup(j, "account_url");
+	s->directory_url = get_dup(j, "directory_url");
 	return 0;
 }
 

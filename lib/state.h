@@ -28,6 +28,15 @@ typedef struct mc_state {
 	int failures;         /* consecutive failures, for backoff */
 	char *cert_url;       /* ACME certificate URL (for revocation, ARI) */
 	char failure_config[65]; /* mc_config_host_digest when the failure happened */
+	/* ACME Renewal Information (RFC 9773), and who ordered the certificate */
+	char ari_cert_id[161];        /* the certificate's certID, "" when it has none */
+	time_t ari_window_start;      /* the CA's suggested window (0: none known) */
+	time_t ari_window_end;
+	time_t ari_renewal_time;      /* picked at random inside it, kept until it changes */
+	time_t ari_next_check_time;   /* when to ask the CA again */
+	char *ari_explanation_url;
+	char *account_url;            /* the ACME account that ordered the certificate */
+	char *directory_url;          /* and its directory */
 } mc_state;
 
 void mc_state_init(mc_state *s);

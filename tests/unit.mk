@@ -24,7 +24,8 @@ UNIT_TESTS = \
 	tests/unit/test_timefmt_nohooks \
 	tests/unit/test_ipc \
 	tests/unit/test_hosts \
-	tests/unit/test_loader
+	tests/unit/test_loader \
+	tests/unit/test_ari
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -45,6 +46,11 @@ tests_unit_test_loader_SOURCES = tests/unit/test_loader.c $(UNIT_COMMON)
 tests_unit_test_loader_CFLAGS = $(UNIT_CF)
 tests_unit_test_loader_CPPFLAGS = $(PLUGIN_UNIT_CPPF)
 tests_unit_test_loader_LDADD = $(PLUGIN_UNIT_LINK)
+
+tests_unit_test_ari_SOURCES = tests/unit/test_ari.c $(UNIT_COMMON)
+tests_unit_test_ari_CFLAGS = $(UNIT_CF)
+tests_unit_test_ari_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_ari_LDADD = $(UNIT_LINK)
 
 tests_unit_test_ipc_SOURCES = tests/unit/test_ipc.c $(UNIT_COMMON)
 tests_unit_test_ipc_CFLAGS = $(UNIT_CF)
