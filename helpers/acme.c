@@ -861,7 +861,8 @@ int mc_acme_issue(mc_acme_conn *c, const char *host, char *const *names, size_t 
 	c->rate_limited = -1;
 	if (check_profile(c->a, e) < 0)
 		return -1;
-	if (replaces && (!*replaces || !mc_ari_cert_id_valid(replaces)))
+	/* "replaces" is part of renewal information: only to a CA that offers it */
+	if (replaces && (!*replaces || !mc_ari_cert_id_valid(replaces) || !c->a->u_renewal))
 		replaces = NULL;
 	mc_http_resp_init(&r);
 	rc = new_order(c, names, nnames, replaces, &r, e);

@@ -146,6 +146,16 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			} else if (stale) {
 				fmt_time(st.last_failure_time, fail);
 				printf("ok (the failure at %s happened under an earlier configuration)\n", fail);
+			} else if (st.has_cert && st.ari_window_end) {
+				char a[MC_TIMEFMT_LEN], b[MC_TIMEFMT_LEN], r[MC_TIMEFMT_LEN], n[MC_TIMEFMT_LEN];
+
+				fmt_time(st.renewal_time, r);
+				fmt_time(st.ari_window_start, a);
+				fmt_time(st.ari_window_end, b);
+				fmt_time(st.ari_next_check_time, n);
+				printf("ok; renewal %s in the CA's window %s .. %s (asked again %s)%s%s\n", r, a, b, n,
+				       st.ari_explanation_url ? "; see " : "",
+				       st.ari_explanation_url ? st.ari_explanation_url : "");
 			} else {
 				printf("%s\n", st.has_cert ? "ok" : "no certificate yet");
 			}

@@ -20,6 +20,7 @@ E2E_TESTS = \
 	tests/e2e/hostile-ca.sh \
 	tests/e2e/chains-keys-webroot.sh \
 	tests/e2e/renew-retry.sh \
+	tests/e2e/ari.sh \
 	tests/e2e/stale-error.sh \
 	tests/e2e/retire.sh \
 	tests/e2e/tls-alpn.sh \

@@ -1,6 +1,6 @@
 #!/bin/bash
 # `renew` acts only on hosts that are due or whose retry time has come; failures back
-# off (1 min, doubling); `retry` clears the backoff. MAILCERT_NOW moves mailcert's clock.
+# off (1 min, doubling, with +-10% jitter); `retry` clears the backoff. MAILCERT_NOW moves mailcert's clock.
 . "$(dirname "$0")/e2e.sh"
 set -u
 need_test_hooks
@@ -28,6 +28,9 @@ expect_eq "$(jget "$W/s1" bad.example.test consecutive_failures)" 1 "one failure
 now=$(epoch "$(jget "$W/s1" bad.example.test last_failure_time)")
 serial=$(jget "$W/s1" ok.example.test serial)
 renewal=$(jget "$W/s1" ok.example.test renewal_time)
+d=$(($(epoch "$(jget "$W/s1" bad.example.test next_retry_time)") - now))
+[ "$d" -ge 60 ] && [ "$d" -le 66 ] && pass "first retry a minute after the first failure (jitter never below 1 min)" ||
+    fail "first backoff is $d s"
 
 # immediately again: nothing is due, the bad host waits for its retry time
 MAILCERT_NOW=$((now + 30)) "$MAILCERT" -c "$conf" renew > "$W/r2" 2>&1; rc=$?
@@ -40,11 +43,11 @@ expect_eq "$(jget "$W/s2" ok.example.test serial)" "$serial" "valid certificate 
 MAILCERT_NOW=$((now + 120)) "$MAILCERT" -c "$conf" renew > "$W/r3" 2>&1
 "$MAILCERT" -c "$conf" status --json > "$W/s3"
 expect_eq "$(jget "$W/s3" bad.example.test consecutive_failures)" 2 "retried once its time came"
-python3 - "$W/s3" "$((now + 120))" <<'EOP' && pass "second backoff is 2 minutes" || fail "backoff doubling"
+python3 - "$W/s3" "$((now + 120))" <<'EOP' && pass "second backoff is 2 minutes, +-10% jitter" || fail "backoff doubling"
 import json, sys, datetime
 h = [h for h in json.load(open(sys.argv[1]))["hosts"] if h["host"] == "bad.example.test"][0]
 t = datetime.datetime.strptime(h["next_retry_time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
-assert abs(t - (int(sys.argv[2]) + 120)) <= 5, (h["next_retry_time"], sys.argv[2])
+assert 108 <= t - int(sys.argv[2]) <= 132, (h["next_retry_time"], sys.argv[2])
 assert "DNS provider says no" in h["last_failure_error_message"]
 EOP
 # retry clears the backoff at once

@@ -51,6 +51,34 @@ Modes (what the certificate URL serves, unless said otherwise):
               like strayauthz, but the first authorization names the order's first name
               with "wildcard": true, i.e. *.NAME, which was not asked for
 
+ACME Renewal Information (RFC 9773), orthogonal to the mode:
+  --ari WINDOW  what GET /renewal-info/CERTID answers; the file DIR/ari-window, when it
+                exists, overrides it at every request (a test changes it between runs):
+                  none      the directory has no renewalInfo (the default)
+                  future    window now+30d .. now+31d
+                  past      window now-2d .. now-1d (renew now)
+                  now       window now-1h .. now+1h
+                  inverted  a window whose end is before its start
+                  badtime   start and end are not RFC 3339 times
+                  notjson   a body that is not JSON
+                  error     HTTP 500 with a serverInternal problem
+                The windows carry explanationURL https://fakeca.invalid/ari/WINDOW. A certID
+                this CA never issued gets 404. The certID of each certificate issued is
+                computed here from the leaf (with python's cryptography, not the client's
+                code) and written to DIR/certid-N for order N.
+  --ari-retry-after S   Retry-After on renewalInfo answers (DIR/ari-retry-after overrides;
+                "" or absent: none)
+  newOrder "replaces": must name a certificate issued here to the same account and not
+                replaced yet (else 409 alreadyReplaced or 400 malformed, as RFC 9773
+                section 5 says); when DIR/reject-replaces exists every order that carries
+                "replaces" is refused with 409 alreadyReplaced. The windows are anchored at
+                the fake's start, or at DIR/ari-anchor (seconds since the epoch) when it
+                exists, so that asking twice gives the same window. requests.log records the
+                "replaces" each newOrder sent (null when none).
+  --profiles A,B  meta.profiles offers these; an order naming another gets invalidProfile
+  DIR/rate-limit  when it exists, newOrder fails with 429 rateLimited and Retry-After:
+                its content (seconds)
+
 Files written to DIR:
   requests.log     one JSON object per request: time, method, path, status, and the
                    decoded JWS protected header and payload
@@ -250,6 +278,20 @@ class FakeCA:
         return leaf + self.read(second)
 
 
+def cert_id(chain_pem):
+    """RFC 9773 certID of the chain's leaf: base64url(AKI keyIdentifier) "." base64url(the
+    DER INTEGER content octets of the serial)."""
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    leaf = x509.load_pem_x509_certificate(chain_pem.encode())
+    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    serial = leaf.serial_number
+    raw = serial.to_bytes((serial.bit_length() + 8) // 8, "big")  # room for a sign bit
+
+    def enc(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    return enc(aki.key_identifier) + "." + enc(raw)
+
+
 class State:
     def __init__(self, args):
         self.args = args
@@ -262,6 +304,19 @@ class State:
         self.next_id = 1
         self.ca = FakeCA(args.workdir, args.days)
         self.reqlog = open(os.path.join(args.workdir, "requests.log"), "a", encoding="utf-8")
+        self.certs = {}         # certID -> {"acct": account, "replaced": bool}
+        self.t0 = str(int(time.time()))
+
+    def control(self, name, default):
+        """A test's switch: the content of DIR/NAME when it exists, else DEFAULT."""
+        try:
+            with open(os.path.join(self.args.workdir, name), encoding="ascii") as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return default
+
+    def ari_window(self):
+        return self.control("ari-window", self.args.ari)
 
     def new_nonce(self):
         n = secrets.token_urlsafe(16)
@@ -354,14 +409,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _get(self):
         if self.path == "/dir":
             b = self.st.base
-            self._json(200, {
-                "newNonce": b + "/nonce", "newAccount": b + "/new-account",
-                "newOrder": b + "/new-order", "revokeCert": b + "/revoke",
-                "keyChange": b + "/key-change",
-                "meta": {"termsOfService": b + "/terms",
-                         "website": "https://fakeca.invalid/",
-                         "caaIdentities": ["fakeca.invalid"],
-                         "externalAccountRequired": False}})
+            d = {"newNonce": b + "/nonce", "newAccount": b + "/new-account",
+                 "newOrder": b + "/new-order", "revokeCert": b + "/revoke",
+                 "keyChange": b + "/key-change",
+                 "meta": {"termsOfService": b + "/terms",
+                          "website": "https://fakeca.invalid/",
+                          "caaIdentities": ["fakeca.invalid"],
+                          "externalAccountRequired": False}}
+            if self.st.ari_window() != "none":
+                d["renewalInfo"] = b + "/renewal-info"
+            if self.st.args.profiles:
+                d["meta"]["profiles"] = {p: "fake profile %s" % p
+                                         for p in self.st.args.profiles.split(",")}
+            self._json(200, d)
+        elif self.path.startswith("/renewal-info/"):
+            self._renewal_info(self.path[len("/renewal-info/"):])
         elif self.path == "/nonce":
             self._send(200 if self.command == "HEAD" else 204, b"", None)
         elif self.path == "/terms":
@@ -369,6 +431,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             raise AcmeError(405 if self._known_path() else 404, "malformed",
                             "use POST-as-GET for %s" % self.path)
+
+    def _renewal_info(self, certid):
+        window = self.st.ari_window()
+        self.entry["certid"] = certid
+        if window == "none":
+            raise AcmeError(404, "malformed", "no renewal information here")
+        if certid not in self.st.certs:
+            raise AcmeError(404, "malformed", "no certificate %s issued here" % certid)
+        extra = {}
+        ra = self.st.control("ari-retry-after", self.st.args.ari_retry_after)
+        if ra:
+            extra["Retry-After"] = ra
+        # the windows are anchored, so that the same answer comes twice: at the start of
+        # the fake, or at DIR/ari-anchor (seconds since the epoch: a test's clock)
+        now = datetime.datetime.fromtimestamp(int(self.st.control("ari-anchor", self.st.t0)),
+                                              datetime.timezone.utc)
+        td = datetime.timedelta
+        spans = {"future": (td(days=30), td(days=31)), "past": (td(days=-2), td(days=-1)),
+                 "now": (td(hours=-1), td(hours=1)), "inverted": (td(days=31), td(days=30))}
+        if window in spans:
+            start, end = spans[window]
+            body = {"suggestedWindow": {"start": utc(now + start), "end": utc(now + end)},
+                    "explanationURL": "https://fakeca.invalid/ari/" + window}
+            return self._json(200, body, extra)
+        if window == "badtime":
+            return self._json(200, {"suggestedWindow": {"start": "soon", "end": 1893456000}},
+                              extra)
+        if window == "notjson":
+            return self._send(200, "<html>renewal later</html>", "application/json", extra)
+        if window == "error":
+            raise AcmeError(500, "serverInternal", "renewal information is down")
+        raise AcmeError(500, "serverInternal", "fakeca: unknown ARI window %r" % window)
 
     def _known_path(self):
         return re.match(r"^/(acct|order|authz|chall|finalize|cert)/", self.path) is not None
@@ -500,9 +594,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             names.append(value)
         if self.st.mode == "problem":
             raise AcmeError(403, "rejectedIdentifier", "fake CA refuses %s" % names[0])
+        limit = self.st.control("rate-limit", "")
+        if limit:
+            self._send(429, json.dumps({"type": ERR + "rateLimited", "status": 429,
+                                        "detail": "too many new orders, retry later"}),
+                       "application/problem+json", {"Retry-After": limit})
+            return
+        profile = payload.get("profile")
+        offered = (self.st.args.profiles or "").split(",")
+        if profile is not None and profile not in offered:
+            raise AcmeError(400, "invalidProfile", "no profile %r here" % profile)
+        replaces = payload.get("replaces")
+        self.entry["replaces"] = replaces
+        if replaces is not None:
+            old = self.st.certs.get(replaces) if isinstance(replaces, str) else None
+            if os.path.exists(os.path.join(self.st.args.workdir, "reject-replaces")):
+                raise AcmeError(409, "alreadyReplaced", "%s was replaced already" % replaces)
+            if old is None or old["acct"] != acct:
+                raise AcmeError(400, "malformed", "replaces %r: no such certificate of yours"
+                                % replaces)
+            if old["replaced"]:
+                raise AcmeError(409, "alreadyReplaced", "%s was replaced already" % replaces)
         num = self.st.new_id()
         expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7)
         order = {"id": num, "acct": acct, "names": names, "expires": utc(expires),
+                 "replaces": replaces,
                  "tokens": [secrets.token_urlsafe(32) for _ in names],
                  "answered": [False] * len(names), "authz_polls": [0] * len(names),
                  "order_polls": 0, "finalized": False, "chain": None}
@@ -604,6 +720,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             order["chain"] = self.st.ca.issue(self.st.mode, csr_pem, order["names"], certstem)
             with open(certstem + ".pem", "w", encoding="ascii") as f:
                 f.write(order["chain"])
+            certid = cert_id(order["chain"])
+            with open(os.path.join(self.st.args.workdir, "certid-%d" % order["id"]), "w",
+                      encoding="ascii") as f:
+                f.write(certid + "\n")
+            with self.st.lock:
+                self.st.certs[certid] = {"acct": order["acct"], "replaced": False}
+                if order["replaces"] in self.st.certs:
+                    self.st.certs[order["replaces"]]["replaced"] = True
         order["finalized"] = True
         obj = self._order_obj(order)
         self._json(200, obj, dict(self._retry_after(obj),
@@ -674,6 +798,13 @@ def main():
     ap.add_argument("--days", type=int, default=90, help="lifetime of issued leaves")
     ap.add_argument("--huge-size", type=int, default=64 << 20,
                     help="bytes the hugebody certificate URL sends")
+    ap.add_argument("--ari", default="none",
+                    choices=("none", "future", "past", "now", "inverted", "badtime", "notjson",
+                             "error"),
+                    help="renewal information answers (DIR/ari-window overrides)")
+    ap.add_argument("--ari-retry-after", default="",
+                    help="Retry-After of renewal information answers")
+    ap.add_argument("--profiles", default="", help="profiles offered, comma-separated")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
 
