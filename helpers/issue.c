@@ -568,8 +568,11 @@ static void ari_check(struct slot *s, const mc_host *h, mc_state *st, time_t now
 		if (st->ari_window_end) {
 			mc_time_format(st->ari_window_start, a);
 			mc_time_format(st->ari_window_end, b);
-			mc_info("%s: renewal at %s, inside the CA's suggested window %s .. %s%s%s", h->name, t, a, b,
-				st->ari_explanation_url ? ", see " : "",
+			if (st->renewal_time <= now)
+				snprintf(t, sizeof t, "now");
+			mc_info("%s: renewal %s%s, %s the CA's suggested window %s .. %s%s%s", h->name,
+				st->renewal_time <= now ? "" : "at ", t, st->ari_window_end <= now ? "after" : "inside", a, b,
+				st->ari_explanation_url ? "; see " : "",
 				st->ari_explanation_url ? st->ari_explanation_url : "");
 		} else {
 			mc_info("%s: renewal at %s (lifetime rule)", h->name, t);
@@ -600,6 +603,10 @@ static void run_job(struct slot *s, struct job *j)
 	forget_stale_error(p, h, &st, mc_now());
 	if (p->acme_ok && !cannot_attempt(p, h) && ari_due(p, h, &st, mc_now()))
 		ari_check(s, h, &st, mc_now());
+	else if (ari_due(p, h, &st, mc_now()))
+		mc_warn("%s: renewal information not asked (%s); %s meanwhile", h->name,
+			p->no_acme ? p->no_acme : "no connection to the CA",
+			st.ari_renewal_time ? "the window known before holds" : "the lifetime rule holds");
 	if (h->source == MC_SRC_MANUAL && !(p->flags & MC_ISSUE_SELFSIGNED)) {
 		mc_debug("%s: source is manual; nothing to obtain", h->name);
 	} else if (skip_host(p, h, &st, mc_now())) {

@@ -129,6 +129,8 @@ st s5
 expect_eq "$rc" 0 "window past: renew succeeds"
 [ "$(jget "$W/s5" serial)" != "$(jget "$W/s4" serial)" ] && pass "window past: renewed at once" || fail "window past: not renewed: $(cat "$W/out-past")"
 expect_eq "$(orders 1)" "$id2 201" "window past: replaces the old certificate"
+grep -q "$H: renewal now, after the CA's suggested window .*; see https://fakeca.invalid/ari/past" "$W/out-past" &&
+    pass "window past: the log says renewal now" || fail "window past: $(cat "$W/out-past")"
 # the new certificate is in the past window too: due now
 expect_eq "$(jget "$W/s5" renewal_time)" "$(jget "$W/s5" last_success_time)" "a certificate whose window has passed is due at once"
 
@@ -195,4 +197,6 @@ renew_at "$T" down
 st s10
 expect_eq "$rc" 0 "CA down while only renewal information is due: renew succeeds"
 expect_eq "$(jget "$W/s10" consecutive_failures)" 0 "CA down: no failure recorded"
+grep -q "$H: renewal information not asked (.*); the lifetime rule holds meanwhile" "$W/out-down" &&
+    pass "CA down: a warning says so" || fail "CA down: $(cat "$W/out-down")"
 finish
