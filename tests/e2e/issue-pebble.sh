@@ -99,6 +99,22 @@ for h in d["hosts"]:
     assert h["has_cert"] is True and h["last_failure_time"] is None
     assert h["cert_expiration_time"].endswith("Z")
 EOP
+# Pebble 2.4 has no renewalInfo in its directory: no window, the lifetime rule, and
+# the directory looked at again for it a day later
+python3 - "$W/status.json" <<'EOP' && pass "without renewal information: the lifetime rule" || fail "status --json ARI fallback"
+import json, sys, datetime
+def t(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+for h in json.load(open(sys.argv[1]))["hosts"]:
+    for k in ("ari_window_start", "ari_window_end", "ari_explanation_url", "ari_next_check_time"):
+        assert k in h, k
+    assert h["ari_window_start"] is None and h["ari_window_end"] is None and h["ari_explanation_url"] is None, h
+    nb, na = t(h["cert_start_time"]), t(h["cert_expiration_time"])
+    life = na - nb
+    want = nb + life / 2 if life < 10 * 86400 else na - life // 3
+    assert abs(t(h["renewal_time"]) - want) <= 1, (h["renewal_time"], want)
+    assert abs(t(h["ari_next_check_time"]) - t(h["last_success_time"]) - 86400) <= 5, h
+EOP
 
 # a second run leaves valid certificates alone; --force replaces them
 before=$(leaf_serial "$W/store" imap.example.test)
