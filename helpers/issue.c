@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -710,6 +711,57 @@ static int run_lock(const char *store, mc_err *e)
 	return fd;
 }
 
+/* A and B are https:// URLs of the same host and port */
+static int same_origin(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (strncmp(a, "https://", 8) != 0 || strncmp(b, "https://", 8) != 0)
+		return 0;
+	la = 8 + strcspn(a + 8, "/?#");
+	lb = 8 + strcspn(b + 8, "/?#");
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/*
+ * A certificate ordered by a mailcert that kept no renewal information: its
+ * certID from the installed leaf, and the configured directory when the
+ * certificate was downloaded from that CA, so that the CA is asked about it
+ * now rather than after its next renewal.  Its account is not known: no
+ * "replaces" is sent for it.
+ */
+static void adopt_installed(const mc_config *cfg, const mc_host *h)
+{
+	STACK_OF(X509) *chain = NULL;
+	EVP_PKEY *key = NULL;
+	mc_certinfo ci;
+	mc_state st;
+	mc_err e;
+	int lock;
+
+	if (h->source != MC_SRC_ACME || (lock = mc_store_lock_host(cfg->store, h->dir, &e)) < 0)
+		return;
+	if (mc_store_state_load(cfg->store, h->dir, &st, &e) != 0)
+		goto out;
+	if (!st.has_cert || strcmp(st.source, "acme") != 0 || st.ari_cert_id[0] || st.directory_url ||
+	    st.account_url || !st.cert_url || !same_origin(st.cert_url, cfg->acme_directory))
+		goto out;
+	if (mc_store_load(cfg->store, h->dir, &key, &chain, &e) < 0)
+		goto out;
+	EVP_PKEY_free(key);
+	if (mc_cert_info(sk_X509_value(chain, 0), &ci) < 0 || strcmp(ci.serial, st.serial) != 0)
+		goto out;
+	if (mc_ari_cert_id(sk_X509_value(chain, 0), st.ari_cert_id, sizeof st.ari_cert_id, &e) < 0)
+		st.ari_cert_id[0] = '\0';
+	st.directory_url = mc_strdup(cfg->acme_directory);
+	if (mc_store_state_save(cfg->store, h->dir, &st, &e) < 0)
+		mc_error("%s: %s", h->name, e.msg);
+out:
+	sk_X509_pop_free(chain, X509_free);
+	mc_state_free(&st);
+	mc_store_unlock(lock);
+}
+
 /* hosts the operator removed from the configuration leave the store's live view */
 static void retire_unconfigured(const mc_config *cfg)
 {
@@ -802,7 +854,7 @@ static int run_workers(struct pool *p, int nthreads)
 
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs)
 {
-	int runlock = -1, with_net = 0, nthreads, failed = 0;
+	int runlock = -1, with_net = 0, nthreads, failed = 0, i;
 	unsigned long reqs = 0, conns = 0;
 	struct pool p;
 	mc_err e, why_no_acme;
@@ -820,6 +872,9 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 	}
 	mc_store_sweep(cfg->store);
 	retire_unconfigured(cfg);
+	if (!(flags & MC_ISSUE_SELFSIGNED))
+		for (i = 0; i < (int)p.njobs; i++)
+			adopt_installed(cfg, p.jobs[i].host);
 	if (!(flags & MC_ISSUE_SELFSIGNED) && needs_acme(&p)) {
 		if (start_responders(&p, &why_no_acme) < 0)
 			p.no_acme = why_no_acme.msg; /* every ACME host fails with this; the others proceed */

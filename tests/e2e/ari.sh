@@ -189,14 +189,33 @@ nr=$(epoch "$(jget "$W/s8" next_retry_time)")
 near "$nr" $((T + 7200)) $((T + 7205)) && pass "next retry no sooner than Retry-After (7200 s, not the 1 min backoff)" || fail "next retry $nr vs $T+7200"
 "$MAILCERT" -c "$conf" retry "$H" > "$W/out-rl2" 2>&1
 
-# ---- the CA unreachable when ARI is due: no failure, tried later ----
+# ---- a certificate from before renewal information was kept: adopted ----
+echo future > "$FD/ari-window"
+python3 - "$W/store/certs/$H/state.json" <<'EOP'
+import json, os, sys
+p = os.path.realpath(sys.argv[1])
+d = json.load(open(p))
+for k in [k for k in d if k.startswith("ari_")] + ["account_url", "directory_url"]:
+    del d[k]
+json.dump(d, open(p, "w"))
+EOP
+idlast=$(cat "$(ls "$FD"/certid-* | sort -t- -k2 -n | tail -1)")
+n=$(ari_requests)
+"$MAILCERT" -c "$conf" renew > "$W/out-legacy" 2>&1; rc=$?
 st s9
+expect_eq "$rc" 0 "an older state.json: renew succeeds"
+expect_eq "$(jget "$W/s9" ari_cert_id)" "$idlast" "an older state.json: certID taken from the installed leaf"
+expect_eq "$(jget "$W/s9" directory_url):$(jget "$W/s9" account_url)" "$FAKECA_DIR_URL:null"     "an older state.json: the directory the certificate came from, no account"
+expect_eq "$(ari_requests)" $((n + 1)) "an older state.json: renewal information asked at once"
+[ "$(jget "$W/s9" ari_window_start)" != null ] && pass "an older state.json: window known" || fail "no window: $(cat "$W/out-legacy")"
+
+# ---- the CA unreachable when ARI is due: no failure, tried later ----
 T=$(($(epoch "$(jget "$W/s9" ari_next_check_time)") + 10))
 fakeca_stop
 renew_at "$T" down
 st s10
 expect_eq "$rc" 0 "CA down while only renewal information is due: renew succeeds"
 expect_eq "$(jget "$W/s10" consecutive_failures)" 0 "CA down: no failure recorded"
-grep -q "$H: renewal information not asked (.*); the lifetime rule holds meanwhile" "$W/out-down" &&
+grep -q "$H: renewal information not asked (.*Couldn.t connect.*); the window known before holds meanwhile" "$W/out-down" &&
     pass "CA down: a warning says so" || fail "CA down: $(cat "$W/out-down")"
 finish
