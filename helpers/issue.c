@@ -24,6 +24,7 @@
 #include "ipc.h"
 #include "issue.h"
 #include "keys.h"
+#include "notify.h"
 #include "privsep.h"
 #include "sandbox.h"
 #include "store.h"
@@ -48,6 +49,7 @@ struct pool {
 	size_t njobs;
 	size_t next;
 	int flags;
+	mc_notify *notify;   /* what this run mails (NULL: notify.sendmail is "") */
 	pthread_mutex_t lock;
 };
 
@@ -618,10 +620,15 @@ static void run_job(struct slot *s, struct job *j)
 		j->failed = 1;
 	} else {
 		long retry_after = -1;
+		/* what it had before, for the notification: a first certificate or a renewal */
+		char prev_source[sizeof st.source];
+		int had = st.has_cert && mc_store_has_cert(p->cfg->store, h->dir);
 
+		snprintf(prev_source, sizeof prev_source, "%s", st.source);
 		rc = obtain(s, h, &st, &retry_after, &e);
 		if (rc == 0) {
 			char t[MC_TIMEFMT_LEN];
+			mc_notify_installed(p->notify, h, had ? prev_source : NULL, &st);
 			mc_time_format(st.cert_expiration_time, t);
 			mc_info("%s: certificate installed (serial %s, expires %s)", h->name, st.serial, t);
 			/* when the CA wants the new one renewed */
@@ -875,6 +882,14 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 	if (!(flags & MC_ISSUE_SELFSIGNED))
 		for (i = 0; i < (int)p.njobs; i++)
 			adopt_installed(cfg, p.jobs[i].host);
+	/* `mailcert self-signed` is an operator's act of the moment: nothing to tell */
+	if (!(flags & MC_ISSUE_SELFSIGNED)) {
+		size_t k;
+
+		p.notify = mc_notify_begin(cfg);
+		for (k = 0; k < p.njobs; k++)
+			mc_notify_host(p.notify, p.jobs[k].host);
+	}
 	if (!(flags & MC_ISSUE_SELFSIGNED) && needs_acme(&p)) {
 		if (start_responders(&p, &why_no_acme) < 0)
 			p.no_acme = why_no_acme.msg; /* every ACME host fails with this; the others proceed */
@@ -913,6 +928,8 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 			p.njobs, failed, reqs, conns);
 	mc_http01_stop(p.chal.http01);
 	mc_tlsalpn_stop(p.chal.tlsalpn);
+	/* still under the run lock: one writer of what was mailed */
+	mc_notify_end(p.notify);
 	mc_store_unlock(runlock);
 	free(p.jobs);
 	pthread_mutex_destroy(&p.lock);

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "fsutil.h"
 #include "hostname.h"
+#include "mailaddr.h"
 #include "xalloc.h"
 
 /* libconfuse's error callback has no user pointer: loading is single-threaded */
@@ -226,9 +227,40 @@ static int v_no_challenge_file(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 	return not_available(cfg, opt, "handing dns-01 records over in a file (use dns01.hook)");
 }
 
-static int v_no_notify(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+/* notify.to: addresses where {domain} is the host's hosted parent domain */
+static int v_notify_to(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	return not_available(cfg, opt, "the notify section (mail to a person when something fails)");
+	mc_err e;
+
+	if (mc_mailaddr_check(value, 1, &e) < 0) {
+		cfg_error(cfg, "%s: %s", opt->name, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int v_notify_contact(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	mc_err e;
+
+	if (*value && mc_mailaddr_check(value, 0, &e) < 0) {
+		cfg_error(cfg, "%s: %s", opt->name, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* notify.sendmail: an absolute path, or "" for no mail at all */
+static int v_sendmail(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	const char *p;
+
+	for (p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			cfg_error(cfg, "%s: control character in the path", opt->name);
+			return -1;
+		}
+	return v_abs_path_or_empty(cfg, opt, value);
 }
 
 static int p_no_staging(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
@@ -240,7 +272,9 @@ static int p_no_staging(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *res
 }
 
 PARSECB(p_no_challenge_file, v_no_challenge_file)
-PARSECB(p_no_notify, v_no_notify)
+PARSECB(p_notify_to, v_notify_to)
+PARSECB(p_notify_contact, v_notify_contact)
+PARSECB(p_sendmail, v_sendmail)
 PARSECB(p_key_type, v_key_type)
 PARSECB(p_challenge, v_challenge)
 PARSECB(p_source, v_source)
@@ -312,9 +346,9 @@ static cfg_opt_t dns01_opts[] = {
 };
 
 static cfg_opt_t notify_opts[] = {
-	CFG_STR_CB("sendmail", "/usr/sbin/sendmail", CFGF_NONE, p_no_notify),
-	CFG_STR_LIST_CB("to", to_default, CFGF_NONE, p_no_notify),
-	CFG_STR_CB("contact", "", CFGF_NONE, p_no_notify),
+	CFG_STR_CB("sendmail", "/usr/sbin/sendmail", CFGF_NONE, p_sendmail),
+	CFG_STR_LIST_CB("to", to_default, CFGF_NONE, p_notify_to),
+	CFG_STR_CB("contact", "", CFGF_NONE, p_notify_contact),
 	CFG_END()
 };
 

@@ -200,6 +200,12 @@ static void format_limit(int timeout_ms, char *out, size_t outlen)
 
 int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *out, mc_err *e)
 {
+	return mc_spawn_input(argv, env_add, -1, timeout_ms, out, e);
+}
+
+int mc_spawn_input(char *const argv[], char *const env_add[], int in_fd, int timeout_ms, mc_buf *out,
+		   mc_err *e)
+{
 	mc_buf local;
 	mc_buf *ob = out ? out : &local;
 	int pfd[2], pidfd, status = 0, timed_out;
@@ -223,12 +229,12 @@ int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *
 		return mc_err_set(e, "%s: fork: %s", argv[0], strerror(errno));
 	}
 	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
+		int devnull = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
 		sigset_t none;
 
 		/* a process group of its own, so a time-out reaches all it started */
 		setpgid(0, 0);
-		if (devnull >= 0)
+		if (devnull >= 0 && devnull != STDIN_FILENO)
 			dup2(devnull, STDIN_FILENO);
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(pfd[1], STDERR_FILENO);

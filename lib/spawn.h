@@ -21,5 +21,9 @@
  * pipe after the program exited is not waited for.
  */
 int mc_spawn(char *const argv[], char *const env_add[], int timeout_ms, mc_buf *out, mc_err *e);
+/* as mc_spawn, with IN_FD (a file positioned at its start) as the program's
+ * standard input instead of /dev/null; -1: /dev/null */
+int mc_spawn_input(char *const argv[], char *const env_add[], int in_fd, int timeout_ms, mc_buf *out,
+		   mc_err *e);
 
 #endif

@@ -25,6 +25,7 @@ typedef enum {
 #define MC_STORE_DEFAULT_PEM "default.pem" /* in MC_AREA_RUN */
 #define MC_STORE_SNI_TABLE "sni"           /* in MC_AREA_POSTFIX */
 #define MC_STORE_DOVECOT_INC "mailcert.conf" /* in MC_AREA_DOVECOT */
+#define MC_STORE_NOTIFY_FILE "notify.json" /* in MC_AREA_RUN: what was mailed (helpers/notify.c) */
 
 /* STORE/AREA into OUT, or STORE/AREA/NAME when NAME is not NULL */
 void mc_store_area_path(const char *store, mc_store_area area, const char *name, char *out,

@@ -327,9 +327,49 @@ START_TEST(err_not_available)
 		   "test_on_staging: trying new hosts on the staging CA first is not available");
 	main_fails("dns01 {\n  hook = \"/bin/true\"\n  challenge_file = \"/run/x\"\n}\n", 3,
 		   "challenge_file: handing dns-01 records over in a file (use dns01.hook) is not available");
-	main_fails("notify {\n\n  to = { \"a@example.com\" }\n}\n", 3, "to: the notify section");
-	main_fails("notify {\n  contact = \"x\"\n}\n", 2, "contact: the notify section");
-	main_fails("notify {\n  sendmail = \"/usr/sbin/sendmail\"\n}\n", 2, "sendmail: the notify section");
+}
+END_TEST
+
+START_TEST(notify_keys)
+{
+	cfdir d;
+	mc_config *c;
+
+	cf_open(&d);
+	unit_write(d.main, "notify {\n"
+			   "  sendmail = \"/usr/lib/sendmail\"\n"
+			   "  to = { \"postmaster+Alerts@{domain}\", \"tls-admin@alerts.{domain}\", \"ops@example.net\" }\n"
+			   "  contact = \"hostmaster@example.org\"\n"
+			   "}\n");
+	c = load_ok(d.main);
+	ck_assert_str_eq(c->notify_sendmail, "/usr/lib/sendmail");
+	ck_assert_uint_eq(c->notify_nto, 3);
+	ck_assert_str_eq(c->notify_to[1], "tls-admin@alerts.{domain}");
+	ck_assert_str_eq(c->notify_contact, "hostmaster@example.org");
+	mc_config_free(c);
+	/* mail off, and nobody but the contact */
+	unit_write(d.main, "notify {\n  sendmail = \"\"\n  to = { }\n}\n");
+	c = load_ok(d.main);
+	ck_assert_str_eq(c->notify_sendmail, "");
+	ck_assert_uint_eq(c->notify_nto, 0);
+	mc_config_free(c);
+	cf_close(&d);
+}
+END_TEST
+
+START_TEST(err_notify)
+{
+	/* every bad value is refused on its own line */
+	main_fails("notify {\n\n  to = { \"postmaster@{domain}\",\n         \"not an address\" }\n}\n", 4,
+		   "to: \"not an address\" is not a mail address");
+	main_fails("notify {\n  to = { \"postmaster@{host}\" }\n}\n", 2, "unknown placeholder");
+	main_fails("notify {\n  to = { \"{domain}@example.com\" }\n}\n", 2, "only stand in the domain");
+	main_fails("notify {\n  to = { \"-oQ/tmp@example.com\" }\n}\n", 2, "to: ");
+	main_fails("notify {\n  to = { \"|/bin/sh@example.com\" }\n}\n", 2, "'|' before @");
+	main_fails("notify {\n  to = { \"root@localhost\" }\n}\n", 2, "the domain after @ is not valid");
+	main_fails("notify {\n  contact = \"x\"\n}\n", 2, "contact: \"x\" is not a mail address");
+	main_fails("notify {\n\n  contact = \"ops@{domain}\"\n}\n", 3, "only replaced in notify.to");
+	main_fails("notify {\n  sendmail = \"sendmail\"\n}\n", 2, "sendmail: \"sendmail\" is not an absolute path");
 }
 END_TEST
 
@@ -609,6 +649,8 @@ int main(void)
 	tcase_add_test(bad, err_names_list);
 	tcase_add_test(bad, err_duplicate_host_same_file);
 	tcase_add_test(bad, err_not_available);
+	tcase_add_test(good, notify_keys);
+	tcase_add_test(bad, err_notify);
 	tcase_add_test(bad, err_duplicate_host_confd);
 	tcase_add_test(bad, err_bad_values);
 	tcase_add_test(bad, err_default_host);
