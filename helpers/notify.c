@@ -138,8 +138,20 @@ static void wrap_into(mc_buf *out, const char *text)
 		for (p = l; *p; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 				*p = '?';
+		size_t cont;
+
 		while (l[indent] == ' ' && indent < 20)
 			indent++;
+		cont = indent;
+		/* "  label:   value": a long value continues under itself */
+		if (indent) {
+			const char *c = strchr(l + indent, ':');
+			if (c && c[1] == ' ' && !memchr(l + indent, ' ', (size_t)(c - l) - indent)) {
+				size_t v = (size_t)(c + 1 - l) + strspn(c + 1, " ");
+				if (v < 30)
+					cont = v;
+			}
+		}
 		p = l + indent;
 		mc_buf_printf(out, "%*s", (int)indent, "");
 		while (strlen(p) > WRAP_COLUMNS - indent) {
@@ -149,10 +161,11 @@ static void wrap_into(mc_buf *out, const char *text)
 				;
 			if (!cut)
 				cut = room;
-			mc_buf_printf(out, "%.*s\n%*s", (int)cut, p, (int)indent, "");
+			mc_buf_printf(out, "%.*s\n%*s", (int)cut, p, (int)cont, "");
 			p += cut;
 			while (*p == ' ')
 				p++;
+			indent = cont;
 		}
 		mc_buf_printf(out, "%s\n", p);
 		free(l);
@@ -493,12 +506,13 @@ static void ev_installed(mc_notify *n, struct nhost *nh, const mc_state *st)
 	fmt_t(st->renewal_time, ren);
 	add_event(n, nh, nh->first ? EV_ISSUED : EV_RENEWED,
 		  mc_asprintf(nh->first ? "certificate issued" : "certificate renewed"),
-		  mc_asprintf("mailcert %s the certificate of %s.\n\n"
+		  mc_asprintf("mailcert %s %s.\n\n"
 			      "  names:       %s\n  source:      %s\n  serial:      %s\n  issuer:      %s\n"
 			      "  valid until: %s\n  renewal due: %s\n\n"
 			      "Nothing needs doing: mailcert-milter loads the new certificate into the mail "
 			      "servers it manages. To see what they serve:\n\n  mailcert status %s\n",
-			      nh->first ? "obtained the first" : "renewed", h->name, names, st->source,
+			      nh->first ? "obtained the first certificate of" : "renewed the certificate of",
+			      h->name, names, st->source,
 			      st->serial, issuer, exp, ren, h->name),
 		  NULL);
 	free(names);
@@ -597,7 +611,7 @@ static void ev_expiry(mc_notify *n, struct nhost *nh, const mc_state *st, json_t
 				   "`mailcert install %s FILE...`).",
 				   h->name, h->name, h->name);
 	else
-		what = mc_asprintf("It should have been renewed long before now; see why with\n\n"
+		what = mc_asprintf("it should have been renewed long before now: see why with\n\n"
 				   "  mailcert status %s\n\nfix what it names and renew at once with\n\n"
 				   "  mailcert retry %s",
 				   h->name, h->name);
@@ -751,7 +765,7 @@ static char *message(mc_notify *n, char *const *to, const char *subject, const c
 	/* SUBJECT is made of validated names and our words; cleaned all the same */
 	{
 		char *s = clean(subject);
-		mc_buf_printf(&m, "Subject: %s\n", s);
+		mc_buf_printf(&m, "Subject: mailcert: %s\n", s);
 		free(s);
 	}
 	mc_buf_printf(&m, "Message-ID: <mailcert.%lld.%ld.%lu.%s@%s>\n", (long long)mc_now(), (long)getpid(),
@@ -763,9 +777,12 @@ static char *message(mc_notify *n, char *const *to, const char *subject, const c
 			"X-Auto-Response-Suppress: All\n"
 			"\n");
 	wrap_into(&m, body);
-	mc_buf_puts(&m, "\n-- \nmailcert on ");
-	mc_buf_puts(&m, n->fqdn[0] ? n->fqdn : "this machine");
-	mc_buf_printf(&m, ", configuration %s\n", n->cfg->file);
+	{
+		char *sig = mc_asprintf("\n-- \nmailcert on %s, configuration %s\n",
+					n->fqdn[0] ? n->fqdn : "this machine", n->cfg->file);
+		wrap_into(&m, sig);
+		free(sig);
+	}
 	mc_buf_puts(&m, "");
 	return mc_buf_steal(&m);
 }
@@ -926,7 +943,7 @@ static void dispatch(mc_notify *n)
 				mc_buf_printf(&body, "\n== %s: %s ==\n\n%s", n->ev[i].nh->h->name, n->ev[i].subject,
 					      n->ev[i].body);
 		mc_buf_puts(&body, "");
-		subj = mc_asprintf("%zu hosts: %zu notifications", ad[j].nhosts, nevents);
+		subj = mc_asprintf("%zu notifications for %zu hosts", nevents, ad[j].nhosts);
 		if (deliver(n, to, "digest", subj, body.data) == 0)
 			for (i = 0; i < n->nev; i++)
 				if (ad[j].events[i] == '1')

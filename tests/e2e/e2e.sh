@@ -6,6 +6,7 @@
 #   e2e_workdir      make and export W, a temp dir removed at exit (kept with KEEP=1)
 #   e2e_config FILE DIRURL CA_BUNDLE HTTP_PORT [HOST[:NAME,NAME...]]...
 #                    write a mailcert.conf with a store under W and those hosts
+#                    (mail off, unless E2E_NOTIFY holds another notify section)
 #   pass MSG / fail MSG / expect_eq A B MSG
 #   check_set STORE DIR ROOT NAME...   verify an installed set thoroughly
 
@@ -63,6 +64,8 @@ e2e_config() {
         echo "http01 { listen = { \"127.0.0.1:$port\" } }"
         # no MTA here: status judges the store alone (tests/plugin/ covers the MTAs)
         echo "listeners { postfix = false  dovecot = false }"
+        # no mail from the tests to the machine's own sendmail (notify.sh sets its own)
+        echo "${E2E_NOTIFY:-notify { sendmail = \"\" \}}"
         for spec in "$@"; do
             host=${spec%%:*}
             [ -n "$first" ] || first=$host

@@ -112,6 +112,7 @@ conf=$W/mailcert.conf
 cat >"$conf" <<EOC
 store = "$W/store"
 listeners { postfix = false  dovecot = false }
+notify { sendmail = "" }
 acme {
   directory = "$PEBBLE_DIR_URL"
   email = "postmaster@example.test"

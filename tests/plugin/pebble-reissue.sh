@@ -31,6 +31,7 @@ acme {
   ca_bundle = "$PEBBLE_API_CA"
 }
 http01 { listen = { "127.0.0.1:$PEBBLE_HTTP_PORT" } }
+notify { sendmail = "" }
 listeners {
   postfix = true
   dovecot = true
