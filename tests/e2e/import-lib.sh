@@ -74,6 +74,7 @@ imp_conf() {
     {
         echo "store = \"$store\""
         echo "listeners { postfix = false  dovecot = false }"
+        echo "notify { sendmail = \"\" }"
         echo "host \"mail.example.test\" {"
         echo "  names = { \"smtp.example.test\" }"
         echo "  source = \"manual\""

@@ -12,6 +12,7 @@ write() {
     {
         echo "store = \"$S\""
         echo "listeners { postfix = false  dovecot = false }"
+        echo "notify { sendmail = \"\" }"
         for h in "$@"; do echo "host \"$h\" { source = \"self-signed\" }"; done
     } >"$conf"
 }
