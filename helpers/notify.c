@@ -74,6 +74,7 @@ struct mc_notify {
 	struct event *ev;
 	size_t nev;
 	unsigned long msgno;
+	int sendmail_hangs; /* it timed out once: the rest of this run is not sent */
 };
 
 /* ---- small text helpers ---- */
@@ -841,10 +842,20 @@ static char *join(char *const *v)
 
 static int deliver(mc_notify *n, char *const *to, const char *what, const char *subject, const char *body)
 {
-	char *msg = message(n, to, subject, body), *list = join(to);
+	char *msg, *list = join(to);
 	mc_err e;
-	int rc = sendmail(n, to, msg, &e);
+	int rc;
 
+	if (n->sendmail_hangs) {
+		mc_warn("notify: %s: not mailed to %s: %s timed out before in this run", what, list,
+			n->cfg->notify_sendmail);
+		free(list);
+		return -1;
+	}
+	msg = message(n, to, subject, body);
+	rc = sendmail(n, to, msg, &e);
+	if (rc < 0 && strstr(e.msg, "timed out"))
+		n->sendmail_hangs = 1; /* one wait per run, not one per message */
 	if (rc == 0)
 		mc_info("notify: %s: mailed to %s", what, list);
 	else

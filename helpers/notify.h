@@ -39,7 +39,11 @@ typedef struct mc_notify mc_notify;
 
 /* a context for one run under CFG (which must outlive it); NULL when mail is off */
 mc_notify *mc_notify_begin(const mc_config *cfg);
-/* H (one of CFG's hosts) is part of this run; N may be NULL */
+/*
+ * H (one of CFG's hosts) is part of this run; N may be NULL.  Only these hosts
+ * are looked at: a daemon's pass that wants expiry and milter news of every
+ * host names every host.
+ */
 void mc_notify_host(mc_notify *n, const mc_host *h);
 /*
  * H got a new certificate, described by ST; PREV_SOURCE is the source of the
