@@ -669,37 +669,44 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /*
- * What mailcert-milter found served, per host in milter.json:
- *   "served": {"LISTENER": {"match": false, "serial": "SERVED SERIAL"|null,
- *              "error": "..."|null, "checked": T}}
- * A listener whose "match" is false serves something other than the loaded set.
+ * What mailcert-milter found served, per host in milter.json (lib/loaded.h):
+ *   "served": [{"listener": "postfix smtpd 127.0.0.1:25", "name": NAME|null,
+ *               "result": "ok"|"mismatch"|"unreachable"|"no-tls",
+ *               "serial": SERVED|null, "expected_serial": LOADED, "detail": "..."|null,
+ *               "time": T}]
+ * A probe whose result is "mismatch" found another certificate than the loaded one.
  */
 static void ev_served(mc_notify *n, struct nhost *nh, json_t *lh, json_t *mem)
 {
 	const mc_host *h = nh->h;
 	json_t *served = json_object_get(lh, "served"), *v;
-	const char *listener, *told = json_string_value(json_object_get(mem, "served"));
+	const char *told = json_string_value(json_object_get(mem, "served"));
 	const char *loaded = json_string_value(json_object_get(lh, "serial"));
 	char **lines = NULL, *key;
 	size_t count = 0, i;
 	mc_buf body, k;
 
-	json_object_foreach(served, listener, v) {
+	json_array_foreach(served, i, v) {
+		const char *res = json_string_value(json_object_get(v, "result"));
+		const char *listener = json_string_value(json_object_get(v, "listener"));
+		const char *name = json_string_value(json_object_get(v, "name"));
 		const char *s = json_string_value(json_object_get(v, "serial"));
-		const char *err = json_string_value(json_object_get(v, "error"));
-		char *cl, *cs, *ce;
+		const char *want = json_string_value(json_object_get(v, "expected_serial"));
+		const char *detail = json_string_value(json_object_get(v, "detail"));
+		char *line, *c;
 
-		if (!json_is_false(json_object_get(v, "match")))
+		if (!res || strcmp(res, "mismatch") != 0)
 			continue;
-		cl = clean(listener);
-		cs = clean(s ? s : "none");
-		ce = err ? clean(err) : NULL;
+		if (want)
+			loaded = want;
+		line = mc_asprintf("  %s (%s%s) serves serial %s%s%s", listener ? listener : "a listener",
+				   name ? "SNI " : "without SNI", name ? name : "", s ? s : "none",
+				   detail ? ": " : "", detail ? detail : "");
+		c = clean(line);
+		free(line);
 		lines = mc_realloc(lines, (count + 2) * sizeof *lines);
-		lines[count++] = mc_asprintf("  %s serves serial %s%s%s", cl, cs, ce ? ": " : "", ce ? ce : "");
+		lines[count++] = c;
 		lines[count] = NULL;
-		free(cl);
-		free(cs);
-		free(ce);
 	}
 	if (!count) {
 		json_object_del(mem, "served");

@@ -217,16 +217,20 @@ import json, sys
 json.dump({"version": 1, "pid": 1, "hosts": {
     "a1.elsewhere.test": {"serial": "01", "load_error": "key does not match\r\nBcc: intruder@evil.test",
                           "load_error_time": "2026-11-30T10:00:00Z"},
-    "a2.elsewhere.test": {"serial": "02", "served": {
-        "smtpd/127.0.0.1:25": {"match": False, "serial": "0badbad", "checked": "2026-11-30T10:00:00Z"},
-        "imap/127.0.0.1:993": {"match": True, "serial": "02"}}}}}, open(sys.argv[1], "w"))
+    "a2.elsewhere.test": {"serial": "02", "served": [
+        {"listener": "postfix smtpd 127.0.0.1:25", "name": "a2.elsewhere.test", "result": "mismatch",
+         "serial": "0badbad", "expected_serial": "02", "detail": "an older certificate\r\nBcc: x@evil.test",
+         "time": "2026-11-30T10:00:00Z"},
+        {"listener": "dovecot imap 127.0.0.1:993", "name": "a2.elsewhere.test", "result": "ok",
+         "serial": "02", "expected_serial": "02", "detail": None, "time": "2026-11-30T10:00:00Z"}]}}},
+    open(sys.argv[1], "w"))
 EOP
 batch milter "$MAILCERT" -c "$conf" renew a1.elsewhere.test a2.elsewhere.test
 listing milter
 count milter 2
 has milter "mailcert: a1.elsewhere.test: mailcert-milter refused the new certificate|$C"
 has milter "mailcert: a2.elsewhere.test: a listener serves the wrong certificate|$C"
-grep -q "smtpd/127.0.0.1:25 serves serial 0badbad" "$W"/batch/milter/*.body && pass "the listener and what it serves are named" ||
+grep -q "postfix smtpd 127.0.0.1:25 (SNI a2.elsewhere.test) serves serial 0badbad" "$W"/batch/milter/*.body && pass "the listener and what it serves are named" ||
     fail "listener not named: $(cat "$W"/batch/milter/*.body)"
 batch milter2 "$MAILCERT" -c "$conf" renew a1.elsewhere.test a2.elsewhere.test
 listing milter2
