@@ -991,13 +991,23 @@ static json_t *memory_load(const char *store)
 	return m;
 }
 
-static void memory_save(const char *store, json_t *m)
+static char *memory_text(json_t *m)
+{
+	return json_dumps(m, JSON_INDENT(1) | JSON_SORT_KEYS);
+}
+
+/* written only when it changed: a quiet run writes nothing */
+static void memory_save(const char *store, json_t *m, const char *before)
 {
 	char dir[PATH_MAX], *s;
 	mc_err e;
 
 	mc_store_area_path(store, MC_AREA_RUN, NULL, dir, sizeof dir);
-	s = json_dumps(m, JSON_INDENT(1) | JSON_SORT_KEYS);
+	s = memory_text(m);
+	if (s && before && strcmp(s, before) == 0) {
+		free(s);
+		return;
+	}
 	if (!s || mc_mkdir_p(dir, 0755, &e) < 0 ||
 	    mc_file_write_atomic(dir, MC_STORE_NOTIFY_FILE, s, strlen(s), 0644, (gid_t)-1, &e) < 0)
 		mc_warn("notify: remembering what was mailed: %s", s ? e.msg : "out of memory");
@@ -1007,6 +1017,7 @@ static void memory_save(const char *store, json_t *m)
 void mc_notify_end(mc_notify *n)
 {
 	json_t *mem, *hosts, *loaded;
+	char *before;
 	time_t now;
 	size_t i;
 
@@ -1014,6 +1025,7 @@ void mc_notify_end(mc_notify *n)
 		return;
 	now = mc_now();
 	mem = memory_load(n->cfg->store);
+	before = memory_text(mem);
 	hosts = json_object_get(mem, "hosts");
 	loaded = mc_loaded_read(n->cfg->store);
 	for (i = 0; i < n->cfg->nhosts; i++) {
@@ -1060,7 +1072,8 @@ void mc_notify_end(mc_notify *n)
 				json_object_update(json_object_get(hosts, n->ev[i].nh->h->dir), n->ev[i].remember);
 		}
 	}
-	memory_save(n->cfg->store, mem);
+	memory_save(n->cfg->store, mem, before);
+	free(before);
 	for (i = 0; i < n->nev; i++) {
 		free(n->ev[i].subject);
 		free(n->ev[i].body);
