@@ -62,6 +62,13 @@ struct event {
 	int sent;
 };
 
+/* the names a /file lists or a table holds, read once per run; sorted */
+struct keyset {
+	int state; /* 0: not read yet, 1: KEYS hold them, -1: ask postmap -q each time */
+	char **keys;
+	size_t n;
+};
+
 struct mc_notify {
 	const mc_config *cfg;
 	pthread_mutex_t lock;
@@ -69,6 +76,7 @@ struct mc_notify {
 	char fqdn[MC_HOSTNAME_MAX + 1];
 	char from[MC_HOSTNAME_MAX + MC_MAILADDR_MAX + 16];
 	char **pf_items; /* Postfix's local domains: names, /files, type:tables */
+	struct keyset *pf_keys; /* per item: a /file's names or a table's keys, once read */
 	int pf_asked;
 	int have_postfix;
 	struct event *ev;
@@ -259,6 +267,7 @@ static void ask_postfix(mc_notify *n)
 			add_item(&n->pf_items, &count, p, len);
 		p += len;
 	}
+	n->pf_keys = mc_calloc(count + 1, sizeof *n->pf_keys);
 	mc_buf_free(&out);
 }
 
@@ -276,29 +285,67 @@ static int is_table(const char *s)
 	return 1;
 }
 
-/* does the plain file FILE (Postfix's "/file" in a list) name DOMAIN? */
-static int file_lists(const char *file, const char *domain)
+static int cmp_key(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the first word of every line of TEXT ('#' comments out) into KS, sorted */
+static void keys_from(struct keyset *ks, char *text, int whole_line)
+{
+	char *line, *save = NULL;
+	size_t cap = 0;
+
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *hash = strchr(line, '#'), *tok, *tsave = NULL;
+
+		if (hash)
+			*hash = '\0';
+		/* a /file lists names separated by white space or commas, several on a line */
+		for (tok = strtok_r(line, " \t,\r", &tsave); tok; tok = whole_line ? NULL : strtok_r(NULL, " \t,\r", &tsave)) {
+			if (ks->n + 2 > cap) {
+				cap = cap ? 2 * cap : 64;
+				ks->keys = mc_realloc(ks->keys, cap * sizeof *ks->keys);
+			}
+			ks->keys[ks->n++] = mc_strdup(tok);
+			ks->keys[ks->n] = NULL;
+		}
+	}
+	if (ks->n)
+		qsort(ks->keys, ks->n, sizeof *ks->keys, cmp_key);
+	ks->state = 1;
+}
+
+/*
+ * Read ITEM's names once: a /file's contents; an indexed table's keys with
+ * `postmap -s` (a table too large to list in full, or a type that cannot be
+ * listed, is asked with `postmap -q` for each name instead).
+ */
+static void load_keys(mc_notify *n, const char *item, struct keyset *ks)
 {
 	mc_buf b;
 	mc_err e;
-	char *p, *tok, *save = NULL;
-	int found = 0;
 
 	mc_buf_init(&b);
-	if (mc_file_read(file, 4 * 1024 * 1024, &b, &e) < 0) {
-		mc_debug("notify: %s", e.msg);
-		mc_buf_free(&b);
-		return 0;
+	ks->state = -1;
+	if (item[0] == '/') {
+		if (mc_file_read(item, 4 * 1024 * 1024, &b, &e) < 0) {
+			mc_debug("notify: %s", e.msg);
+			ks->state = 1; /* nothing in it */
+		} else {
+			mc_buf_puts(&b, "");
+			keys_from(ks, b.data, 0);
+		}
+	} else {
+		char *argv[] = { (char *)"postmap", (char *)"-c", n->cfg->postfix_config_dir, (char *)"-s",
+				 (char *)item, NULL };
+
+		if (ask(argv, &b, &e) == 0 && b.len + 4096 < MC_SPAWN_OUTPUT_MAX)
+			keys_from(ks, b.data, 1);
+		else
+			mc_debug("notify: %s cannot be listed; asking it name by name", item);
 	}
-	mc_buf_puts(&b, "");
-	for (p = b.data; *p; p++) /* comments out */
-		if (*p == '#')
-			while (*p && *p != '\n')
-				*p++ = ' ';
-	for (tok = strtok_r(b.data, " \t,\r\n", &save); tok && !found; tok = strtok_r(NULL, " \t,\r\n", &save))
-		found = strcasecmp(tok, domain) == 0;
 	mc_buf_free(&b);
-	return found;
 }
 
 static int table_has(mc_notify *n, const char *table, const char *domain)
@@ -321,10 +368,17 @@ static int hosted(mc_notify *n, const char *domain)
 
 	for (i = 0; n->pf_items && n->pf_items[i]; i++) {
 		const char *it = n->pf_items[i];
+		struct keyset *ks = &n->pf_keys[i];
 
-		if (it[0] == '/' ? file_lists(it, domain)
-		    : is_table(it) ? table_has(n, it, domain)
-		    : strcasecmp(it, domain) == 0)
+		if (it[0] != '/' && !is_table(it)) {
+			if (strcasecmp(it, domain) == 0)
+				return 1;
+			continue;
+		}
+		if (!ks->state)
+			load_keys(n, it, ks);
+		if (ks->state > 0 ? ks->n && bsearch(&domain, ks->keys, ks->n, sizeof *ks->keys, cmp_key) != NULL
+				  : table_has(n, it, domain))
 			return 1;
 	}
 	return 0;
@@ -1083,6 +1137,9 @@ void mc_notify_end(mc_notify *n)
 	for (i = 0; i < n->cfg->nhosts; i++)
 		mc_strv_free(n->hosts[i].rcpt);
 	free(n->hosts);
+	for (i = 0; n->pf_items && n->pf_items[i]; i++)
+		mc_strv_free(n->pf_keys[i].keys);
+	free(n->pf_keys);
 	mc_strv_free(n->pf_items);
 	json_decref(loaded);
 	json_decref(mem);

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Notifications (notify { }), against a real Pebble and the real postconf/postmap with a
 # Postfix configuration made here; a stand-in sendmail keeps each message and its argv.
-#  - recipients: {domain} is the first parent domain Postfix receives mail for
-#    (mydestination with $mydomain expanded, a plain /file, a hash: table of
-#    virtual_mailbox_domains); none found: notify.contact and acme.email only;
+#  - recipients: {domain} is the host's name or the first parent domain Postfix
+#    receives mail for (mydestination with $mydomain expanded, a plain /file, a hash:
+#    table of virtual_mailbox_domains, a regexp: table of virtual_alias_domains);
+#    none found: notify.contact and acme.email only;
 #  - a digest for the addresses that would get news of more than 5 hosts in one run;
 #  - RFC 5322 messages (python3's email module): Auto-Submitted, Date, Message-ID,
 #    From mailcert@myhostname, To = the recipients given to sendmail, no header
@@ -27,12 +28,15 @@ mkdir -p "$PF"
 : >"$PF/master.cf"
 echo "filed.test" >"$PF/local-domains"
 printf 'virt.test\tOK\n' >"$PF/vdomains"
+# a table that cannot be listed (postmap -s): asked name by name with postmap -q
+printf '/^nocert\\.hosted\\.test$/ OK\n' >"$PF/vregexp"
 cat >"$PF/main.cf" <<EOF
 compatibility_level = 3.6
 myhostname = mx.notify.test
 mydomain = hosted.test
 mydestination = \$myhostname, localhost.\$mydomain, \$mydomain, $PF/local-domains
 virtual_mailbox_domains = hash:$PF/vdomains
+virtual_alias_domains = regexp:$PF/vregexp
 EOF
 postmap -c "$PF" "hash:$PF/vdomains" || fail "postmap of the test table"
 
@@ -142,7 +146,7 @@ expect_eq "$RC" 1 "first issue: the dns-01 host fails"
 listing first
 count first 5
 has first "mailcert: mail.hosted.test: certificate issued|postmaster+Alerts@hosted.test"
-has first "mailcert: nocert.hosted.test: no certificate: obtaining one fails|postmaster+Alerts@hosted.test"
+has first "mailcert: nocert.hosted.test: no certificate: obtaining one fails|postmaster+Alerts@nocert.hosted.test"
 has first "mailcert: smtp.sub.virt.test: certificate issued|postmaster+Alerts@virt.test"
 has first "mailcert: mx.filed.test: certificate issued|postmaster+Alerts@filed.test"
 has first "mailcert: 7 notifications for 7 hosts|$C"
@@ -175,7 +179,7 @@ count retry1 0
 batch retry2 env MAILCERT_NOW=$((t0 + 3700)) "$MAILCERT" -c "$conf" retry nocert.hosted.test
 listing retry2
 count retry2 1
-has retry2 "mailcert: nocert.hosted.test: no certificate: obtaining one fails|$(S certs@ops.example postmaster@example.test postmaster+Alerts@hosted.test)"
+has retry2 "mailcert: nocert.hosted.test: no certificate: obtaining one fails|$(S certs@ops.example postmaster@example.test postmaster+Alerts@nocert.hosted.test)"
 grep -q "3 attempts" "$W"/batch/retry2/*.body && pass "the failure mail counts the attempts" ||
     fail "attempts not counted: $(cat "$W"/batch/retry2/*.body)"
 
