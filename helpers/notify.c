@@ -926,54 +926,122 @@ static int deliver(mc_notify *n, char *const *to, const char *what, const char *
 	return rc;
 }
 
+/* one recipient of this run's events */
 struct addr {
-	char *a;
-	size_t nhosts;
-	char *events; /* '1' for each event that goes to it */
+	const char *a;
+	size_t nhosts;         /* how many hosts it has news of */
+	const struct nhost *last;
+	size_t *ev;            /* the events it gets, in order */
+	size_t nev;
+	int merged;            /* its digest goes out with another address's */
 };
 
+static int cmp_addr(const void *x, const void *y)
+{
+	return strcasecmp(((const struct addr *)x)->a, ((const struct addr *)y)->a);
+}
+
+static struct addr *find_addr(struct addr *ad, size_t nad, const char *a)
+{
+	struct addr key = { .a = a };
+
+	return bsearch(&key, ad, nad, sizeof *ad, cmp_addr);
+}
+
+static int same_events(const struct addr *x, const struct addr *y)
+{
+	return x->nev == y->nev && memcmp(x->ev, y->ev, x->nev * sizeof *x->ev) == 0;
+}
+
+static void digest(mc_notify *n, struct addr *ad, size_t nad, size_t j)
+{
+	char **to = mc_calloc(nad + 1, sizeof *to), *subj;
+	size_t nto = 0, i, k, needy = 0;
+	mc_buf body;
+
+	for (k = j; k < nad; k++)
+		if (ad[k].nhosts > MC_NOTIFY_DIGEST_HOSTS && !ad[k].merged && same_events(&ad[j], &ad[k])) {
+			to[nto++] = (char *)ad[k].a;
+			ad[k].merged = k != j;
+		}
+	mc_buf_init(&body);
+	mc_buf_printf(&body, "mailcert has %zu notifications for %zu hosts from this run:\n\n", ad[j].nev,
+		      ad[j].nhosts);
+	for (i = 0; i < ad[j].nev; i++)
+		mc_buf_printf(&body, "  %s: %s\n", n->ev[ad[j].ev[i]].nh->h->name, n->ev[ad[j].ev[i]].subject);
+	for (i = 0; i < ad[j].nev; i++)
+		needy += n->ev[ad[j].ev[i]].kind >= EV_FAILURE;
+	mc_buf_printf(&body, "\nAll hosts at a glance, and only those that need a person:\n\n"
+			     "  mailcert status\n  mailcert status --only-errors\n%s",
+		      needy ? "\nWhat needs a person, in detail:\n" : "");
+	/* new and renewed certificates need nobody: their line above says it all */
+	for (i = 0; i < ad[j].nev; i++) {
+		const struct event *ev = &n->ev[ad[j].ev[i]];
+		if (ev->kind >= EV_FAILURE)
+			mc_buf_printf(&body, "\n== %s: %s ==\n\n%s", ev->nh->h->name, ev->subject, ev->body);
+	}
+	mc_buf_puts(&body, "");
+	subj = mc_asprintf("%zu notifications for %zu hosts", ad[j].nev, ad[j].nhosts);
+	if (deliver(n, to, "digest", subj, body.data) == 0)
+		for (i = 0; i < ad[j].nev; i++)
+			n->ev[ad[j].ev[i]].sent = 1;
+	mc_buf_free(&body);
+	free(subj);
+	free(to);
+}
+
+/*
+ * One mail per event to the addresses with news of few hosts; one digest to
+ * each address with news of more than MC_NOTIFY_DIGEST_HOSTS (addresses with
+ * the same news share it).  Events come host by host.
+ */
 static void dispatch(mc_notify *n)
 {
 	struct addr *ad = NULL;
-	size_t nad = 0, i, j;
+	size_t nad = 0, i, j, k;
 
 	for (i = 0; i < n->nev; i++) {
-		struct nhost *nh = n->ev[i].nh;
-		size_t k;
+		const struct nhost *nh = n->ev[i].nh;
 
+		if (i && nh == n->ev[i - 1].nh)
+			continue;
 		for (k = 0; nh->rcpt[k]; k++) {
-			int new_host = 1;
-
-			for (j = 0; j < nad && strcasecmp(ad[j].a, nh->rcpt[k]) != 0; j++)
-				;
-			if (j == nad) {
-				ad = mc_realloc(ad, (nad + 1) * sizeof *ad);
-				ad[nad].a = nh->rcpt[k];
-				ad[nad].nhosts = 0;
-				ad[nad].events = mc_calloc(n->nev + 1, 1);
-				memset(ad[nad].events, '0', n->nev);
-				nad++;
-			}
-			for (size_t p = 0; p < i; p++)
-				if (ad[j].events[p] == '1' && n->ev[p].nh == nh)
-					new_host = 0;
-			ad[j].events[i] = '1';
-			if (new_host)
-				ad[j].nhosts++;
+			ad = mc_realloc(ad, (nad + 1) * sizeof *ad);
+			memset(&ad[nad], 0, sizeof *ad);
+			ad[nad++].a = nh->rcpt[k];
 		}
+	}
+	if (nad)
+		qsort(ad, nad, sizeof *ad, cmp_addr);
+	for (i = j = 0; i < nad; i++) /* one entry per address */
+		if (!j || strcasecmp(ad[j - 1].a, ad[i].a) != 0)
+			ad[j++] = ad[i];
+	nad = j;
+	for (i = 0; i < n->nev; i++) {
+		struct nhost *nh = n->ev[i].nh;
+
 		if (!nh->rcpt[0])
 			mc_warn("notify: %s: %s: no one to mail (no hosted domain for {domain}, no notify.contact, "
 				"no acme.email)", nh->h->name, kind_word(n->ev[i].kind));
+		for (k = 0; nh->rcpt[k]; k++) {
+			struct addr *a = find_addr(ad, nad, nh->rcpt[k]);
+
+			a->ev = mc_realloc(a->ev, (a->nev + 1) * sizeof *a->ev);
+			a->ev[a->nev++] = i;
+			if (a->last != nh) {
+				a->last = nh;
+				a->nhosts++;
+			}
+		}
 	}
-	/* one mail per event to those who get few */
 	for (i = 0; i < n->nev; i++) {
 		struct event *ev = &n->ev[i];
-		char **to = mc_calloc(nad + 1, sizeof *to), *what, *subj;
+		char **to = mc_calloc(MAX_RECIPIENTS + 1, sizeof *to), *what, *subj;
 		size_t nto = 0;
 
-		for (j = 0; j < nad; j++)
-			if (ad[j].events[i] == '1' && ad[j].nhosts <= MC_NOTIFY_DIGEST_HOSTS)
-				to[nto++] = ad[j].a;
+		for (k = 0; ev->nh->rcpt[k]; k++)
+			if (find_addr(ad, nad, ev->nh->rcpt[k])->nhosts <= MC_NOTIFY_DIGEST_HOSTS)
+				to[nto++] = ev->nh->rcpt[k];
 		if (nto) {
 			what = mc_asprintf("%s: %s", ev->nh->h->name, kind_word(ev->kind));
 			subj = mc_asprintf("%s: %s", ev->nh->h->name, ev->subject);
@@ -984,48 +1052,11 @@ static void dispatch(mc_notify *n)
 		}
 		free(to);
 	}
-	/* a digest to each address with many; addresses with the same events share it */
-	for (j = 0; j < nad; j++) {
-		char **to;
-		size_t nto = 0, nevents = 0, k;
-		mc_buf body;
-		char *subj;
-
-		if (ad[j].nhosts <= MC_NOTIFY_DIGEST_HOSTS || !ad[j].a)
-			continue;
-		to = mc_calloc(nad + 1, sizeof *to);
-		for (k = j; k < nad; k++)
-			if (ad[k].a && ad[k].nhosts > MC_NOTIFY_DIGEST_HOSTS && strcmp(ad[k].events, ad[j].events) == 0) {
-				to[nto++] = ad[k].a;
-				if (k != j)
-					ad[k].a = NULL;
-			}
-		mc_buf_init(&body);
-		for (i = 0; i < n->nev; i++)
-			nevents += ad[j].events[i] == '1';
-		mc_buf_printf(&body, "mailcert has %zu notifications for %zu hosts from this run:\n\n", nevents,
-			      ad[j].nhosts);
-		for (i = 0; i < n->nev; i++)
-			if (ad[j].events[i] == '1')
-				mc_buf_printf(&body, "  %s: %s\n", n->ev[i].nh->h->name, n->ev[i].subject);
-		mc_buf_puts(&body, "\nAll hosts at a glance, and only those that need a person:\n\n"
-				   "  mailcert status\n  mailcert status --only-errors\n\nThe details follow.\n");
-		for (i = 0; i < n->nev; i++)
-			if (ad[j].events[i] == '1')
-				mc_buf_printf(&body, "\n== %s: %s ==\n\n%s", n->ev[i].nh->h->name, n->ev[i].subject,
-					      n->ev[i].body);
-		mc_buf_puts(&body, "");
-		subj = mc_asprintf("%zu notifications for %zu hosts", nevents, ad[j].nhosts);
-		if (deliver(n, to, "digest", subj, body.data) == 0)
-			for (i = 0; i < n->nev; i++)
-				if (ad[j].events[i] == '1')
-					n->ev[i].sent = 1;
-		mc_buf_free(&body);
-		free(subj);
-		free(to);
-	}
 	for (j = 0; j < nad; j++)
-		free(ad[j].events);
+		if (ad[j].nhosts > MC_NOTIFY_DIGEST_HOSTS && !ad[j].merged)
+			digest(n, ad, nad, j);
+	for (j = 0; j < nad; j++)
+		free(ad[j].ev);
 	free(ad);
 }
 
