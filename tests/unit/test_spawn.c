@@ -34,6 +34,33 @@ START_TEST(true_ok)
 }
 END_TEST
 
+/* mc_spawn_input: the program reads the file given as its standard input, from its start */
+START_TEST(input_file)
+{
+	char *argv[] = { S("/bin/cat"), NULL };
+	char path[] = "/tmp/mc-spawn-in.XXXXXX";
+	int fd = mkstemp(path);
+	mc_buf out;
+	mc_err e;
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(write(fd, "line one\nline two\n", 18), 18);
+	lseek(fd, 0, SEEK_SET);
+	mc_buf_init(&out);
+	ck_assert_int_eq(mc_spawn_input(argv, NULL, fd, 5000, &out, &e), 0);
+	mc_buf_puts(&out, "");
+	ck_assert_str_eq(out.data, "line one\nline two\n");
+	mc_buf_free(&out);
+	close(fd);
+	/* without one: /dev/null, so a program reading stdin ends at once */
+	mc_buf_init(&out);
+	ck_assert_int_eq(mc_spawn_input(argv, NULL, -1, 5000, &out, &e), 0);
+	ck_assert_uint_eq(out.len, 0);
+	mc_buf_free(&out);
+}
+END_TEST
+
 START_TEST(path_lookup)
 {
 	char *argv[] = { S("true"), NULL };
@@ -299,6 +326,7 @@ int main(void)
 
 	tcase_add_test(tc, true_ok);
 	tcase_add_test(tc, path_lookup);
+	tcase_add_test(tc, input_file);
 	tcase_add_test(tc, false_status);
 	tcase_add_test(tc, timeout);
 	tcase_add_test(tc, timeout_kills_the_group);
