@@ -33,7 +33,8 @@ E2E_TESTS = \
 	tests/e2e/responder-secrets.sh \
 	tests/e2e/authz-identifier.sh \
 	tests/e2e/privsep.sh \
-	tests/e2e/privsep-kill.sh
+	tests/e2e/privsep-kill.sh \
+	tests/e2e/selfcheck.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
