@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
@@ -63,8 +64,47 @@ static int open_resolver(const char *resolver, struct __res_state *rs, mc_err *e
 	return 0;
 }
 
+/* read exactly LEN bytes from FD within the time-out set on it */
+static int read_full(int fd, unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* the query Q again over TCP, for an answer too long for UDP; its length or -1 */
+static int query_tcp(const struct sockaddr_in *sa, const unsigned char *q, int qlen, unsigned char *answer,
+		     int size)
+{
+	struct timeval tv = { 5, 0 };
+	unsigned char hdr[2] = { (unsigned char)(qlen >> 8), (unsigned char)qlen };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), len = -1;
+	size_t n;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 && send(fd, hdr, 2, MSG_NOSIGNAL) == 2 &&
+	    send(fd, q, (size_t)qlen, MSG_NOSIGNAL) == qlen && read_full(fd, hdr, 2) == 0) {
+		n = (size_t)hdr[0] << 8 | hdr[1];
+		if (n >= 12 && n <= (size_t)size && read_full(fd, answer, n) == 0 && answer[0] == q[0] &&
+		    answer[1] == q[1] && (answer[2] & 0x80))
+			len = (int)n;
+	}
+	close(fd);
+	return len;
+}
+
 /*
- * One query over UDP, sent and read here rather than by res_nquery: glibc
+ * One query over UDP (TCP when the answer is truncated), sent and read here rather than by res_nquery: glibc
  * takes an empty answer without the AA and RA bits for a referral and
  * reports a failure, where the answer says the name has no such record.
  * Returns the answer's length (its answer section may be empty), 0 when the
@@ -112,6 +152,8 @@ static int query(const char *resolver, const char *name, int type, unsigned char
 	close(fd);
 	if (len < 0)
 		return mc_err_set(e, "%s at %s: no answer", name, server);
+	if ((answer[2] & 0x02) && (len = query_tcp(&sa, q, qlen, answer, size)) < 0)
+		return mc_err_set(e, "%s at %s: the answer is truncated and TCP gave none", name, server);
 	rcode = answer[3] & 0x0f;
 	if (rcode == ns_r_noerror)
 		return len;
