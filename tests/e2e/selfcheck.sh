@@ -13,7 +13,6 @@
 . "$(dirname "$0")/e2e.sh"
 . "$TOP_SRCDIR/tests/lib/fakeca.sh"
 set -u
-need_test_hooks
 e2e_workdir
 export PEBBLE_VA_NOSLEEP=1 PEBBLE_AUTHZREUSE=0
 pebble_start "$W/pebble"
@@ -153,17 +152,30 @@ case $(status_error budget.example.test) in
     "Validation budget spent"*) pass "status shows the refusal" ;;
     *) fail "status: $(status_error budget.example.test)" ;;
 esac
-# the other names are not held back by it
-cts add-a '{"host":"budget.example.test.","addresses":["127.0.0.1"]}'
-# an hour after the first failure the budget is free again and the CA is asked
-first=$(python3 -c 'import json,sys,datetime; t=min(v["time"] for v in json.load(open(sys.argv[1]))["failed_validations"]); print(int(datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()))' \
-    "$W/store/certs/budget.example.test/state.json")
-n0=$(orders)
+# the budget is per name: another host in the same run is ordered
 RC=0
-MAILCERT_NOW=$((first + 3601)) "$MAILCERT" -c "$conf" issue budget.example.test >"$W/budget5.out" 2>&1 || RC=$?
-grep -q "Validation budget spent" "$W/budget5.out" && fail "budget still spent an hour later: $(cat "$W/budget5.out")" ||
-    pass "budget: an hour after the first failure the name may be ordered again"
-[ "$(orders)" -gt "$n0" ] && pass "budget: then the order reaches Pebble" || fail "no order an hour later: $(cat "$W/budget5.out")"
+"$MAILCERT" -c "$conf" issue --force budget.example.test ok.example.test >"$W/budget-other.out" 2>&1 || RC=$?
+grep -q "budget.example.test: Validation budget spent" "$W/budget-other.out" &&
+    grep -q "ok.example.test: certificate installed" "$W/budget-other.out" &&
+    pass "budget: one name refused, another host in the same run issued" ||
+    fail "budget and another host: $(cat "$W/budget-other.out")"
+# the cause is fixed: the name now reaches the responder
+cts clear-a '{"host":"budget.example.test."}'
+# an hour after the first failure the budget is free again and the CA is asked
+# (mailcert's clock moved with MAILCERT_NOW, which only a test-hooks build honours)
+if [ "${MAILCERT_TEST_HOOKS_BUILT:-yes}" = yes ]; then
+    first=$(python3 -c 'import json,sys,datetime; t=min(v["time"] for v in json.load(open(sys.argv[1]))["failed_validations"]); print(int(datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()))' \
+        "$W/store/certs/budget.example.test/state.json")
+    n0=$(orders)
+    RC=0
+    MAILCERT_NOW=$((first + 3601)) "$MAILCERT" -c "$conf" issue budget.example.test >"$W/budget5.out" 2>&1 || RC=$?
+    grep -q "Validation budget spent" "$W/budget5.out" && fail "budget still spent an hour later: $(cat "$W/budget5.out")" ||
+        pass "budget: an hour after the first failure the name may be ordered again"
+    [ "$(orders)" -gt "$n0" ] && pass "budget: then the order reaches Pebble" || fail "no order an hour later: $(cat "$W/budget5.out")"
+    expect_eq "$RC" 0 "budget: with the cause fixed, that order is issued: $(tail -1 "$W/budget5.out")"
+else
+    log "not a test-hooks build: the end of the budget's hour is not checked"
+fi
 
 # --- CAA against a CA that says who it is: the fake CA (caaIdentities fakeca.invalid) ---
 fakeca_start "$W/fake" good >/dev/null
