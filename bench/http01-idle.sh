@@ -28,7 +28,7 @@ EOH
 chmod 755 "$hook"
 fakeca_start "$W/fake" slow >/dev/null
 e2e_config "$conf" "$FAKECA_DIR_URL" "$FAKECA_API_CA" "$hport" web.example.test dns.example.test
-sed -i 's|^host "dns.example.test" { names = {  } }|host "dns.example.test" { challenge = "dns-01" }|' "$conf"
+sed -i 's|^host "dns.example.test" { names = {  } self_check = false }|host "dns.example.test" { challenge = "dns-01" self_check = false }|' "$conf"
 printf 'dns01 { hook = "%s" }\n' "$hook" >> "$conf"
 timeout 600 "$MAILCERT" -c "$conf" issue > "$W/out" 2>&1 &
 tpid=$!

@@ -24,7 +24,8 @@ pebble_start "$W/pebble" 2>/dev/null
     echo "  agree_tos = true"
     echo "  ca_bundle = \"$PEBBLE_API_CA\""
     echo "}"
-    echo "http01 { listen = { \"127.0.0.1:$PEBBLE_HTTP_PORT\" } }"
+    echo "http01 { listen = { \"127.0.0.1:$PEBBLE_HTTP_PORT\" } public_port = $PEBBLE_HTTP_PORT }"
+    echo "resolver = \"$PEBBLE_DNS\""
     for i in $(seq 1 "$N"); do echo "host \"host$i.bench.test\" { }"; done
 } > "$W/mailcert.conf"
 # register the account first so the figure is issuance alone

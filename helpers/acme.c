@@ -208,6 +208,8 @@ static int load_directory(mc_acme_conn *c, mc_err *e)
 		a->tos = mc_strdup(jstr(meta, "termsOfService"));
 	a->eab_required = json_is_true(json_object_get(meta, "externalAccountRequired"));
 	a->profiles = json_incref(json_object_get(meta, "profiles"));
+	if (json_is_array(json_object_get(meta, "caaIdentities")))
+		a->caa_identities = json_incref(json_object_get(meta, "caaIdentities"));
 	json_decref(dir);
 	if (!a->u_nonce || !a->u_account || !a->u_order) {
 		mc_err_set(e, "%s: not an ACME directory (newNonce, newAccount or newOrder missing)", a->dir_url);
@@ -322,6 +324,7 @@ void mc_acme_close(mc_acme *a)
 	free(a->u_renewal);
 	free(a->tos);
 	json_decref(a->profiles);
+	json_decref(a->caa_identities);
 	free(a->kid);
 	free(a->thumbprint);
 	for (i = 0; i < a->nnonces; i++)
@@ -623,6 +626,12 @@ static int authorize(mc_acme_conn *c, char *const *names, size_t nnames, json_t 
 		if (strcmp(st, "valid") != 0) {
 			authz_failure(authz, pend[i].identifier, e);
 			rc = -1;
+		}
+		/* a failed validation counts against the CA's limits: the store process keeps the count */
+		if (strcmp(st, "invalid") == 0 && c->a->ops->invalid) {
+			char *name = mc_asprintf("%s%s", pend[i].wildcard ? "*." : "", pend[i].identifier);
+			c->a->ops->invalid(c->ctx, name);
+			free(name);
 		}
 		json_decref(authz);
 	}

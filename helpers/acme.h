@@ -41,6 +41,8 @@ typedef struct mc_acme_ops {
 	int (*provision)(void *ctx, mc_challenge type, const char *identifier, const char *token,
 			 const char *keyauth, mc_err *e);
 	void (*deprovision)(void *ctx, mc_challenge type, const char *identifier, const char *token);
+	/* the CA failed the validation of NAME ("*." for a wildcard's): its answer was "invalid" */
+	void (*invalid)(void *ctx, const char *name);
 } mc_acme_ops;
 
 typedef struct mc_acme {
@@ -50,6 +52,7 @@ typedef struct mc_acme {
 	char *tos;
 	int eab_required;
 	json_t *profiles;
+	json_t *caa_identities; /* meta.caaIdentities (an array of strings), or NULL */
 	const mc_acme_ops *ops;
 	int have_eab;          /* acme.eab_kid and eab_hmac_key are set (the key process has the key) */
 	char *kid;

@@ -1,10 +1,17 @@
 /*
- * dnscheck - TXT look-ups against one chosen server with res_nquery.
+ * dnscheck - TXT, A/AAAA and CAA look-ups against one chosen server (or the
+ * system's) with res_nquery.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <arpa/nameser.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <resolv.h>
 #include <stdio.h>
@@ -26,15 +33,198 @@ static int parse_resolver(const char *spec, struct sockaddr_in *sa, mc_err *e)
 		char *end;
 		port = strtol(colon + 1, &end, 10);
 		if (*end || port < 1 || port > 65535)
-			return mc_err_set(e, "dns01.resolver \"%s\": bad port", spec);
+			return mc_err_set(e, "resolver \"%s\": bad port", spec);
 		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
 	} else {
 		snprintf(host, sizeof host, "%s", spec);
 	}
 	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return mc_err_set(e, "dns01.resolver \"%s\": an IPv4 address (with :port) is needed", spec);
+		return mc_err_set(e, "resolver \"%s\": an IPv4 address (with :port) is needed", spec);
 	sa->sin_port = htons((unsigned short)port);
 	return 0;
+}
+
+/* a resolver state asking RESOLVER ("" = the servers of /etc/resolv.conf) */
+static int open_resolver(const char *resolver, struct __res_state *rs, mc_err *e)
+{
+	struct sockaddr_in sa;
+
+	if (resolver[0] && parse_resolver(resolver, &sa, e) < 0)
+		return -1;
+	memset(rs, 0, sizeof *rs);
+	if (res_ninit(rs) < 0)
+		return mc_err_set(e, "res_ninit failed");
+	if (resolver[0]) {
+		rs->nscount = 1;
+		rs->nsaddr_list[0] = sa;
+	}
+	rs->retry = 2;
+	rs->retrans = 3;
+	rs->options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+	return 0;
+}
+
+/* read exactly LEN bytes from FD within the time-out set on it */
+static int read_full(int fd, unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* the query Q again over TCP, for an answer too long for UDP; its length or -1 */
+static int query_tcp(const struct sockaddr_in *sa, const unsigned char *q, int qlen, unsigned char *answer,
+		     int size)
+{
+	struct timeval tv = { 5, 0 };
+	unsigned char hdr[2] = { (unsigned char)(qlen >> 8), (unsigned char)qlen };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), len = -1;
+	size_t n;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 && send(fd, hdr, 2, MSG_NOSIGNAL) == 2 &&
+	    send(fd, q, (size_t)qlen, MSG_NOSIGNAL) == qlen && read_full(fd, hdr, 2) == 0) {
+		n = (size_t)hdr[0] << 8 | hdr[1];
+		if (n >= 12 && n <= (size_t)size && read_full(fd, answer, n) == 0 && answer[0] == q[0] &&
+		    answer[1] == q[1] && (answer[2] & 0x80))
+			len = (int)n;
+	}
+	close(fd);
+	return len;
+}
+
+/*
+ * One query over UDP (TCP when the answer is truncated), sent and read here rather than by res_nquery: glibc
+ * takes an empty answer without the AA and RA bits for a referral and
+ * reports a failure, where the answer says the name has no such record.
+ * Returns the answer's length (its answer section may be empty), 0 when the
+ * name does not exist, -1 with E when no server gave a usable answer.
+ */
+static int query(const char *resolver, const char *name, int type, unsigned char *answer, int size,
+		 mc_err *e)
+{
+	const char *server = resolver[0] ? resolver : "the system's resolver";
+	unsigned char q[512];
+	struct __res_state rs;
+	struct sockaddr_in sa;
+	int qlen, len = -1, fd, attempt, rcode = -1;
+
+	if (open_resolver(resolver, &rs, e) < 0)
+		return -1;
+	sa = rs.nsaddr_list[0];
+	qlen = res_nmkquery(&rs, ns_o_query, name, ns_c_in, type, NULL, 0, NULL, q, sizeof q);
+	res_nclose(&rs);
+	if (qlen < 12 || rs.nscount < 1)
+		return mc_err_set(e, "%s: cannot make a DNS query for it", name);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return mc_err_set(e, "%s: socket: %s", name, strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		close(fd);
+		return mc_err_set(e, "%s at %s: %s", name, server, strerror(errno));
+	}
+	for (attempt = 0; attempt < 3 && len < 0; attempt++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		long deadline = 3000;
+
+		if (send(fd, q, (size_t)qlen, 0) < 0)
+			continue;
+		while (deadline > 0 && poll(&p, 1, (int)deadline) > 0) {
+			ssize_t n = recv(fd, answer, (size_t)size, 0);
+			/* only the answer to this query: same id, a response */
+			if (n >= 12 && answer[0] == q[0] && answer[1] == q[1] && (answer[2] & 0x80)) {
+				len = (int)n;
+				break;
+			}
+			deadline -= 100;
+		}
+	}
+	close(fd);
+	if (len < 0)
+		return mc_err_set(e, "%s at %s: no answer", name, server);
+	if ((answer[2] & 0x02) && (len = query_tcp(&sa, q, qlen, answer, size)) < 0)
+		return mc_err_set(e, "%s at %s: the answer is truncated and TCP gave none", name, server);
+	rcode = answer[3] & 0x0f;
+	if (rcode == ns_r_noerror)
+		return len;
+	if (rcode == ns_r_nxdomain)
+		return 0;
+	return mc_err_set(e, "%s at %s: %s", name, server,
+			  rcode == ns_r_servfail ? "server failure" : "the server refused the query or could not answer it");
+}
+
+int mc_dns_addrs(const char *resolver, const char *name, char (*addrs)[INET6_ADDRSTRLEN], int max, mc_err *e)
+{
+	static const int types[] = { ns_t_a, ns_t_aaaa };
+	unsigned char answer[4096];
+	int t, i, n = 0;
+
+	for (t = 0; t < 2; t++) {
+		ns_msg msg;
+		int len = query(resolver, name, types[t], answer, sizeof answer, e);
+
+		if (len < 0)
+			return -1;
+		if (len == 0 || ns_initparse(answer, len, &msg) < 0)
+			continue;
+		for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
+			ns_rr rr;
+
+			if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || (int)ns_rr_type(rr) != types[t])
+				continue;
+			if (types[t] == ns_t_a && ns_rr_rdlen(rr) == 4)
+				inet_ntop(AF_INET, ns_rr_rdata(rr), addrs[n++], INET6_ADDRSTRLEN);
+			else if (types[t] == ns_t_aaaa && ns_rr_rdlen(rr) == 16)
+				inet_ntop(AF_INET6, ns_rr_rdata(rr), addrs[n++], INET6_ADDRSTRLEN);
+		}
+	}
+	return n;
+}
+
+int mc_dns_caa(const char *resolver, const char *name, mc_caa *out, int max, mc_err *e)
+{
+	unsigned char answer[8192];
+	ns_msg msg;
+	int len, i, n = 0;
+
+	len = query(resolver, name, MC_NS_T_CAA, answer, sizeof answer, e);
+	if (len <= 0)
+		return len;
+	if (ns_initparse(answer, len, &msg) < 0)
+		return 0;
+	for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
+		const unsigned char *rd;
+		size_t rdlen, taglen;
+		ns_rr rr;
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || (int)ns_rr_type(rr) != MC_NS_T_CAA)
+			continue;
+		/* RFC 8659 section 4.1: flags, tag length, tag, value (the rest) */
+		rd = ns_rr_rdata(rr);
+		rdlen = ns_rr_rdlen(rr);
+		if (rdlen < 2 || (taglen = rd[1]) < 1 || taglen > rdlen - 2 || taglen >= sizeof out[n].tag)
+			continue;
+		out[n].flags = rd[0];
+		memcpy(out[n].tag, rd + 2, taglen);
+		out[n].tag[taglen] = '\0';
+		rdlen -= 2 + taglen;
+		if (rdlen >= sizeof out[n].value)
+			rdlen = sizeof out[n].value - 1;
+		memcpy(out[n].value, rd + 2 + taglen, rdlen);
+		out[n].value[rdlen] = '\0';
+		n++;
+	}
+	return n;
 }
 
 int mc_dns_txt_visible(const char *resolver, const char *name, const char *value, mc_err *e)

@@ -6,7 +6,29 @@
 #ifndef MC_DNSCHECK_H
 #define MC_DNSCHECK_H
 
+#include <netinet/in.h>
+
 #include "err.h"
+
+#define MC_NS_T_CAA 257
+
+/* one CAA record (RFC 8659): a value longer than the buffer is cut */
+typedef struct mc_caa {
+	unsigned char flags;
+	char tag[16];
+	char value[256];
+} mc_caa;
+
+/*
+ * RESOLVER is "ADDR[:PORT]" (an IPv4 address) or "" for the servers of
+ * /etc/resolv.conf.  The look-ups below return how many records they found
+ * (0: the name or the type does not exist), or -1 with E when no server
+ * answered (time-out, server failure, refusal).
+ */
+/* NAME's A, then AAAA addresses, as text, at most MAX */
+int mc_dns_addrs(const char *resolver, const char *name, char (*addrs)[INET6_ADDRSTRLEN], int max, mc_err *e);
+/* NAME's own CAA records (no climbing to parents), at most MAX */
+int mc_dns_caa(const char *resolver, const char *name, mc_caa *out, int max, mc_err *e);
 
 /* 1 if NAME has a TXT record VALUE at RESOLVER, 0 if not (yet), -1 on a bad resolver */
 int mc_dns_txt_visible(const char *resolver, const char *name, const char *value, mc_err *e);

@@ -38,7 +38,7 @@ static const struct bounds {
 	[MC_MSG_PROVISION] = { "PROVISION", 4, 4, 32, 1024 },
 	[MC_MSG_DEPROVISION] = { "DEPROVISION", 3, 3, 32, 1024 },
 	[MC_MSG_DONE] = { "DONE", 2, 2, B, F },
-	[MC_MSG_FAIL] = { "FAIL", 1, 2, F, 32 },
+	[MC_MSG_FAIL] = { "FAIL", 1, 2 + MC_MSG_NAMES_MAX, F, 256 },
 	[MC_MSG_OK] = { "OK", 0, 0, 0, 0 },
 	[MC_MSG_ERR] = { "ERR", 1, 1, F, F },
 	[MC_MSG_JWK_OK] = { "JWK_OK", 3, 3, 16, 8192 },

@@ -35,8 +35,10 @@
  *                        STATS (requests, connections)      (once, at the end)
  *   from net (in ISSUE): PROVISION (type, identifier, token, keyauth) -> OK | ERR
  *                        DEPROVISION (type, identifier, token)        -> OK
- *                        DONE (chain PEM, certificate URL) | FAIL (reason[, Retry-After seconds
- *                        of a rateLimited problem])
+ *                        DONE (chain PEM, certificate URL)
+ *                        | FAIL (reason[, Retry-After seconds of a rateLimited problem or "",
+ *                          name...]): the names are those whose validation the CA failed,
+ *                          for the validation budget (a failed self-check has none)
  */
 #ifndef MC_IPC_H
 #define MC_IPC_H

@@ -61,6 +61,9 @@ struct slot {
 	struct pool *p;
 	int key;
 	int net;
+	char *invalid[MC_MSG_NAMES_MAX]; /* names whose validation the CA failed in this order */
+	size_t ninvalid;
+	time_t budget_until;              /* the validation budget's: no order before this */
 };
 
 time_t mc_renewal_time(time_t nb, time_t na)
@@ -321,6 +324,44 @@ static long parse_seconds(const char *v)
 	return n > 400LL * 86400 ? 400L * 86400 : (long)n;
 }
 
+/* NAME is one of H's names, exactly as ordered */
+static int host_orders(const mc_host *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->nnames; i++)
+		if (strcmp(h->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The validation budget: a name whose validation the CA failed
+ * MC_VALFAIL_BUDGET times within the window is not ordered again before the
+ * oldest of those leaves it (the CA pauses accounts that fail too often).
+ */
+static int budget_refuses(struct slot *s, const mc_host *h, const mc_state *st, time_t now, mc_err *e)
+{
+	char t[MC_TIMEFMT_LEN];
+	time_t until;
+	size_t i;
+	int n;
+
+	for (i = 0; i < h->nnames; i++) {
+		n = mc_state_valfail_count(st, h->names[i], now, &until);
+		if (n < MC_VALFAIL_BUDGET)
+			continue;
+		s->budget_until = until;
+		mc_time_format(until, t);
+		return mc_err_set(e, "Validation budget spent: the CA failed the validation of %s %d times in the "
+				  "last hour; mailcert does not ask the CA again for it before %s, so that the account "
+				  "is not paused. Fix what the earlier failures said (see the log), then retry after "
+				  "that time",
+				  h->names[i], n, t);
+	}
+	return 0;
+}
+
 /*
  * Have the network process order a certificate for H with CSR, serving the
  * challenges it asks for, until it sends the chain (DONE) or gives up (FAIL).
@@ -379,8 +420,12 @@ static int net_issue(struct slot *s, const mc_host *h, const char *csr, const ch
 		default:
 			printable(m.f[0]);
 			rc = mc_err_set(e, "%s", m.f[0]);
-			if (m.n > 1) /* a rateLimited problem's Retry-After, in seconds */
+			if (m.n > 1) /* a rateLimited problem's Retry-After, in seconds ("" when none) */
 				*retry_after = parse_seconds(m.f[1]);
+			/* then the names whose validation failed: only names of this host are counted */
+			for (i = 2; i < m.n && s->ninvalid < MC_MSG_NAMES_MAX; i++)
+				if (host_orders(h, m.f[i]))
+					s->invalid[s->ninvalid++] = mc_strdup(m.f[i]);
 			break;
 		}
 		mc_msg_free(&m);
@@ -419,6 +464,8 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, long *retry_af
 
 	if (!selfsigned && !p->acme_ok)
 		return mc_err_set(e, "%s", p->no_acme ? p->no_acme : "no connection to the CA");
+	if (!selfsigned && budget_refuses(s, h, st, mc_now(), e) < 0)
+		return -1;
 	if (keygen(s, h, selfsigned, &key, &m, e) < 0)
 		return -1;
 	if (selfsigned) {
@@ -439,15 +486,21 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, long *retry_af
 	return rc;
 }
 
-static void record_failure(struct pool *p, const mc_host *h, mc_state *st, const char *msg, long retry_after)
+static void record_failure(struct pool *p, struct slot *s, const mc_host *h, mc_state *st, const char *msg,
+			   long retry_after)
 {
 	time_t now = mc_now();
+	size_t i;
 	mc_err e;
 
 	mc_issue_state_defaults(st, h);
 	st->failures++;
 	st->last_failure_time = now;
 	st->next_retry_time = now + mc_retry_delay(st->failures, retry_after, (uint32_t)mc_random_u64());
+	for (i = 0; i < s->ninvalid; i++)
+		mc_state_add_valfail(st, s->invalid[i], now);
+	if (st->next_retry_time < s->budget_until)
+		st->next_retry_time = s->budget_until;
 	mc_state_set_error(st, msg);
 	mc_config_host_digest(p->cfg, h, st->failure_config);
 	/* the installed certificate is untouched; only its state.json changes */
@@ -641,10 +694,13 @@ static void run_job(struct slot *s, struct job *j)
 			mc_state_free(&st);
 			if (mc_store_state_load(p->cfg->store, h->dir, &st, NULL) < 0)
 				mc_state_init(&st);
-			record_failure(p, h, &st, e.msg, retry_after);
+			record_failure(p, s, h, &st, e.msg, retry_after);
 			j->failed = 1;
 		}
 	}
+	while (s->ninvalid > 0)
+		free(s->invalid[--s->ninvalid]);
+	s->budget_until = 0;
 	mc_state_free(&st);
 	mc_store_unlock(lock);
 }

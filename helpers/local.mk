@@ -26,6 +26,7 @@ helpers_libhelper_a_SOURCES = \
 	helpers/privsep.c helpers/privsep.h \
 	helpers/responder.c helpers/responder.h \
 	helpers/sandbox.c helpers/sandbox.h \
+	helpers/selfcheck.c helpers/selfcheck.h \
 	helpers/status.c helpers/status.h \
 	helpers/tlsalpn.c helpers/tlsalpn.h
 helpers_mailcert_SOURCES = helpers/main.c

@@ -23,12 +23,15 @@
 #include "ipc.h"
 #include "netproc.h"
 #include "sandbox.h"
+#include "selfcheck.h"
 #include "x509chk.h"
 
 struct slot {
 	int store;
 	int key;
 	mc_acme *acme;
+	char *invalid[MC_MSG_NAMES_MAX]; /* names whose validation the CA failed in this order */
+	size_t ninvalid;
 };
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -137,8 +140,20 @@ static void np_deprovision(void *ctx, mc_challenge type, const char *identifier,
 		mc_msg_free(&m);
 }
 
+static void np_invalid(void *ctx, const char *name)
+{
+	struct slot *s = ctx;
+	size_t i;
+
+	for (i = 0; i < s->ninvalid; i++)
+		if (strcmp(s->invalid[i], name) == 0)
+			return;
+	if (s->ninvalid < MC_MSG_NAMES_MAX)
+		s->invalid[s->ninvalid++] = mc_strdup(name);
+}
+
 static const mc_acme_ops ops = {
-	np_thumbprint, np_sign, np_eab, np_save_account, np_provision, np_deprovision,
+	np_thumbprint, np_sign, np_eab, np_save_account, np_provision, np_deprovision, np_invalid,
 };
 
 /* ---- the workers ---- */
@@ -166,31 +181,52 @@ static int parse_issue(const mc_msg *m, mc_challenge *type, mc_err *e)
 	return 0;
 }
 
+/* the host's self_check setting (on for a host this configuration does not know) */
+static int wants_self_check(const mc_config *cfg, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nhosts; i++)
+		if (strcmp(cfg->hosts[i].name, host) == 0)
+			return cfg->hosts[i].self_check;
+	return 1;
+}
+
 static int issue_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
 {
 	STACK_OF(X509) *chain = NULL;
-	char *cert_url = NULL;
+	char *cert_url = NULL, *f[MC_MSG_NAMES_MAX + 2], ra[32] = "";
 	mc_challenge type = MC_CHAL_HTTP01;
 	mc_buf pem;
 	mc_err e;
 	int rc, i;
+	size_t k;
 
 	mc_buf_init(&pem);
+	conn->rate_limited = -1; /* a failed self-check says nothing of the CA's limits */
 	rc = parse_issue(m, &type, &e);
+	/* checked before every order: what would fail at the CA fails here, and costs it nothing */
+	if (rc == 0 && wants_self_check(s->acme->cfg, m->f[0]))
+		rc = mc_selfcheck(s->acme->cfg, type, m->f + 4, m->n - 4, s->acme->caa_identities, &ops, s, &e);
 	if (rc == 0)
 		rc = mc_acme_issue(conn, m->f[0], m->f + 4, m->n - 4, type, m->f[2], m->f[3], &chain, &cert_url, &e);
 	if (rc == 0) {
 		for (i = 0; i < sk_X509_num(chain); i++)
 			mc_pem_append_cert(&pem, sk_X509_value(chain, i));
 		rc = mc_ipc_sendl(s->store, "store", &e, MC_MSG_DONE, pem.data, cert_url, NULL);
-	} else if (conn->rate_limited >= 0) {
-		char ra[32];
-
-		snprintf(ra, sizeof ra, "%ld", conn->rate_limited);
-		rc = mc_ipc_sendl(s->store, "store", &e, MC_MSG_FAIL, e.msg, ra, NULL);
 	} else {
-		rc = mc_ipc_sendl(s->store, "store", &e, MC_MSG_FAIL, e.msg, NULL);
+		/* the reason, a rateLimited problem's Retry-After (or ""), the names whose validation failed */
+		if (conn->rate_limited >= 0)
+			snprintf(ra, sizeof ra, "%ld", conn->rate_limited);
+		f[0] = e.msg;
+		f[1] = ra;
+		for (k = 0; k < s->ninvalid; k++)
+			f[k + 2] = s->invalid[k];
+		rc = mc_ipc_send(s->store, "store", MC_MSG_FAIL, f, s->ninvalid + 2, &e);
 	}
+	for (k = 0; k < s->ninvalid; k++)
+		free(s->invalid[k]);
+	s->ninvalid = 0;
 	sk_X509_pop_free(chain, X509_free);
 	free(cert_url);
 	mc_buf_free(&pem);
@@ -308,7 +344,7 @@ void mc_netproc_main(mc_config *cfg, int ctl_store, int ctl_key, const int *stor
 		     size_t nslots)
 {
 	int have_eab = cfg->acme_eab_kid[0] && cfg->acme_eab_hmac_key[0];
-	struct slot ctl = { ctl_store, ctl_key, NULL }, *slots;
+	struct slot ctl = { .store = ctl_store, .key = ctl_key }, *slots;
 	pthread_t *threads;
 	unsigned long reqs, conns;
 	char rs[32], cs[32];

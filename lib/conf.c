@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <confuse.h>
 #include <dirent.h>
 #include <errno.h>
@@ -185,6 +186,45 @@ static int v_listen(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 	return 0;
 }
 
+/* a DNS server: an IPv4 address with an optional :PORT ("" = the system's resolvers) */
+static int v_resolver(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	const char *colon = strchr(value, ':');
+	struct in_addr a;
+	char host[64];
+	char *end;
+	long port = 53;
+
+	if (!*value)
+		return 0;
+	snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - value) : (int)strlen(value), value);
+	if (colon) {
+		port = strtol(colon + 1, &end, 10);
+		if (!colon[1] || *end || port < 1 || port > 65535) {
+			cfg_error(cfg, "%s: bad port in \"%s\"", opt->name, value);
+			return -1;
+		}
+	}
+	if (strlen(host) >= sizeof host - 1 || inet_pton(AF_INET, host, &a) != 1) {
+		cfg_error(cfg, "%s: \"%s\" is not an IPv4 address with an optional :PORT", opt->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+static int p_port(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char *end;
+	long v = strtol(value, &end, 10);
+
+	if (*value == '\0' || *end || v < 1 || v > 65535) {
+		cfg_error(cfg, "%s: must be a port number (1-65535)", opt->name);
+		return -1;
+	}
+	*(long *)result = v;
+	return 0;
+}
+
 static int p_positive(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	char *end;
@@ -284,6 +324,7 @@ PARSECB(p_default_host, v_default_host)
 PARSECB(p_path, v_abs_path_or_empty)
 PARSECB(p_directory, v_directory)
 PARSECB(p_listen, v_listen)
+PARSECB(p_resolver, v_resolver)
 
 static int v_acme(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -329,17 +370,19 @@ static cfg_opt_t acme_opts[] = {
 static cfg_opt_t http01_opts[] = {
 	CFG_STR_LIST_CB("listen", listen_default, CFGF_NONE, p_listen),
 	CFG_STR_CB("webroot", "", CFGF_NONE, p_path),
+	CFG_INT_CB("public_port", 80, CFGF_NONE, p_port),
 	CFG_END()
 };
 
 static cfg_opt_t tlsalpn01_opts[] = {
 	CFG_STR_LIST_CB("listen", tlsalpn_listen_default, CFGF_NONE, p_listen),
+	CFG_INT_CB("public_port", 443, CFGF_NONE, p_port),
 	CFG_END()
 };
 
 static cfg_opt_t dns01_opts[] = {
 	CFG_STR_CB("hook", "", CFGF_NONE, p_path),
-	CFG_STR("resolver", "", CFGF_NONE),
+	CFG_STR_CB("resolver", "", CFGF_NONE, p_resolver),
 	CFG_STR_CB("challenge_file", "", CFGF_NONE, p_no_challenge_file),
 	CFG_INT_CB("propagation_timeout", 300, CFGF_NONE, p_positive),
 	CFG_END()
@@ -367,12 +410,14 @@ static cfg_opt_t host_opts[] = {
 	CFG_STR_LIST_CB("names", names_default, CFGF_NONE, p_name),
 	CFG_STR_CB("challenge", "http-01", CFGF_NONE, p_challenge),
 	CFG_STR_CB("source", "acme", CFGF_NONE, p_source),
+	CFG_BOOL("self_check", cfg_true, CFGF_NONE),
 	CFG_END()
 };
 
 static cfg_opt_t root_opts[] = {
 	CFG_STR_CB("store", LOCALSTATEDIR "/lib/mailcert", CFGF_NONE, p_path),
 	CFG_STR_CB("default_host", "", CFGF_NONE, p_default_host),
+	CFG_STR_CB("resolver", "", CFGF_NONE, p_resolver),
 	CFG_SEC("acme", acme_opts, CFGF_NONE),
 	CFG_SEC("http01", http01_opts, CFGF_NONE),
 	CFG_SEC("tlsalpn01", tlsalpn01_opts, CFGF_NONE),
@@ -637,6 +682,7 @@ static int convert_hosts(cfg_t *cfg, mc_config *c, mc_err *e)
 		}
 		h->challenge = strcmp(ch, "dns-01") == 0 ? MC_CHAL_DNS01
 			       : strcmp(ch, "tls-alpn-01") == 0 ? MC_CHAL_TLSALPN01 : MC_CHAL_HTTP01;
+		h->self_check = cfg_getbool(sec, "self_check") ? 1 : 0;
 		h->source = strcmp(src, "manual") == 0 ? MC_SRC_MANUAL
 			    : strcmp(src, "self-signed") == 0 ? MC_SRC_SELFSIGNED : MC_SRC_ACME;
 		for (j = 0; j + 1 < c->nhosts; j++) {
@@ -728,6 +774,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 		c->store = mc_strdup(LOCALSTATEDIR "/lib/mailcert");
 	}
 	c->default_host = dupstr(cfg, "default_host");
+	c->resolver = dupstr(cfg, "resolver");
 	for (i = 0; c->default_host[i]; i++)
 		if (c->default_host[i] >= 'A' && c->default_host[i] <= 'Z')
 			c->default_host[i] = (char)(c->default_host[i] - 'A' + 'a');
@@ -751,13 +798,19 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	sec = cfg_getsec(cfg, "http01");
 	c->http01_listen = strlist(sec, "listen", &c->http01_nlisten);
 	c->http01_webroot = dupstr(sec, "webroot");
+	c->http01_public_port = cfg_getint(sec, "public_port");
 
 	sec = cfg_getsec(cfg, "tlsalpn01");
 	c->tlsalpn01_listen = strlist(sec, "listen", &c->tlsalpn01_nlisten);
+	c->tlsalpn01_public_port = cfg_getint(sec, "public_port");
 
 	sec = cfg_getsec(cfg, "dns01");
 	c->dns01_hook = dupstr(sec, "hook");
 	c->dns01_resolver = dupstr(sec, "resolver");
+	if (!c->dns01_resolver[0]) { /* the propagation check asks the top-level resolver */
+		free(c->dns01_resolver);
+		c->dns01_resolver = mc_strdup(c->resolver);
+	}
 	c->dns01_challenge_file = dupstr(sec, "challenge_file");
 	c->dns01_propagation_timeout = cfg_getint(sec, "propagation_timeout");
 
@@ -803,6 +856,7 @@ void mc_config_free(mc_config *c)
 	free(c->file);
 	free(c->store);
 	free(c->default_host);
+	free(c->resolver);
 	free(c->acme_directory);
 	free(c->acme_email);
 	free(c->acme_ca_bundle);

@@ -25,6 +25,7 @@ typedef struct mc_host {
 	size_t nnames;
 	mc_challenge challenge;
 	mc_source source;
+	int self_check;    /* run the self-checks before each order */
 	char where[512];   /* FILE:LINE of its section, for messages */
 } mc_host;
 
@@ -32,6 +33,7 @@ typedef struct mc_config {
 	char *file;
 	char *store;
 	char *default_host;
+	char *resolver;        /* ADDR[:PORT] for every DNS look-up; "" = the system's */
 
 	int acme_present;
 	char *acme_directory;  /* resolved URL */
@@ -48,12 +50,14 @@ typedef struct mc_config {
 	char **http01_listen;
 	size_t http01_nlisten;
 	char *http01_webroot;
+	long http01_public_port;
 
 	char **tlsalpn01_listen;
 	size_t tlsalpn01_nlisten;
+	long tlsalpn01_public_port;
 
 	char *dns01_hook;
-	char *dns01_resolver;
+	char *dns01_resolver;  /* dns01.resolver, else the top-level resolver */
 	char *dns01_challenge_file;
 	long dns01_propagation_timeout;
 

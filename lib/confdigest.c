@@ -56,6 +56,8 @@ void mc_config_host_digest(const mc_config *c, const mc_host *h, char out[MC_CON
 	put_list(md, "names", h->names, h->nnames);
 	put_long(md, "challenge", (long)h->challenge);
 	put_long(md, "source", (long)h->source);
+	put_long(md, "self_check", (long)h->self_check);
+	put(md, "resolver", c->resolver);
 	put_long(md, "acme", c->acme_present);
 	put(md, "acme.directory", c->acme_directory);
 	put(md, "acme.email", c->acme_email);
@@ -70,6 +72,8 @@ void mc_config_host_digest(const mc_config *c, const mc_host *h, char out[MC_CON
 	put(md, "acme.eab_hmac_key", c->acme_eab_hmac_key);
 	put_list(md, "http01.listen", c->http01_listen, c->http01_nlisten);
 	put(md, "http01.webroot", c->http01_webroot);
+	put_long(md, "http01.public_port", c->http01_public_port);
+	put_long(md, "tlsalpn01.public_port", c->tlsalpn01_public_port);
 	put_list(md, "tlsalpn01.listen", c->tlsalpn01_listen, c->tlsalpn01_nlisten);
 	put(md, "dns01.hook", c->dns01_hook);
 	put(md, "dns01.resolver", c->dns01_resolver);

@@ -12,6 +12,7 @@
 #include "state.h"
 #include "timefmt.h"
 #include "x509chk.h"
+#include "xalloc.h"
 
 void mc_state_init(mc_state *s)
 {
@@ -26,7 +27,52 @@ void mc_state_free(mc_state *s)
 	free(s->ari_explanation_url);
 	free(s->account_url);
 	free(s->directory_url);
+	free(s->valfail);
 	mc_state_init(s);
+}
+
+static void valfail_prune(mc_state *s, time_t now)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nvalfail; i++)
+		if (s->valfail[i].when > now - MC_VALFAIL_WINDOW && s->valfail[i].when <= now)
+			s->valfail[n++] = s->valfail[i];
+	s->nvalfail = n;
+}
+
+void mc_state_add_valfail(mc_state *s, const char *name, time_t now)
+{
+	valfail_prune(s, now);
+	if (s->nvalfail >= MC_VALFAIL_MAX) { /* the oldest goes */
+		memmove(s->valfail, s->valfail + 1, (s->nvalfail - 1) * sizeof *s->valfail);
+		s->nvalfail--;
+	}
+	s->valfail = mc_realloc(s->valfail, (s->nvalfail + 1) * sizeof *s->valfail);
+	snprintf(s->valfail[s->nvalfail].name, sizeof s->valfail[s->nvalfail].name, "%s", name);
+	s->valfail[s->nvalfail].when = now;
+	s->nvalfail++;
+}
+
+int mc_state_valfail_count(const mc_state *s, const char *name, time_t now, time_t *until)
+{
+	time_t t[MC_VALFAIL_MAX];
+	size_t i, j, n = 0;
+
+	for (i = 0; i < s->nvalfail; i++)
+		if (strcmp(s->valfail[i].name, name) == 0 && s->valfail[i].when > now - MC_VALFAIL_WINDOW &&
+		    s->valfail[i].when <= now)
+			t[n++] = s->valfail[i].when;
+	/* newest first: the budget is free again when the BUDGET-th newest leaves the window */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && t[j] > t[j - 1]; j--) {
+			time_t x = t[j];
+			t[j] = t[j - 1];
+			t[j - 1] = x;
+		}
+	if (until)
+		*until = n >= MC_VALFAIL_BUDGET ? t[MC_VALFAIL_BUDGET - 1] + MC_VALFAIL_WINDOW : 0;
+	return (int)n;
 }
 
 void mc_state_set_error(mc_state *s, const char *msg)
@@ -52,7 +98,7 @@ static json_t *str_or_null(const char *s)
 
 json_t *mc_state_to_json(const mc_state *s)
 {
-	json_t *j = json_object(), *names = json_array();
+	json_t *j = json_object(), *names = json_array(), *vf;
 	size_t i;
 
 	for (i = 0; s->names && s->names[i]; i++)
@@ -72,6 +118,11 @@ json_t *mc_state_to_json(const mc_state *s)
 	json_object_set_new(j, "next_retry_time", time_or_null(s->next_retry_time));
 	json_object_set_new(j, "consecutive_failures", json_integer(s->failures));
 	json_object_set_new(j, "cert_url", str_or_null(s->cert_url));
+	vf = json_array();
+	for (i = 0; i < s->nvalfail; i++)
+		json_array_append_new(vf, json_pack("{s:s,s:o}", "name", s->valfail[i].name, "time",
+						    time_or_null(s->valfail[i].when)));
+	json_object_set_new(j, "failed_validations", vf);
 	json_object_set_new(j, "failure_config",
 			    s->last_failure_error_message && s->failure_config[0] ? json_string(s->failure_config)
 										  : json_null());
@@ -145,6 +196,16 @@ int mc_state_from_json(json_t *j, mc_state *s, mc_err *e)
 	s->ari_explanation_url = get_dup(j, "ari_explanation_url");
 	s->account_url = get_dup(j, "account_url");
 	s->directory_url = get_dup(j, "directory_url");
+	json_array_foreach(json_object_get(j, "failed_validations"), i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		time_t t = get_time(v, "time");
+
+		if (name && t && s->nvalfail < MC_VALFAIL_MAX) {
+			s->valfail = mc_realloc(s->valfail, (s->nvalfail + 1) * sizeof *s->valfail);
+			snprintf(s->valfail[s->nvalfail].name, sizeof s->valfail[s->nvalfail].name, "%s", name);
+			s->valfail[s->nvalfail++].when = t;
+		}
+	}
 	return 0;
 }
 

@@ -11,6 +11,16 @@
 
 #include "err.h"
 
+/* one validation the CA failed, for the validation budget */
+typedef struct mc_valfail {
+	char name[256];       /* as ordered: "*." for a wildcard */
+	time_t when;
+} mc_valfail;
+
+#define MC_VALFAIL_BUDGET 3     /* failed validations per name ... */
+#define MC_VALFAIL_WINDOW 3600  /* ... within this many seconds, then the CA is not asked */
+#define MC_VALFAIL_MAX 256      /* kept in state.json at most */
+
 typedef struct mc_state {
 	char host[256];
 	char **names;         /* NULL-terminated */
@@ -37,6 +47,8 @@ typedef struct mc_state {
 	char *ari_explanation_url;
 	char *account_url;            /* the ACME account that ordered the certificate */
 	char *directory_url;          /* and its directory */
+	mc_valfail *valfail;  /* failed validations of the last MC_VALFAIL_WINDOW seconds */
+	size_t nvalfail;
 } mc_state;
 
 void mc_state_init(mc_state *s);
@@ -44,6 +56,13 @@ void mc_state_free(mc_state *s);
 void mc_state_set_error(mc_state *s, const char *msg);
 json_t *mc_state_to_json(const mc_state *s);
 int mc_state_from_json(json_t *j, mc_state *s, mc_err *e);
+/* record a failed validation of NAME at NOW (older ones past the window are dropped) */
+void mc_state_add_valfail(mc_state *s, const char *name, time_t now);
+/*
+ * How many validations of NAME failed within the window before NOW; when that
+ * is the budget or more, *UNTIL is when the oldest of them leaves the window.
+ */
+int mc_state_valfail_count(const mc_state *s, const char *name, time_t now, time_t *until);
 /* read PATH; a missing file gives an empty state and returns 1 */
 int mc_state_load(const char *path, mc_state *s, mc_err *e);
 

@@ -34,7 +34,8 @@ E2E_TESTS = \
 	tests/e2e/authz-identifier.sh \
 	tests/e2e/privsep.sh \
 	tests/e2e/privsep-kill.sh \
-	tests/e2e/notify.sh
+	tests/e2e/notify.sh \
+	tests/e2e/selfcheck.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \

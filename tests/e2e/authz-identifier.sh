@@ -22,7 +22,7 @@ chmod 755 "$hook"
 # mkconf HOSTSPEC...: every host uses dns-01 through the logging hook
 mkconf() {
     e2e_config "$conf" "$FAKECA_DIR_URL" "$FAKECA_API_CA" "$port" "$@"
-    sed -i 's|^\(host "[^"]*" { names = {[^}]*}\) }|\1 challenge = "dns-01" }|' "$conf"
+    sed -i 's|^\(host "[^"]*" { names = {[^}]*}\) self_check = false }|\1 challenge = "dns-01" self_check = false }|' "$conf"
     printf 'dns01 { hook = "%s" }\n' "$hook" >> "$conf"
     grep -q 'challenge = "dns-01"' "$conf" || fail "test config not as intended: $(cat "$conf")"
 }

@@ -5,7 +5,11 @@
 #   TOP_SRCDIR       the source tree
 #   e2e_workdir      make and export W, a temp dir removed at exit (kept with KEEP=1)
 #   e2e_config FILE DIRURL CA_BUNDLE HTTP_PORT [HOST[:NAME,NAME...]]...
-#                    write a mailcert.conf with a store under W and those hosts
+#                    write a mailcert.conf with a store under W and those hosts. Against
+#                    Pebble (DIRURL is $PEBBLE_DIR_URL) every DNS look-up goes to its
+#                    challtestsrv (resolver) and the self-checks probe the ports Pebble
+#                    validates on (public_port); against the fake CA, which validates
+#                    nothing and has no DNS, each host says self_check = false
 #                    (mail off, unless E2E_NOTIFY holds another notify section)
 #   pass MSG / fail MSG / expect_eq A B MSG
 #   check_set STORE DIR ROOT NAME...   verify an installed set thoroughly
@@ -49,10 +53,17 @@ e2e_workdir() {
 # e2e_config FILE DIRURL CA_BUNDLE HTTP_PORT HOSTSPEC...
 # HOSTSPEC is "host" or "host:extra1,extra2"
 e2e_config() {
-    local file=$1 dir=$2 ca=$3 port=$4 spec host names first=""
+    local file=$1 dir=$2 ca=$3 port=$4 spec host names first="" pebble="" hostopt=""
     shift 4
+    [ -n "${PEBBLE_DIR_URL:-}" ] && [ "$dir" = "$PEBBLE_DIR_URL" ] && pebble=1
+    [ -n "$pebble" ] || hostopt=" self_check = false"
     {
         echo "store = \"$W/store\""
+        if [ -n "$pebble" ]; then
+            echo "resolver = \"$PEBBLE_DNS\""
+            echo "http01 { public_port = $PEBBLE_HTTP_PORT }"
+            echo "tlsalpn01 { public_port = $PEBBLE_TLS_PORT }"
+        fi
         echo "acme {"
         echo "  directory = \"$dir\""
         echo "  email = \"postmaster@example.test\""
@@ -73,7 +84,7 @@ e2e_config() {
             if [ "$spec" != "$host" ]; then
                 names=$(echo "${spec#*:}" | sed 's/\([^,]*\)/"\1"/g; s/,/, /g')
             fi
-            echo "host \"$host\" { names = { $names } }"
+            echo "host \"$host\" { names = { $names }$hostopt }"
         done
         [ -n "$first" ] && echo "default_host = \"$first\""
     } > "$file"

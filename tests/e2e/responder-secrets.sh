@@ -31,8 +31,8 @@ chmod 755 "$hook"
 fakeca_start "$W/fake" slow >/dev/null
 e2e_config "$conf" "$FAKECA_DIR_URL" "$FAKECA_API_CA" "$hport" \
     web.example.test alpn.example.test dns.example.test
-sed -i 's|^host "alpn.example.test" { names = {  } }|host "alpn.example.test" { challenge = "tls-alpn-01" }|' "$conf"
-sed -i 's|^host "dns.example.test" { names = {  } }|host "dns.example.test" { challenge = "dns-01" }|' "$conf"
+sed -i 's|^host "alpn.example.test" { names = {  } self_check = false }|host "alpn.example.test" { challenge = "tls-alpn-01" self_check = false }|' "$conf"
+sed -i 's|^host "dns.example.test" { names = {  } self_check = false }|host "dns.example.test" { challenge = "dns-01" self_check = false }|' "$conf"
 sed -i "s|^  agree_tos = true|  agree_tos = true\n  eab_kid = \"kid-1\"\n  eab_hmac_key = \"$EAB_KEY\"|" "$conf"
 { printf 'tlsalpn01 { listen = { "127.0.0.1:%s" } }\n' "$aport"
   printf 'dns01 { hook = "%s" }\n' "$hook"; } >> "$conf"

@@ -30,7 +30,8 @@ acme {
   agree_tos = true
   ca_bundle = "$PEBBLE_API_CA"
 }
-http01 { listen = { "127.0.0.1:$PEBBLE_HTTP_PORT" } }
+http01 { listen = { "127.0.0.1:$PEBBLE_HTTP_PORT" } public_port = $PEBBLE_HTTP_PORT }
+resolver = "$PEBBLE_DNS"
 notify { sendmail = "" }
 listeners {
   postfix = true

@@ -435,6 +435,51 @@ START_TEST(err_bad_values)
 	main_fails("listeners {\n  postfix_map_type = \"dbm\"\n}\n", 2, "map type");
 	main_fails("host \"*.example.com\" {\n}\n", 1, "wildcard names need challenge = \"dns-01\"");
 	main_fails("default_host = \"bad..host\"\n", 1, "default_host");
+	main_fails("store = \"/tmp/s\"\nresolver = \"dns.example.com\"\n", 2, "resolver: \"dns.example.com\" is not an IPv4 address");
+	main_fails("resolver = \"127.0.0.1:0\"\n", 1, "resolver: bad port");
+	main_fails("resolver = \"127.0.0.1:\"\n", 1, "resolver: bad port");
+	main_fails("dns01 {\n  resolver = \"1.2.3\"\n}\n", 2, "resolver");
+	main_fails("http01 {\n  public_port = 0\n}\n", 2, "public_port: must be a port number");
+	main_fails("\ntlsalpn01 {\n  public_port = 65536\n}\n", 3, "public_port: must be a port number");
+	main_fails("host \"a.example.com\" {\n  self_check = maybe\n}\n", 2, "self_check");
+}
+END_TEST
+
+/* the self-check keys: their defaults, and the top-level resolver as dns-01's default */
+START_TEST(selfcheck_keys)
+{
+	cfdir d;
+	mc_config *c;
+
+	cf_open(&d);
+	unit_write(d.main, "host \"a.example.com\" {}\n");
+	c = load_ok(d.main);
+	ck_assert_str_eq(c->resolver, "");
+	ck_assert_str_eq(c->dns01_resolver, "");
+	ck_assert_int_eq(c->http01_public_port, 80);
+	ck_assert_int_eq(c->tlsalpn01_public_port, 443);
+	ck_assert_int_eq(c->hosts[0].self_check, 1);
+	mc_config_free(c);
+
+	unit_write(d.main, "resolver = \"192.0.2.53:5353\"\nhttp01 { public_port = 8080 }\n"
+			   "tlsalpn01 { public_port = 8443 }\n"
+			   "host \"a.example.com\" { self_check = false }\nhost \"b.example.com\" {}\n");
+	c = load_ok(d.main);
+	ck_assert_str_eq(c->resolver, "192.0.2.53:5353");
+	ck_assert_str_eq(c->dns01_resolver, "192.0.2.53:5353");
+	ck_assert_int_eq(c->http01_public_port, 8080);
+	ck_assert_int_eq(c->tlsalpn01_public_port, 8443);
+	ck_assert_int_eq(c->hosts[0].self_check, 0);
+	ck_assert_int_eq(c->hosts[1].self_check, 1);
+	mc_config_free(c);
+
+	/* dns01.resolver, when set, wins for the propagation check */
+	unit_write(d.main, "resolver = \"192.0.2.53\"\ndns01 { resolver = \"192.0.2.54:53\" }\n");
+	c = load_ok(d.main);
+	ck_assert_str_eq(c->resolver, "192.0.2.53");
+	ck_assert_str_eq(c->dns01_resolver, "192.0.2.54:53");
+	mc_config_free(c);
+	cf_close(&d);
 }
 END_TEST
 
@@ -638,6 +683,7 @@ int main(void)
 	tcase_add_test(good, full_config);
 	tcase_add_test(good, host_where);
 	tcase_add_test(good, defaults);
+	tcase_add_test(good, selfcheck_keys);
 	tcase_add_test(good, dns01_with_hook_ok);
 	tcase_add_test(good, confd_order);
 	tcase_add_test(good, confd_sections_merge);

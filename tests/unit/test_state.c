@@ -108,6 +108,46 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* the validation budget: failed validations per name, kept for the window, round trip */
+START_TEST(failed_validations)
+{
+	time_t now = 1795000000, until = 0;
+	mc_state a, b;
+	json_t *j;
+	mc_err e;
+
+	fill(&a);
+	mc_state_add_valfail(&a, "old.example.com", now - 4000);
+	mc_state_add_valfail(&a, "mail.example.com", now - 3000);
+	/* adding at NOW drops what left the window */
+	mc_state_add_valfail(&a, "mail.example.com", now - 100);
+	ck_assert_uint_eq(a.nvalfail, 2);
+	ck_assert_int_eq(mc_state_valfail_count(&a, "mail.example.com", now, &until), 2);
+	ck_assert_int_eq(until, 0);
+	mc_state_add_valfail(&a, "mail.example.com", now - 50);
+	mc_state_add_valfail(&a, "*.example.com", now - 10);
+	ck_assert_int_eq(mc_state_valfail_count(&a, "mail.example.com", now, &until), 3);
+	/* free again when the oldest of the three leaves the hour */
+	ck_assert_int_eq(until, now - 3000 + 3600);
+	ck_assert_int_eq(mc_state_valfail_count(&a, "mail.example.com", now - 3000 + 3600, &until), 2);
+	ck_assert_int_eq(mc_state_valfail_count(&a, "smtp.example.com", now, &until), 0);
+	ck_assert_int_eq(mc_state_valfail_count(&a, "*.example.com", now, NULL), 1);
+
+	j = mc_state_to_json(&a);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "failed_validations")), 4);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "failed_validations"), 0),
+							   "time")),
+			 "2026-11-18T10:16:40Z");
+	ck_assert_int_eq(mc_state_from_json(j, &b, &e), 0);
+	ck_assert_uint_eq(b.nvalfail, 4);
+	ck_assert_int_eq(mc_state_valfail_count(&b, "mail.example.com", now, &until), 3);
+	ck_assert_int_eq(until, now - 3000 + 3600);
+	json_decref(j);
+	mc_state_free(&a);
+	mc_state_free(&b);
+}
+END_TEST
+
 START_TEST(nulls)
 {
 	static const char *const null_fields[] = {
@@ -233,6 +273,7 @@ int main(void)
 	tcase_add_test(tc, not_an_object);
 	tcase_add_test(tc, set_error);
 	tcase_add_test(tc, load_files);
+	tcase_add_test(tc, failed_validations);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
