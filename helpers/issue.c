@@ -138,6 +138,18 @@ int mc_issue_cert_current(const mc_state *st, time_t now)
 	return st->has_cert && now < st->cert_expiration_time && now < st->renewal_time;
 }
 
+time_t mc_issue_due_time(const mc_config *cfg, const mc_host *h, const mc_state *st, time_t now)
+{
+	time_t t;
+
+	if (!st->has_cert || !mc_store_has_cert(cfg->store, h->dir) || !names_match(st, h))
+		return now;
+	t = st->renewal_time;
+	if (!t || (st->cert_expiration_time && st->cert_expiration_time < t))
+		t = st->cert_expiration_time;
+	return t ? t : now;
+}
+
 /* 1 when the host should be left alone now, with the reason logged */
 static int skip_host(struct pool *p, const mc_host *h, const mc_state *st, time_t now)
 {
