@@ -53,9 +53,11 @@ struct daemon {
 	int jobs;
 	pid_t pass;          /* the running pass, or 0 */
 	time_t pass_started; /* when the last pass started */
+	time_t pass_end;     /* when the last pass ended */
 	int pass_now;        /* start a pass without waiting for the gap */
 	long gap;            /* time between passes while a host stays due (doubles) */
 	int pass_ended;      /* a pass ended since the last schedule */
+	int stopping;        /* the pass was told to stop */
 	unsigned long passes;
 };
 
@@ -166,10 +168,13 @@ static int reap_pass(struct daemon *d, int block)
 	else if (WIFEXITED(status))
 		mc_info("run: pass %lu done; some hosts failed (mailcert status shows which, and when each is retried)",
 			d->passes);
+	else if (d->stopping)
+		mc_info("run: pass %lu stopped", d->passes);
 	else
 		mc_error("run: pass %lu ended by signal %d", d->passes, WTERMSIG(status));
 	d->pass = 0;
 	d->pass_ended = 1;
+	d->pass_end = mc_now();
 	return 1;
 }
 
@@ -181,6 +186,7 @@ static void stop_pass(struct daemon *d)
 		return;
 	mc_info("run: stopping the pass in flight (pid %ld); what it was ordering is resumed next time",
 		(long)d->pass);
+	d->stopping = 1;
 	kill(d->pass, SIGTERM);
 	deadline = time(NULL) + STOP_GRACE;
 	while (d->pass && time(NULL) < deadline) {
@@ -224,7 +230,7 @@ static int loop(struct daemon *d)
 		struct pollfd pfd = { sfd, POLLIN, 0 };
 		struct signalfd_siginfo si;
 		struct timespec ts, *tsp = NULL;
-		time_t now = mc_now(), due = 0, wake;
+		time_t now = mc_now(), due = 0, wake, not_before;
 		const char *which = NULL;
 		char t[MC_TIMEFMT_LEN];
 
@@ -238,7 +244,9 @@ static int loop(struct daemon *d)
 			d->pass_ended = 0;
 			if (d->pass_now)
 				d->gap = MIN_PASS_GAP;
-			if (due && due <= now && (d->pass_now || now >= d->pass_started + d->gap)) {
+			/* the gap holds back only a host that the last pass left due */
+			not_before = due && due <= d->pass_end ? d->pass_started + d->gap : 0;
+			if (due && due <= now && (d->pass_now || now >= not_before)) {
 				start_pass(d, sfd, &set);
 				continue;
 			}
@@ -246,8 +254,8 @@ static int loop(struct daemon *d)
 			wake = now + MAX_SLEEP;
 			if (due && due < wake)
 				wake = due;
-			if (due && wake < d->pass_started + d->gap)
-				wake = d->pass_started + d->gap;
+			if (due && wake < not_before)
+				wake = not_before;
 			if (wake < now)
 				wake = now;
 			if (which) {
