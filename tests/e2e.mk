@@ -50,4 +50,4 @@ E2E_TESTS += tests/e2e/rfc2136.sh
 EXTRA_DIST += tests/e2e/rfc2136-lib.sh
 
 # mailcert run: the renewal daemon, on the real clock against short-lived certificates
-E2E_TESTS += tests/e2e/run-daemon.sh
+E2E_TESTS += tests/e2e/run-daemon.sh tests/e2e/run-kill.sh
