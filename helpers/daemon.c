@@ -67,9 +67,15 @@ time_t mc_daemon_host_due(const mc_config *cfg, const mc_host *h, const mc_state
 
 	if (h->source == MC_SRC_MANUAL)
 		return 0; /* nothing to obtain: never due */
+	time_t ari;
+
 	due = mc_issue_due_time(cfg, h, st, now);
 	if (st->next_retry_time > due && !mc_issue_error_stale(cfg, h, st))
 		due = st->next_retry_time;
+	/* the CA's renewal information is asked for on its own schedule */
+	ari = mc_issue_ari_check_time(cfg, h, st);
+	if (ari && ari < due)
+		due = ari;
 	return due;
 }
 

@@ -53,8 +53,8 @@ for r in $(seq 1 "$ROUNDS"); do
     specs=()
     for h in "${hosts[@]}"; do specs+=("$h:$h,r$r.$h"); done
     e2e_config "$conf" "$PEBBLE_DIR_URL" "$PEBBLE_API_CA" "$PEBBLE_HTTP_PORT" "${specs[@]}"
-    delay=$(python3 -c "import random; print('%.3f' % random.uniform(0.05, 1.5))")
-    "$MAILCERT" -c "$conf" run -f > "$W/out$r" 2>&1 &
+    delay=$(python3 -c "import random; print('%.3f' % random.uniform(0.05, 0.8))")
+    "$MAILCERT" -c "$conf" run -f -j 4 > "$W/out$r" 2>&1 &
     dpid=$!
     sleep "$delay"
     pass_pid=$(ps -o pid= --ppid "$dpid" | head -1 | tr -d ' ')
@@ -74,7 +74,7 @@ done
 expect_eq "$kills" "$ROUNDS" "the daemon was killed in every round"
 
 # started again, it completes every host, with the last round's names
-"$MAILCERT" -c "$conf" run -f > "$W/out-last" 2>&1 &
+"$MAILCERT" -c "$conf" run -f -j 4 > "$W/out-last" 2>&1 &
 dpid=$!
 all_valid() {
     local h now
