@@ -9,7 +9,8 @@
  * store, network and key processes of issue.c), so a pass starts from a
  * clean address space and the loop itself holds no key, no CA answer and no
  * network connection. SIGHUP reads the configuration again (a bad one is
- * reported with FILE:LINE and the running one kept); SIGTERM and SIGINT stop
+ * reported with FILE:LINE and the running one kept); SIGUSR1 looks at the
+ * store again at once (after an `issue` or `retry` by hand); SIGTERM and SIGINT stop
  * a pass in flight (its order is resumed or replaced next time: an
  * interrupted pass leaves the previous set in place, see lib/store.c) and
  * exit 0.
@@ -17,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -39,6 +41,7 @@
 #include "state.h"
 #include "store.h"
 #include "timefmt.h"
+#include "xalloc.h"
 
 /* longest sleep: state changed by a command-line run is seen within this */
 #define MAX_SLEEP 3600
@@ -47,9 +50,20 @@
 /* a pass asked to stop is killed after this long */
 #define STOP_GRACE 30
 
+/* what a host's state said, kept while its state.json is unchanged */
+struct seen {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	time_t due; /* computed at time 1: a value <= now is due now; 0 never */
+	int valid;
+};
+
 struct daemon {
 	const char *config_file;
 	mc_config *cfg;
+	struct seen *seen; /* one per configured host, reset with the configuration */
 	int jobs;
 	pid_t pass;          /* the running pass, or 0 */
 	time_t pass_started; /* when the last pass started */
@@ -79,25 +93,54 @@ time_t mc_daemon_host_due(const mc_config *cfg, const mc_host *h, const mc_state
 	return due;
 }
 
+/*
+ * When host I is due. Its state is read again only when its state.json has
+ * changed (every install and every recorded failure or check replaces it), so
+ * a pass over many hosts that nothing happened to costs a stat each.
+ */
+static time_t host_due(struct daemon *d, size_t i)
+{
+	const mc_host *h = &d->cfg->hosts[i];
+	struct seen *c = &d->seen[i];
+	char path[PATH_MAX];
+	struct stat sb;
+	mc_state st;
+	int have = 0;
+
+	mc_store_path(d->cfg->store, h->dir, "state.json", path, sizeof path);
+	if (stat(path, &sb) == 0) {
+		have = 1;
+		if (c->valid && c->dev == sb.st_dev && c->ino == sb.st_ino && c->size == sb.st_size &&
+		    c->mtime.tv_sec == sb.st_mtim.tv_sec && c->mtime.tv_nsec == sb.st_mtim.tv_nsec)
+			return c->due;
+	}
+	if (!have || mc_store_state_load(d->cfg->store, h->dir, &st, NULL) < 0)
+		mc_state_init(&st);
+	c->due = mc_daemon_host_due(d->cfg, h, &st, 1);
+	mc_state_free(&st);
+	c->valid = have;
+	if (have) {
+		c->dev = sb.st_dev;
+		c->ino = sb.st_ino;
+		c->size = sb.st_size;
+		c->mtime = sb.st_mtim;
+	}
+	return c->due;
+}
+
 /* the earliest time a configured host is due (0: none ever is) */
-static time_t next_due(struct daemon *d, time_t now, const char **which)
+static time_t next_due(struct daemon *d, const char **which)
 {
 	time_t first = 0;
 	size_t i;
 
 	*which = NULL;
 	for (i = 0; i < d->cfg->nhosts; i++) {
-		const mc_host *h = &d->cfg->hosts[i];
-		mc_state st;
-		time_t t;
+		time_t t = host_due(d, i);
 
-		if (mc_store_state_load(d->cfg->store, h->dir, &st, NULL) < 0)
-			mc_state_init(&st);
-		t = mc_daemon_host_due(d->cfg, h, &st, now);
-		mc_state_free(&st);
 		if (t && (!first || t < first)) {
 			first = t;
-			*which = h->name;
+			*which = d->cfg->hosts[i].name;
 		}
 	}
 	return first;
@@ -110,6 +153,7 @@ static int block_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
 		return -1;
 	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -140,12 +184,14 @@ static void start_pass(struct daemon *d, int sfd, const sigset_t *set)
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
+		signal(SIGUSR1, SIG_DFL);
 		sigprocmask(SIG_UNBLOCK, set, NULL);
 		if (mc_http_global_init(&e) < 0) {
 			mc_error("run: %s", e.msg);
 			mc_config_free(d->cfg);
 			exit(1);
 		}
+		free(d->seen);
 		failed = mc_issue_run(d->cfg, NULL, 0, MC_ISSUE_DUE_ONLY, d->jobs);
 		mc_http_global_cleanup();
 		mc_config_free(d->cfg);
@@ -217,6 +263,8 @@ static void reload(struct daemon *d)
 	}
 	mc_config_free(d->cfg);
 	d->cfg = cfg;
+	free(d->seen);
+	d->seen = mc_calloc(cfg->nhosts ? cfg->nhosts : 1, sizeof *d->seen);
 	d->pass_now = 1;
 	mc_info("run: configuration %s read again: %zu host(s)", d->config_file, cfg->nhosts);
 }
@@ -241,7 +289,13 @@ static int loop(struct daemon *d)
 		char t[MC_TIMEFMT_LEN];
 
 		if (!d->pass) {
-			due = next_due(d, now, &which);
+			struct timespec t0, t1;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			due = next_due(d, &which);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			mc_debug("run: %zu host(s) scheduled in %.1f ms", d->cfg->nhosts,
+				 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 			/* a host still due right after a pass (one that cannot be attempted as
 			 * configured, say) is not tried in a tight loop: the gap doubles */
 			if (d->pass_ended)
@@ -287,6 +341,10 @@ static int loop(struct daemon *d)
 				break;
 			case SIGCHLD:
 				reap_pass(d, 0);
+				break;
+			case SIGUSR1:
+				/* look at the store again now (after an issue or retry by hand) */
+				mc_debug("run: SIGUSR1: scheduling again");
 				break;
 			}
 		}
@@ -384,7 +442,9 @@ int mc_daemon_main(const char *config_file, int argc, char **argv, int verbose)
 		}
 	}
 	mc_info("run: started with %s: %zu host(s)", config_file, d.cfg->nhosts);
+	d.seen = mc_calloc(d.cfg->nhosts ? d.cfg->nhosts : 1, sizeof *d.seen);
 	rc = loop(&d);
+	free(d.seen);
 	mc_config_free(d.cfg);
 	return rc;
 }
