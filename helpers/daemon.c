@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -64,6 +65,7 @@ struct daemon {
 	const char *config_file;
 	mc_config *cfg;
 	struct seen *seen; /* one per configured host, reset with the configuration */
+	size_t reread;     /* states read again in this scheduling pass */
 	int jobs;
 	pid_t pass;          /* the running pass, or 0 */
 	time_t pass_started; /* when the last pass started */
@@ -118,6 +120,7 @@ static time_t host_due(struct daemon *d, size_t i)
 		mc_state_init(&st);
 	c->due = mc_daemon_host_due(d->cfg, h, &st, 1);
 	mc_state_free(&st);
+	d->reread++;
 	c->valid = have;
 	if (have) {
 		c->dev = sb.st_dev;
@@ -135,6 +138,7 @@ static time_t next_due(struct daemon *d, const char **which)
 	size_t i;
 
 	*which = NULL;
+	d->reread = 0;
 	for (i = 0; i < d->cfg->nhosts; i++) {
 		time_t t = host_due(d, i);
 
@@ -294,8 +298,12 @@ static int loop(struct daemon *d)
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			due = next_due(d, &which);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			mc_debug("run: %zu host(s) scheduled in %.1f ms", d->cfg->nhosts,
-				 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+			mc_debug("run: %zu host(s) scheduled in %.1f ms (%zu state(s) read)", d->cfg->nhosts,
+				 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+				 d->reread);
+			/* many states read and freed: give the memory back while it sleeps */
+			if (d->reread > 100)
+				malloc_trim(0);
 			/* a host still due right after a pass (one that cannot be attempted as
 			 * configured, say) is not tried in a tight loop: the gap doubles */
 			if (d->pass_ended)
