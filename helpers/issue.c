@@ -143,6 +143,18 @@ int mc_issue_cert_current(const mc_state *st, time_t now)
 	return st->has_cert && now < st->cert_expiration_time && now < st->renewal_time;
 }
 
+time_t mc_issue_due_time(const mc_config *cfg, const mc_host *h, const mc_state *st, time_t now)
+{
+	time_t t;
+
+	if (!st->has_cert || !mc_store_has_cert(cfg->store, h->dir) || !names_match(st, h))
+		return now;
+	t = st->renewal_time;
+	if (!t || (st->cert_expiration_time && st->cert_expiration_time < t))
+		t = st->cert_expiration_time;
+	return t ? t : now;
+}
+
 /* 1 when the host should be left alone now, with the reason logged */
 static int skip_host(struct pool *p, const mc_host *h, const mc_state *st, time_t now)
 {
@@ -535,18 +547,28 @@ static void forget_stale_error(struct pool *p, const mc_host *h, mc_state *st, t
 		mc_error("%s: %s", h->name, e.msg);
 }
 
-/* is it time to ask the CA when H's certificate should be renewed? */
-static int ari_due(const struct pool *p, const mc_host *h, const mc_state *st, time_t now)
+time_t mc_issue_ari_check_time(const mc_config *cfg, const mc_host *h, const mc_state *st)
 {
-	if (h->source != MC_SRC_ACME || (p->flags & (MC_ISSUE_SELFSIGNED | MC_ISSUE_FORCE)))
+	if (h->source != MC_SRC_ACME)
 		return 0;
 	if (!st->has_cert || strcmp(st->source, "acme") != 0 || !mc_ari_cert_id_valid(st->ari_cert_id))
 		return 0;
 	/* only the directory that issued it knows the certificate */
-	if (!st->directory_url || strcmp(st->directory_url, p->cfg->acme_directory) != 0)
+	if (!st->directory_url || strcmp(st->directory_url, cfg->acme_directory) != 0)
 		return 0;
+	return st->ari_next_check_time ? st->ari_next_check_time : 1;
+}
+
+/* is it time to ask the CA when H's certificate should be renewed? */
+static int ari_due(const struct pool *p, const mc_host *h, const mc_state *st, time_t now)
+{
+	time_t t;
+
+	if (p->flags & (MC_ISSUE_SELFSIGNED | MC_ISSUE_FORCE))
+		return 0;
+	t = mc_issue_ari_check_time(p->cfg, h, st);
 	/* a certificate due anyway needs no advice */
-	return now >= st->ari_next_check_time && mc_issue_cert_current(st, now);
+	return t && now >= t && mc_issue_cert_current(st, now);
 }
 
 /* ARI_OK's fields into INFO and NEXT; -1 when the network process sent nonsense */

@@ -34,6 +34,19 @@ int mc_issue_error_stale(const mc_config *cfg, const mc_host *h, const mc_state 
 /* 1 when ST's certificate is installed, valid at NOW and not yet due for renewal */
 int mc_issue_cert_current(const mc_state *st, time_t now);
 
+/*
+ * When H's certificate in ST is due for renewal, not counting any backoff: NOW
+ * when there is none, it lacks a name the configuration asks for, or its files
+ * are missing.
+ */
+time_t mc_issue_due_time(const mc_config *cfg, const mc_host *h, const mc_state *st, time_t now);
+
+/*
+ * When a pass should ask the CA for H's renewal information (RFC 9773): 0 when
+ * it cannot be asked for this certificate (no certID, another CA).
+ */
+time_t mc_issue_ari_check_time(const mc_config *cfg, const mc_host *h, const mc_state *st);
+
 /* fill host, names and source of ST from the configuration where unset */
 void mc_issue_state_defaults(mc_state *st, const mc_host *h);
 const char *mc_source_name(mc_source s);

@@ -9,6 +9,7 @@ helpers_libhelper_a_SOURCES = \
 	helpers/chain.c helpers/chain.h \
 	helpers/challenge.c helpers/challenge.h \
 	helpers/csr.c helpers/csr.h \
+	helpers/daemon.c helpers/daemon.h \
 	helpers/dns01.c helpers/dns01.h \
 	helpers/dnscheck.c helpers/dnscheck.h \
 	helpers/http.c helpers/http.h \

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "csr.h"
+#include "daemon.h"
 #include "http.h"
 #include "import.h"
 #include "issue.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 		"  issue [--force] [-j N] [HOST...]  obtain certificates now\n"
 		"  renew [-j N] [HOST...]            renew the hosts that are due (for cron)\n"
 		"  retry HOST...                     clear the backoff and try again now\n"
+		"  run [-f] [-j N]                   the renewal daemon (-f: foreground, log to stderr)\n"
 		"  status [--json] [--only-errors] [HOST...]\n"
 		"  self-signed HOST                  install a self-signed certificate\n"
 		"  import HOST FILE... [--password-file F] [--fetch-intermediates]\n"
@@ -303,6 +305,8 @@ int main(int argc, char **argv)
 		return cmd_issue_like(argc, argv, MC_ISSUE_RETRY, 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc, argv);
+	if (strcmp(cmd, "run") == 0)
+		return mc_daemon_main(config_file, argc, argv, verbose);
 	if (strcmp(cmd, "self-signed") == 0)
 		return cmd_self_signed(argc, argv);
 	if (strcmp(cmd, "import") == 0)

@@ -3,6 +3,7 @@
 # $(systemdsystemunitdir) (configure --with-systemdsystemunitdir=DIR; default from
 # pkg-config systemd; "no" builds them without installing them).
 SYSTEMD_UNITS = \
+	packaging/systemd/mailcert.service \
 	packaging/systemd/mailcert-milter.service \
 	packaging/systemd/mailcert-renew.service \
 	packaging/systemd/mailcert-renew.timer
@@ -29,4 +30,6 @@ packaging/systemd/mailcert-milter.service: $(srcdir)/packaging/systemd/mailcert-
 packaging/systemd/mailcert-renew.service: $(srcdir)/packaging/systemd/mailcert-renew.service.in Makefile
 	$(systemd_unit_subst)
 packaging/systemd/mailcert-renew.timer: $(srcdir)/packaging/systemd/mailcert-renew.timer.in Makefile
+	$(systemd_unit_subst)
+packaging/systemd/mailcert.service: $(srcdir)/packaging/systemd/mailcert.service.in Makefile
 	$(systemd_unit_subst)

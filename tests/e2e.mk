@@ -50,3 +50,6 @@ EXTRA_DIST += tests/e2e/import-lib.sh
 # the RFC 2136 dns-01 hook against a throwaway BIND 9 (and Pebble resolving with it)
 E2E_TESTS += tests/e2e/rfc2136.sh
 EXTRA_DIST += tests/e2e/rfc2136-lib.sh
+
+# mailcert run: the renewal daemon, on the real clock against short-lived certificates
+E2E_TESTS += tests/e2e/run-daemon.sh tests/e2e/run-kill.sh

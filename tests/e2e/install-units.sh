@@ -23,7 +23,7 @@ if [ -z "$unitdir" ] || [ "$unitdir" = no ]; then
     finish
 fi
 log "units go to $unitdir"
-for u in mailcert-milter.service mailcert-renew.service mailcert-renew.timer; do
+for u in mailcert.service mailcert-milter.service mailcert-renew.service mailcert-renew.timer; do
     [ -f "$D$unitdir/$u" ] && pass "$u installed in $unitdir" || fail "no $D$unitdir/$u: $(find "$D" -type f)"
 done
 
@@ -46,6 +46,13 @@ check_exec() {
 }
 check_exec mailcert-milter.service mailcert-milter
 check_exec mailcert-renew.service mailcert
+check_exec mailcert.service mailcert
+grep -q 'run -f$' "$D$unitdir/mailcert.service" && pass "daemon: runs mailcert run -f" || fail "daemon: $(grep ExecStart "$D$unitdir/mailcert.service")"
+store=$(sed -n 's/^ReadWritePaths=\(\/.*lib\/mailcert\)$/\1/p' "$D$unitdir/mailcert.service")
+case $store in
+    /*/lib/mailcert) pass "daemon: the store is writable ($store)" ;;
+    *) fail "daemon: ReadWritePaths: $(grep ReadWritePaths "$D$unitdir/mailcert.service")" ;;
+esac
 
 # the sandboxing and the socket survived the substitution
 grep -qx 'UMask=0027' "$D$unitdir/mailcert-renew.service" && pass "renew: UMask kept" || fail "renew: no UMask=0027"
@@ -62,11 +69,11 @@ if grep -n '@[a-z_]*@' "$D$unitdir"/mailcert-*; then fail "a template variable w
 # systemd accepts them (the program paths and man pages as seen through DESTDIR)
 if command -v systemd-analyze >/dev/null; then
     mkdir -p "$W/verify"
-    for u in mailcert-milter.service mailcert-renew.service mailcert-renew.timer; do
+    for u in mailcert.service mailcert-milter.service mailcert-renew.service mailcert-renew.timer; do
         sed "s|^ExecStart=/|ExecStart=$D/|" "$D$unitdir/$u" >"$W/verify/$u"
     done
     mandir=$(dirname "$(find "$D" -name mailcert.8 | head -1)")
-    if (cd "$W/verify" && MANPATH=${mandir%/man8} systemd-analyze verify ./mailcert-milter.service \
+    if (cd "$W/verify" && MANPATH=${mandir%/man8} systemd-analyze verify ./mailcert.service ./mailcert-milter.service \
         ./mailcert-renew.service ./mailcert-renew.timer) >"$W/verify.log" 2>&1; then
         pass "systemd-analyze verify accepts the units"
     else
