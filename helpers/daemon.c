@@ -48,6 +48,10 @@
 #define MAX_SLEEP 3600
 /* shortest time between the starts of two passes (a reload starts one at once) */
 #define MIN_PASS_GAP 60
+/* a pass at least this often even when no host is due: what needs a person
+ * (a set the milter refused, a listener serving the wrong certificate, an
+ * expiry coming) is mailed by passes */
+#define PASS_EVERY (6 * 3600)
 /* a pass asked to stop is killed after this long */
 #define STOP_GRACE 30
 
@@ -297,6 +301,10 @@ static int loop(struct daemon *d)
 
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			due = next_due(d, &which);
+			if (!due || d->pass_started + PASS_EVERY < due) {
+				due = d->pass_started + PASS_EVERY;
+				which = "the periodic pass";
+			}
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			mc_debug("run: %zu host(s) scheduled in %.1f ms (%zu state(s) read)", d->cfg->nhosts,
 				 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
