@@ -140,6 +140,9 @@ int mc_issue_error_stale(const mc_config *cfg, const mc_host *h, const mc_state 
 
 int mc_issue_cert_current(const mc_state *st, time_t now)
 {
+	/* a stand-in is never what the host should keep */
+	if (strcmp(st->source, MC_SOURCE_FALLBACK) == 0)
+		return 0;
 	return st->has_cert && now < st->cert_expiration_time && now < st->renewal_time;
 }
 
@@ -147,7 +150,8 @@ time_t mc_issue_due_time(const mc_config *cfg, const mc_host *h, const mc_state 
 {
 	time_t t;
 
-	if (!st->has_cert || !mc_store_has_cert(cfg->store, h->dir) || !names_match(st, h))
+	if (!st->has_cert || !mc_store_has_cert(cfg->store, h->dir) || !names_match(st, h) ||
+	    strcmp(st->source, MC_SOURCE_FALLBACK) == 0)
 		return now;
 	t = st->renewal_time;
 	if (!t || (st->cert_expiration_time && st->cert_expiration_time < t))
@@ -462,7 +466,12 @@ static const char *replaces_for(const struct pool *p, const mc_state *st)
 	return st->ari_cert_id;
 }
 
-static int obtain(struct slot *s, const mc_host *h, mc_state *st, long *retry_after, mc_err *e)
+/*
+ * Obtain and install a set for H: from the CA, or self-signed (a self-signed
+ * host, `mailcert self-signed`, or FALLBACK: the stand-in for a host that has
+ * no certificate from the CA yet).
+ */
+static int obtain(struct slot *s, const mc_host *h, mc_state *st, int fallback, long *retry_after, mc_err *e)
 {
 	struct pool *p = s->p;
 	STACK_OF(X509) *chain = NULL;
@@ -472,7 +481,7 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, long *retry_af
 	mc_msg m;
 	int rc;
 
-	int selfsigned = h->source == MC_SRC_SELFSIGNED || (p->flags & MC_ISSUE_SELFSIGNED);
+	int selfsigned = fallback || h->source == MC_SRC_SELFSIGNED || (p->flags & MC_ISSUE_SELFSIGNED);
 
 	if (!selfsigned && !p->acme_ok)
 		return mc_err_set(e, "%s", p->no_acme ? p->no_acme : "no connection to the CA");
@@ -481,7 +490,7 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, long *retry_af
 	if (keygen(s, h, selfsigned, &key, &m, e) < 0)
 		return -1;
 	if (selfsigned) {
-		source = "self-signed";
+		source = fallback ? MC_SOURCE_FALLBACK : "self-signed";
 		rc = mc_pem_read_certs(m.f[1], m.len[1], &chain, e);
 	} else {
 		rc = net_issue(s, h, m.f[1], replaces_for(p, st), &chain, &cert_url, retry_after, e);
@@ -660,6 +669,35 @@ static void ari_check(struct slot *s, const mc_host *h, mc_state *st, time_t now
 		mc_error("%s: recording the renewal information: %s", h->name, e.msg);
 }
 
+/*
+ * A host that has no certificate from the CA and whose order failed gets a
+ * self-signed stand-in, so that its listeners can start; it is never
+ * "current" (mc_issue_cert_current), so the host is tried again on its
+ * backoff and the CA's certificate replaces it as soon as one is issued. A
+ * stand-in is made again only when the one installed is due. The failure is
+ * recorded after this, on the state it leaves.
+ */
+static void fallback(struct slot *s, const mc_host *h, mc_state *st, int had, const char *prev_source)
+{
+	struct pool *p = s->p;
+	long ignored;
+	mc_err e;
+
+	if (h->source != MC_SRC_ACME || (p->flags & MC_ISSUE_SELFSIGNED))
+		return;
+	if (had && (strcmp(prev_source, MC_SOURCE_FALLBACK) != 0 || mc_now() < st->renewal_time))
+		return;
+	if (obtain(s, h, st, 1, &ignored, &e) < 0) {
+		mc_error("%s: no self-signed stand-in either: %s", h->name, e.msg);
+		mc_state_free(st);
+		if (mc_store_state_load(p->cfg->store, h->dir, st, NULL) < 0)
+			mc_state_init(st);
+		return;
+	}
+	mc_warn("%s: a self-signed certificate stands in (source %s) until the CA issues one, so that "
+		"listeners can start; clients that check certificates will refuse it", h->name, MC_SOURCE_FALLBACK);
+}
+
 static void run_job(struct slot *s, struct job *j)
 {
 	struct pool *p = s->p;
@@ -700,7 +738,7 @@ static void run_job(struct slot *s, struct job *j)
 		int had = st.has_cert && mc_store_has_cert(p->cfg->store, h->dir);
 
 		snprintf(prev_source, sizeof prev_source, "%s", st.source);
-		rc = obtain(s, h, &st, &retry_after, &e);
+		rc = obtain(s, h, &st, 0, &retry_after, &e);
 		if (rc == 0) {
 			char t[MC_TIMEFMT_LEN];
 			mc_notify_installed(p->notify, h, had ? prev_source : NULL, &st);
@@ -716,6 +754,7 @@ static void run_job(struct slot *s, struct job *j)
 			mc_state_free(&st);
 			if (mc_store_state_load(p->cfg->store, h->dir, &st, NULL) < 0)
 				mc_state_init(&st);
+			fallback(s, h, &st, had, prev_source);
 			record_failure(p, s, h, &st, e.msg, retry_after);
 			j->failed = 1;
 		}

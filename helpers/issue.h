@@ -21,6 +21,9 @@
 #define MC_ISSUE_SELFSIGNED 0x4 /* self-signed certificates, whatever the source */
 #define MC_ISSUE_RETRY 0x8      /* retry: a host in error is tried again now */
 
+/* the source of a self-signed stand-in for a host the CA has not issued for yet */
+#define MC_SOURCE_FALLBACK "self-signed-fallback"
+
 /* run for HOSTS (NULL: every configured host); returns the number that failed */
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs);
 

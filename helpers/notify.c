@@ -593,7 +593,10 @@ static void ev_failure(mc_notify *n, struct nhost *nh, const mc_state *st, json_
 	json_object_set_new(mem, "failing_since", json_integer((json_int_t)since));
 	mailed = (time_t)mem_int(mem, "failure_mailed");
 	reported = (time_t)mem_int(mem, "failure_reported");
-	if (st->has_cert && now - since < FAILURE_GRACE_S)
+	/* a self-signed stand-in is no certificate a client accepts */
+	int real = st->has_cert && strcmp(st->source, MC_SOURCE_FALLBACK) != 0;
+
+	if (real && now - since < FAILURE_GRACE_S)
 		return; /* a host with a certificate: one bad hour first */
 	if (st->last_failure_time <= reported)
 		return; /* this failure was mailed */
@@ -606,12 +609,15 @@ static void ev_failure(mc_notify *n, struct nhost *nh, const mc_state *st, json_
 	msg = clean(st->last_failure_error_message);
 	dur = duration(now - since);
 	names = names_line(h);
-	stands = st->has_cert ? mc_asprintf("The current certificate stays in use until it is replaced; it "
-					    "expires at %s.", t_exp)
-			      : mc_strdup("There is no certificate for it yet: the mail servers cannot offer TLS "
-					  "with a certificate for these names.");
+	stands = real ? mc_asprintf("The current certificate stays in use until it is replaced; it "
+				    "expires at %s.", t_exp)
+		 : st->has_cert ? mc_strdup("There is no certificate from the CA for it yet: a self-signed one "
+					    "stands in, so the mail servers start, but clients that check "
+					    "certificates refuse it.")
+		 : mc_strdup("There is no certificate for it yet: the mail servers cannot offer TLS "
+			     "with a certificate for these names.");
 	add_event(n, nh, EV_FAILURE,
-		  mc_asprintf(st->has_cert ? "renewing the certificate fails" : "no certificate: obtaining one fails"),
+		  mc_asprintf(real ? "renewing the certificate fails" : "no certificate: obtaining one fails"),
 		  mc_asprintf("mailcert cannot obtain a certificate for %s (names: %s).\n\n"
 			      "  failing since: %s (%s, %d attempt%s)\n  last attempt:  %s\n"
 			      "  next attempt:  %s\n  error:         %s\n\n%s\n\n"

@@ -35,7 +35,8 @@ E2E_TESTS = \
 	tests/e2e/privsep.sh \
 	tests/e2e/privsep-kill.sh \
 	tests/e2e/notify.sh \
-	tests/e2e/selfcheck.sh
+	tests/e2e/selfcheck.sh \
+	tests/e2e/fallback.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
