@@ -36,6 +36,9 @@
 struct job {
 	mc_host *host;
 	int failed;
+	/* the staging pass: the host's configuration digest under the production
+	 * directory (what a failure is recorded under), taken before the swap */
+	char digest[MC_CONFDIGEST_LEN];
 };
 
 struct pool {
@@ -157,6 +160,19 @@ time_t mc_issue_due_time(const mc_config *cfg, const mc_host *h, const mc_state 
 	if (!t || (st->cert_expiration_time && st->cert_expiration_time < t))
 		t = st->cert_expiration_time;
 	return t ? t : now;
+}
+
+/*
+ * test_on_staging: H has not yet had a certificate from the staging CA (nor
+ * one from the production CA), so no production order may be placed for it.
+ */
+static int staging_pending(const mc_config *cfg, const mc_host *h, const mc_state *st)
+{
+	if (!cfg->acme_test_on_staging || h->source != MC_SRC_ACME)
+		return 0;
+	if (st->staging_passed_time)
+		return 0;
+	return !(st->has_cert && strcmp(st->source, "acme") == 0);
 }
 
 /* 1 when the host should be left alone now, with the reason logged */
@@ -496,7 +512,14 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, int fallback, 
 		rc = net_issue(s, h, m.f[1], replaces_for(p, st), &chain, &cert_url, retry_after, e);
 	}
 	mc_msg_cleanse(&m);
-	if (rc == 0) {
+	if (rc == 0 && !selfsigned && (p->flags & MC_ISSUE_STAGING)) {
+		/* the staging CA issued: checked as a set would be, then thrown away */
+		rc = mc_certset_check(key, chain, h->names, h->nnames, mc_now(), e);
+		if (rc == 0) {
+			st->staging_passed_time = mc_now();
+			rc = mc_store_state_save(p->cfg->store, h->dir, st, e);
+		}
+	} else if (rc == 0) {
 		state_from_chain(st, h, chain, source, cert_url, selfsigned ? NULL : p->ps.account_url,
 				 p->cfg->acme_directory, mc_now());
 		rc = mc_store_install(p->cfg->store, h->dir, key, chain, h->names, h->nnames, st, e);
@@ -524,6 +547,10 @@ static void record_failure(struct pool *p, struct slot *s, const mc_host *h, mc_
 		st->next_retry_time = s->budget_until;
 	mc_state_set_error(st, msg);
 	mc_config_host_digest(p->cfg, h, st->failure_config);
+	if (p->flags & MC_ISSUE_STAGING)
+		for (i = 0; i < p->njobs; i++)
+			if (p->jobs[i].host == h)
+				snprintf(st->failure_config, sizeof st->failure_config, "%s", p->jobs[i].digest);
 	/* the installed certificate is untouched; only its state.json changes */
 	if (mc_store_state_save(p->cfg->store, h->dir, st, &e) < 0)
 		mc_error("%s: recording the failure: %s", h->name, e.msg);
@@ -573,7 +600,7 @@ static int ari_due(const struct pool *p, const mc_host *h, const mc_state *st, t
 {
 	time_t t;
 
-	if (p->flags & (MC_ISSUE_SELFSIGNED | MC_ISSUE_FORCE))
+	if (p->flags & (MC_ISSUE_SELFSIGNED | MC_ISSUE_FORCE | MC_ISSUE_STAGING))
 		return 0;
 	t = mc_issue_ari_check_time(p->cfg, h, st);
 	/* a certificate due anyway needs no advice */
@@ -725,8 +752,12 @@ static void run_job(struct slot *s, struct job *j)
 			st.ari_renewal_time ? "the window known before holds" : "the lifetime rule holds");
 	if (h->source == MC_SRC_MANUAL && !(p->flags & MC_ISSUE_SELFSIGNED)) {
 		mc_debug("%s: source is manual; nothing to obtain", h->name);
-	} else if (skip_host(p, h, &st, mc_now())) {
+	} else if (!(p->flags & MC_ISSUE_STAGING) && skip_host(p, h, &st, mc_now())) {
 		;
+	} else if (!(p->flags & (MC_ISSUE_STAGING | MC_ISSUE_SELFSIGNED)) && staging_pending(p->cfg, h, &st)) {
+		/* its staging order failed in this run (the failure is recorded) or was not placed */
+		mc_info("%s: not ordered from the production CA: the staging CA (%s) has not issued for it yet",
+			h->name, p->cfg->acme_staging_directory);
 	} else if (cannot_attempt(p, h)) {
 		/* not attempted: its state says what it said before */
 		mc_error("%s: not attempted: a helper process of this run is gone", h->name);
@@ -739,7 +770,10 @@ static void run_job(struct slot *s, struct job *j)
 
 		snprintf(prev_source, sizeof prev_source, "%s", st.source);
 		rc = obtain(s, h, &st, 0, &retry_after, &e);
-		if (rc == 0) {
+		if (rc == 0 && (p->flags & MC_ISSUE_STAGING)) {
+			mc_info("%s: the staging CA issued a certificate (checked, not installed): the production CA is "
+				"asked next", h->name);
+		} else if (rc == 0) {
 			char t[MC_TIMEFMT_LEN];
 			mc_notify_installed(p->notify, h, had ? prev_source : NULL, &st);
 			mc_time_format(st.cert_expiration_time, t);
@@ -749,6 +783,12 @@ static void run_job(struct slot *s, struct job *j)
 			    h->source == MC_SRC_ACME && st.ari_cert_id[0])
 				ari_check(s, h, &st, mc_now());
 		} else {
+			if (p->flags & MC_ISSUE_STAGING) {
+				mc_err staged;
+
+				mc_err_set(&staged, "staging CA %s: %s", p->cfg->acme_directory, e.msg);
+				e = staged;
+			}
 			mc_error("%s: %s", h->name, e.msg);
 			/* ST may describe the refused set: start again from what is published */
 			mc_state_free(&st);
@@ -790,6 +830,8 @@ static int needs_acme(struct pool *p)
 	size_t i;
 	time_t now = mc_now();
 
+	if (p->flags & MC_ISSUE_STAGING)
+		return p->njobs > 0;
 	for (i = 0; i < p->njobs; i++) {
 		const mc_host *h = p->jobs[i].host;
 		mc_state st;
@@ -799,7 +841,7 @@ static int needs_acme(struct pool *p)
 			continue;
 		if (mc_store_state_load(p->cfg->store, h->dir, &st, NULL) < 0)
 			return 1;
-		skip = skip_host(p, h, &st, now) && !ari_due(p, h, &st, now);
+		skip = (skip_host(p, h, &st, now) && !ari_due(p, h, &st, now)) || staging_pending(p->cfg, h, &st);
 		if (!skip) {
 			mc_state_free(&st);
 			return 1;
@@ -976,12 +1018,112 @@ static int run_workers(struct pool *p, int nthreads)
 	return failed;
 }
 
+/* one pass over P's jobs: the responders, the three processes, the workers */
+static int issue_pass(struct pool *p, int jobs)
+{
+	mc_config *cfg = p->cfg;
+	int with_net = 0, nthreads, failed = 0;
+	unsigned long reqs = 0, conns = 0;
+	mc_err e, why_no_acme;
+
+	if (!(p->flags & MC_ISSUE_SELFSIGNED) && needs_acme(p)) {
+		if (start_responders(p, &why_no_acme) < 0)
+			p->no_acme = why_no_acme.msg; /* every ACME host fails with this; the others proceed */
+		else
+			with_net = 1;
+	}
+	nthreads = jobs < 1 ? 1 : jobs;
+	if ((size_t)nthreads > p->njobs)
+		nthreads = (int)p->njobs;
+	if (nthreads > 0 && mc_privsep_start(cfg, (size_t)nthreads, with_net, &p->ps, &e) < 0) {
+		mc_error("%s", e.msg);
+		failed += (int)p->njobs;
+		nthreads = 0;
+	} else if (with_net) {
+		int rc = mc_privsep_net_ready(&p->ps, cfg, &why_no_acme);
+
+		if (rc == 0)
+			p->acme_ok = 1;
+		else
+			p->no_acme = why_no_acme.msg;
+		if (rc == -2) { /* it died: that says nothing about the hosts */
+			mc_error("%s", why_no_acme.msg);
+			p->gone = GONE_NET;
+		}
+	}
+	if (nthreads > 0) {
+		failed += run_workers(p, nthreads);
+		if (mc_privsep_stop(&p->ps, &reqs, &conns, &e) < 0) {
+			mc_error("%s", e.msg);
+			if (failed == 0)
+				failed = 1;
+		}
+	}
+	if (p->acme_ok)
+		mc_info("%s%zu host(s) processed, %d failed; %lu requests to the CA over %lu connection(s)",
+			(p->flags & MC_ISSUE_STAGING) ? "staging CA: " : "", p->njobs, failed, reqs, conns);
+	mc_http01_stop(p->chal.http01);
+	mc_tlsalpn_stop(p->chal.tlsalpn);
+	p->chal.http01 = NULL;
+	p->chal.tlsalpn = NULL;
+	p->no_acme = NULL;
+	return failed;
+}
+
+/*
+ * test_on_staging: the hosts of P that the production CA has never issued for
+ * are ordered from the staging CA first, in a pass of their own with the
+ * staging directory (and its own account); only those the staging CA issued
+ * for go on to the production pass.
+ */
+static int staging_pass(struct pool *p, int jobs)
+{
+	mc_config *cfg = p->cfg;
+	char *production = cfg->acme_directory;
+	time_t now = mc_now();
+	struct pool sp;
+	size_t i;
+	int failed;
+
+	memset(&sp, 0, sizeof sp);
+	sp.cfg = cfg;
+	sp.chal.cfg = cfg;
+	sp.flags = p->flags | MC_ISSUE_STAGING;
+	sp.notify = p->notify;
+	sp.jobs = mc_calloc(p->njobs + 1, sizeof *sp.jobs);
+	for (i = 0; i < p->njobs; i++) {
+		mc_host *h = p->jobs[i].host;
+		mc_state st;
+
+		if (mc_store_state_load(cfg->store, h->dir, &st, NULL) < 0)
+			mc_state_init(&st);
+		if (staging_pending(cfg, h, &st) && !skip_host(p, h, &st, now)) {
+			sp.jobs[sp.njobs].host = h;
+			mc_config_host_digest(cfg, h, sp.jobs[sp.njobs].digest);
+			sp.njobs++;
+		}
+		mc_state_free(&st);
+	}
+	if (sp.njobs == 0) {
+		free(sp.jobs);
+		return 0;
+	}
+	mc_info("%zu host(s) the production CA has not issued for yet: ordered from the staging CA %s first",
+		sp.njobs, cfg->acme_staging_directory);
+	pthread_mutex_init(&sp.lock, NULL);
+	cfg->acme_directory = cfg->acme_staging_directory;
+	failed = issue_pass(&sp, jobs);
+	cfg->acme_directory = production;
+	pthread_mutex_destroy(&sp.lock);
+	free(sp.jobs);
+	return failed;
+}
+
 int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int jobs)
 {
-	int runlock = -1, with_net = 0, nthreads, failed = 0, i;
-	unsigned long reqs = 0, conns = 0;
+	int runlock = -1, failed = 0, i;
 	struct pool p;
-	mc_err e, why_no_acme;
+	mc_err e;
 
 	memset(&p, 0, sizeof p);
 	p.cfg = cfg;
@@ -1007,44 +1149,9 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 		for (k = 0; k < p.njobs; k++)
 			mc_notify_host(p.notify, p.jobs[k].host);
 	}
-	if (!(flags & MC_ISSUE_SELFSIGNED) && needs_acme(&p)) {
-		if (start_responders(&p, &why_no_acme) < 0)
-			p.no_acme = why_no_acme.msg; /* every ACME host fails with this; the others proceed */
-		else
-			with_net = 1;
-	}
-	nthreads = jobs < 1 ? 1 : jobs;
-	if ((size_t)nthreads > p.njobs)
-		nthreads = (int)p.njobs;
-	if (nthreads > 0 && mc_privsep_start(cfg, (size_t)nthreads, with_net, &p.ps, &e) < 0) {
-		mc_error("%s", e.msg);
-		failed += (int)p.njobs;
-		nthreads = 0;
-	} else if (with_net) {
-		int rc = mc_privsep_net_ready(&p.ps, cfg, &why_no_acme);
-
-		if (rc == 0)
-			p.acme_ok = 1;
-		else
-			p.no_acme = why_no_acme.msg;
-		if (rc == -2) { /* it died: that says nothing about the hosts */
-			mc_error("%s", why_no_acme.msg);
-			p.gone = GONE_NET;
-		}
-	}
-	if (nthreads > 0) {
-		failed += run_workers(&p, nthreads);
-		if (mc_privsep_stop(&p.ps, &reqs, &conns, &e) < 0) {
-			mc_error("%s", e.msg);
-			if (failed == 0)
-				failed = 1;
-		}
-	}
-	if (p.acme_ok)
-		mc_info("%zu host(s) processed, %d failed; %lu requests to the CA over %lu connection(s)",
-			p.njobs, failed, reqs, conns);
-	mc_http01_stop(p.chal.http01);
-	mc_tlsalpn_stop(p.chal.tlsalpn);
+	if (cfg->acme_test_on_staging && !(flags & MC_ISSUE_SELFSIGNED))
+		failed += staging_pass(&p, jobs);
+	failed += issue_pass(&p, jobs);
 	/* still under the run lock: one writer of what was mailed */
 	mc_notify_end(p.notify);
 	mc_store_unlock(runlock);

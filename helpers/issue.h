@@ -20,6 +20,7 @@
 #define MC_ISSUE_DUE_ONLY 0x2 /* renew: only hosts due or whose retry time came */
 #define MC_ISSUE_SELFSIGNED 0x4 /* self-signed certificates, whatever the source */
 #define MC_ISSUE_RETRY 0x8      /* retry: a host in error is tried again now */
+#define MC_ISSUE_STAGING 0x10   /* (inside mc_issue_run) the staging pass of test_on_staging */
 
 /* the source of a self-signed stand-in for a host the CA has not issued for yet */
 #define MC_SOURCE_FALLBACK "self-signed-fallback"

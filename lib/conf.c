@@ -29,6 +29,7 @@ static cfg_t *conf_root;
 static int title_line(const char *file, const char *title, int endline);
 static void host_where(cfg_t *sec, char *out, size_t outlen);
 static char default_host_where[512];
+static char staging_where[512]; /* where test_on_staging was set true */
 static int acme_seen;
 
 static void conf_errfn(cfg_t *cfg, const char *fmt, va_list ap)
@@ -253,11 +254,33 @@ static int not_available(cfg_t *cfg, cfg_opt_t *opt, const char *what)
 	return -1;
 }
 
-static int v_no_staging(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+/* test_on_staging: only noted here; whether a staging CA is known is checked after parsing */
+static int p_staging(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	if (strcmp(value, "false") == 0 || strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+	if (strcmp(value, "false") == 0 || strcmp(value, "off") == 0 || strcmp(value, "no") == 0) {
+		*(cfg_bool_t *)result = cfg_false;
 		return 0;
-	return not_available(cfg, opt, "trying new hosts on the staging CA first");
+	}
+	if (strcmp(value, "true") == 0 || strcmp(value, "on") == 0 || strcmp(value, "yes") == 0) {
+		/* the acme section made before parsing carries no file name: the root has it */
+		if (cfg->filename)
+			snprintf(staging_where, sizeof staging_where, "%s:%d", cfg->filename, cfg->line);
+		else if (conf_root && conf_root->filename)
+			snprintf(staging_where, sizeof staging_where, "%s:%d", conf_root->filename,
+				 cfg->line ? cfg->line : conf_root->line);
+		*(cfg_bool_t *)result = cfg_true;
+		return 0;
+	}
+	cfg_error(cfg, "%s: \"%s\" is not true or false", opt->name, value);
+	return -1;
+}
+
+static int v_staging_directory(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	if (!*value || strcmp(value, "letsencrypt-staging") == 0 || strncmp(value, "https://", 8) == 0)
+		return 0;
+	cfg_error(cfg, "%s: \"%s\" is not an https:// URL or the alias letsencrypt-staging", opt->name, value);
+	return -1;
 }
 
 static int v_no_challenge_file(cfg_t *cfg, cfg_opt_t *opt, const char *value)
@@ -303,13 +326,7 @@ static int v_sendmail(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 	return v_abs_path_or_empty(cfg, opt, value);
 }
 
-static int p_no_staging(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	if (v_no_staging(cfg, opt, value) < 0)
-		return -1;
-	*(cfg_bool_t *)result = cfg_false;
-	return 0;
-}
+PARSECB(p_staging_directory, v_staging_directory)
 
 PARSECB(p_no_challenge_file, v_no_challenge_file)
 PARSECB(p_notify_to, v_notify_to)
@@ -361,7 +378,8 @@ static cfg_opt_t acme_opts[] = {
 	CFG_STR_CB("key_type", "ec256", CFGF_NONE, p_key_type),
 	CFG_STR("profile", "", CFGF_NONE),
 	CFG_STR("preferred_chain", "", CFGF_NONE),
-	CFG_BOOL_CB("test_on_staging", cfg_false, CFGF_NONE, p_no_staging),
+	CFG_BOOL_CB("test_on_staging", cfg_false, CFGF_NONE, p_staging),
+	CFG_STR_CB("staging_directory", "", CFGF_NONE, p_staging_directory),
 	CFG_STR("eab_kid", "", CFGF_NONE),
 	CFG_STR("eab_hmac_key", "", CFGF_NONE),
 	CFG_END()
@@ -710,6 +728,13 @@ static int cross_checks(mc_config *c, mc_err *e)
 {
 	size_t i;
 
+	if (c->acme_test_on_staging && (strcmp(c->acme_staging_directory, c->acme_directory) == 0 ||
+					strcmp(c->acme_directory, MC_DIRECTORY_LETSENCRYPT_STAGING) == 0))
+		return mc_err_set(e, "%s: test_on_staging: the directory is the staging CA itself; nothing to try first",
+				  staging_where);
+	if (c->acme_test_on_staging && !c->acme_staging_directory[0])
+		return mc_err_set(e, "%s: test_on_staging: no staging CA is known for %s; set acme.staging_directory",
+				  staging_where, c->acme_directory);
 	if (c->default_host[0] && !mc_config_find_host(c, c->default_host))
 		return mc_err_set(e, "%s: default_host \"%s\" is not a configured host",
 				  default_host_where, c->default_host);
@@ -747,6 +772,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	conf_failed = 0;
 	conf_root = cfg;
 	default_host_where[0] = '\0';
+	staging_where[0] = '\0';
 	cfg_set_error_function(cfg, conf_errfn);
 	cfg_set_validate_func(cfg, "host", v_host);
 	cfg_set_validate_func(cfg, "acme", v_acme);
@@ -792,6 +818,12 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	c->acme_profile = dupstr(sec, "profile");
 	c->acme_preferred_chain = dupstr(sec, "preferred_chain");
 	c->acme_test_on_staging = cfg_getbool(sec, "test_on_staging");
+	dir = cfg_getstr(sec, "staging_directory");
+	c->acme_staging_directory = mc_strdup(strcmp(dir, "letsencrypt-staging") == 0 ? MC_DIRECTORY_LETSENCRYPT_STAGING
+					      : *dir ? dir
+					      : strcmp(c->acme_directory, MC_DIRECTORY_LETSENCRYPT) == 0
+						      ? MC_DIRECTORY_LETSENCRYPT_STAGING
+						      : "");
 	c->acme_eab_kid = dupstr(sec, "eab_kid");
 	c->acme_eab_hmac_key = dupstr(sec, "eab_hmac_key");
 
@@ -858,6 +890,7 @@ void mc_config_free(mc_config *c)
 	free(c->default_host);
 	free(c->resolver);
 	free(c->acme_directory);
+	free(c->acme_staging_directory);
 	free(c->acme_email);
 	free(c->acme_ca_bundle);
 	free(c->acme_key_type);

@@ -44,6 +44,7 @@ typedef struct mc_config {
 	char *acme_profile;
 	char *acme_preferred_chain;
 	int acme_test_on_staging;
+	char *acme_staging_directory; /* resolved URL; "" when none is known */
 	char *acme_eab_kid;
 	char *acme_eab_hmac_key;
 

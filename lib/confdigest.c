@@ -67,6 +67,7 @@ void mc_config_host_digest(const mc_config *c, const mc_host *h, char out[MC_CON
 	put(md, "acme.profile", c->acme_profile);
 	put(md, "acme.preferred_chain", c->acme_preferred_chain);
 	put_long(md, "acme.test_on_staging", c->acme_test_on_staging);
+	put(md, "acme.staging_directory", c->acme_staging_directory);
 	put(md, "acme.eab_kid", c->acme_eab_kid);
 	/* the EAB key itself goes in only as part of this one-way digest */
 	put(md, "acme.eab_hmac_key", c->acme_eab_hmac_key);

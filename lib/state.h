@@ -44,6 +44,7 @@ typedef struct mc_state {
 	time_t ari_window_end;
 	time_t ari_renewal_time;      /* picked at random inside it, kept until it changes */
 	time_t ari_next_check_time;   /* when to ask the CA again */
+	time_t staging_passed_time;   /* test_on_staging: when the staging CA issued for it */
 	char *ari_explanation_url;
 	char *account_url;            /* the ACME account that ordered the certificate */
 	char *directory_url;          /* and its directory */

@@ -323,8 +323,13 @@ END_TEST
 START_TEST(err_not_available)
 {
 	/* keys of the interface this version cannot honour are refused where written */
-	main_fails("acme {\n  test_on_staging = true\n}\n", 2,
-		   "test_on_staging: trying new hosts on the staging CA first is not available");
+	/* test_on_staging needs a staging CA: known for letsencrypt, else staging_directory */
+	main_fails("acme {\n  directory = \"https://ca.example/dir\"\n  test_on_staging = true\n}\n", 3,
+		   "test_on_staging: no staging CA is known for https://ca.example/dir");
+	main_fails("acme {\n  directory = \"letsencrypt-staging\"\n  test_on_staging = true\n}\n", 3,
+		   "the directory is the staging CA itself");
+	main_fails("acme {\n  staging_directory = \"http://plain.example/dir\"\n}\n", 2,
+		   "is not an https:// URL");
 	main_fails("dns01 {\n  hook = \"/bin/true\"\n  challenge_file = \"/run/x\"\n}\n", 3,
 		   "challenge_file: handing dns-01 records over in a file (use dns01.hook) is not available");
 }
