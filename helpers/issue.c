@@ -264,6 +264,7 @@ static void state_from_chain(mc_state *st, const mc_host *h, STACK_OF(X509) *cha
 	mc_issue_set_renewal(st);
 	st->last_success_time = now;
 	st->failures = 0;
+	st->failing_since_time = 0;
 	st->next_retry_time = 0;
 	mc_state_set_error(st, NULL);
 	free(st->cert_url);
@@ -539,6 +540,8 @@ static void record_failure(struct pool *p, struct slot *s, const mc_host *h, mc_
 
 	mc_issue_state_defaults(st, h);
 	st->failures++;
+	if (st->failures == 1 || !st->failing_since_time)
+		st->failing_since_time = now;
 	st->last_failure_time = now;
 	st->next_retry_time = now + mc_retry_delay(st->failures, retry_after, (uint32_t)mc_random_u64());
 	for (i = 0; i < s->ninvalid; i++)

@@ -24,6 +24,25 @@ static int in_error(const mc_state *st)
 	return st->last_failure_error_message != NULL;
 }
 
+/*
+ * --only-errors: what needs a person now: a host with no certificate from its CA
+ * (none, or a self-signed stand-in) and at least one failure; one failing for more
+ * than an hour (a renewal that fails once and works on the retry a minute later
+ * does not); a set the plugin refused or that is not served.
+ */
+static int needs_person(const mc_state *st, int judged, time_t now)
+{
+	time_t since = st->failing_since_time ? st->failing_since_time : st->last_failure_time;
+
+	if (judged == MC_LOAD_ERROR)
+		return 1;
+	if (!in_error(st))
+		return 0;
+	if (!st->has_cert || strcmp(st->source, MC_SOURCE_FALLBACK) == 0)
+		return 1;
+	return !since || now - since > 3600;
+}
+
 /* a failure under a configuration changed since, with a valid certificate in place:
  * it describes nothing that needs a person (the next renew forgets it) */
 static int stale_error(const mc_config *cfg, const mc_host *h, const mc_state *st, time_t now)
@@ -127,7 +146,7 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		refused = judged == MC_LOAD_ERROR ? json_string_value(json_object_get(j, "load_error")) : NULL;
 		if (in_error(&st) || judged == MC_LOAD_ERROR)
 			any_error = 1;
-		if ((flags & MC_STATUS_ONLY_ERRORS) && !in_error(&st) && judged != MC_LOAD_ERROR) {
+		if ((flags & MC_STATUS_ONLY_ERRORS) && !needs_person(&st, judged, now)) {
 			json_decref(j);
 		} else if (flags & MC_STATUS_JSON) {
 			json_array_append_new(arr, j);

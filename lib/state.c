@@ -132,6 +132,7 @@ json_t *mc_state_to_json(const mc_state *s)
 	json_object_set_new(j, "ari_renewal_time", time_or_null(s->ari_renewal_time));
 	json_object_set_new(j, "ari_next_check_time", time_or_null(s->ari_next_check_time));
 	json_object_set_new(j, "staging_passed_time", time_or_null(s->staging_passed_time));
+	json_object_set_new(j, "failing_since_time", time_or_null(s->failing_since_time));
 	json_object_set_new(j, "ari_explanation_url", str_or_null(s->ari_explanation_url));
 	json_object_set_new(j, "account_url", str_or_null(s->account_url));
 	json_object_set_new(j, "directory_url", str_or_null(s->directory_url));
@@ -195,6 +196,7 @@ int mc_state_from_json(json_t *j, mc_state *s, mc_err *e)
 	s->ari_renewal_time = get_time(j, "ari_renewal_time");
 	s->ari_next_check_time = get_time(j, "ari_next_check_time");
 	s->staging_passed_time = get_time(j, "staging_passed_time");
+	s->failing_since_time = get_time(j, "failing_since_time");
 	s->ari_explanation_url = get_dup(j, "ari_explanation_url");
 	s->account_url = get_dup(j, "account_url");
 	s->directory_url = get_dup(j, "directory_url");

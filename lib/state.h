@@ -45,6 +45,7 @@ typedef struct mc_state {
 	time_t ari_renewal_time;      /* picked at random inside it, kept until it changes */
 	time_t ari_next_check_time;   /* when to ask the CA again */
 	time_t staging_passed_time;   /* test_on_staging: when the staging CA issued for it */
+	time_t failing_since_time;    /* the first failure since the last success (0: not failing) */
 	char *ari_explanation_url;
 	char *account_url;            /* the ACME account that ordered the certificate */
 	char *directory_url;          /* and its directory */

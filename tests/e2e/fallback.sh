@@ -35,6 +35,9 @@ grep -q "self-signed certificate stands in" "$W/out1" && pass "the log says a st
     fail "no word of the stand-in: $(cat "$W/out1")"
 "$MAILCERT" -c "$conf" status --json > "$W/s1"; src=$?
 expect_eq "$src" 1 "status exits 1: the host is in error"
+"$MAILCERT" -c "$conf" status --only-errors > "$W/oe0" 2>&1
+grep -q '^fb\.example\.test' "$W/oe0" && pass "--only-errors lists a host with only a stand-in" ||
+    fail "--only-errors: $(cat "$W/oe0")"
 expect_eq "$(jget "$W/s1" fb.example.test source)" self-signed-fallback "status: source self-signed-fallback"
 expect_eq "$(jget "$W/s1" fb.example.test has_cert)" True "status: a certificate is there"
 case $(jget "$W/s1" fb.example.test last_failure_error_message) in
@@ -81,4 +84,15 @@ expect_eq "$(jget "$W/s4" fb.example.test source)" acme "after a failed renewal 
 expect_eq "$(jget "$W/s4" fb.example.test serial)" "$serial2" "after a failed renewal the CA's certificate stays"
 grep -q "stands in" "$W/out4" && fail "a stand-in replaced a certificate from the CA" || pass "no stand-in over a certificate from the CA"
 check_set "$W/store" fb.example.test "$PEBBLE_ROOT" fb.example.test
+
+# ---- --only-errors: a renewal failing for less than an hour needs nobody yet
+"$MAILCERT" -c "$conf" status --only-errors > "$W/oe1" 2>&1; rc=$?
+expect_eq "$rc" 1 "status still exits 1 (the host is in error)"
+grep -q '^fb\.example\.test' "$W/oe1" && fail "--only-errors lists a renewal failing for minutes: $(cat "$W/oe1")" ||
+    pass "--only-errors leaves out a renewal failing for less than an hour"
+if [ "${MAILCERT_TEST_HOOKS_BUILT:-yes}" = yes ]; then
+    MAILCERT_NOW=$(($(date +%s) + 7200)) "$MAILCERT" -c "$conf" status --only-errors > "$W/oe2" 2>&1
+    grep -q '^fb\.example\.test' "$W/oe2" && pass "--only-errors lists it once it has failed for over an hour" ||
+        fail "--only-errors two hours later: $(cat "$W/oe2")"
+fi
 finish
