@@ -115,10 +115,23 @@ static int http_error(const char *url, mc_http_resp *r, mc_err *e)
 	return rc;
 }
 
+/* a CA that answers 500, 502, 503 or 504 is asked again this many times */
+#define SERVER_ERROR_RETRIES 2
+/* ... after its Retry-After, at most this long, or after 1 s, then 2 s */
+#define SERVER_ERROR_WAIT_MAX_S 10
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const char *accept,
 		 mc_http_resp *r, mc_err *e)
 {
-	int attempt;
+	int attempt, server_errors = 0;
 
 	for (attempt = 0;; attempt++) {
 		char *nonce = nonce_take(c, e), *jws, *prob;
@@ -143,6 +156,19 @@ int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const ch
 			/* the fresh nonce from this answer is already in the pool */
 			mc_debug("%s: badNonce, retrying with a fresh nonce (retry %d)", url, attempt + 1);
 			free(prob);
+			continue;
+		}
+		/* a passing trouble of the CA's (overload, a restart): a short wait, a few times */
+		if (r->status >= 500 && r->status <= 504 && server_errors < SERVER_ERROR_RETRIES) {
+			long ms = r->retry_after >= 0 ? (r->retry_after > SERVER_ERROR_WAIT_MAX_S ? SERVER_ERROR_WAIT_MAX_S
+												 : r->retry_after) * 1000L
+						      : 1000L << server_errors;
+
+			server_errors++;
+			mc_info("%s: the CA answered HTTP %ld%s%s; asking again in %ld ms (%d of %d)", url, r->status,
+				prob ? ": " : "", prob ? prob : "", ms, server_errors, SERVER_ERROR_RETRIES);
+			free(prob);
+			pause_ms(ms);
 			continue;
 		}
 		/* the store process waits at least this long before it tries again */
@@ -348,13 +374,6 @@ void mc_acme_conn_free(mc_acme_conn *c)
 
 /* ---- polling ---- */
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /*
  * POST-as-GET URL until its "status" is not one of PENDING (space separated);
@@ -421,7 +440,7 @@ static json_t *poll_status(mc_acme_conn *c, const char *url, const char *pending
 		mc_debug("%s: %s, polling again in %ld ms", what, st, next);
 		json_decref(j);
 		j = NULL;
-		sleep_ms(next);
+		pause_ms(next);
 		wait = wait * 3 / 2 > 2000 ? 2000 : wait * 3 / 2;
 	}
 	mc_http_resp_free(&r);

@@ -94,6 +94,27 @@ expect_eq "$rc" 1 "unreachable CA: issue fails"
 grep -q "Could not connect\|Connection refused\|Failed to connect" "$W/out-down" && pass "unreachable CA: message says so" || fail "unreachable CA message: $(cat "$W/out-down")"
 expect_eq "$(set_digest "$W/store" "$HOST")" "$before" "unreachable CA: installed set untouched"
 
+# the CA answers 503 now and then: asked again after its Retry-After, the order goes through
+fakeca_start "$W/fake-5xx" good >/dev/null
+e2e_config "$conf" "$FAKECA_DIR_URL" "$FAKECA_API_CA" "$port" "$HOST:smtp.example.test"
+echo 2 > "$FAKECA_WORKDIR/server-error"
+"$MAILCERT" -c "$conf" issue --force > "$W/out-5xx" 2>&1; rc=$?
+expect_eq "$rc" 0 "two 503 answers in a row: asked again, issued: $(tail -1 "$W/out-5xx")"
+expect_eq "$(grep -c 'the CA answered HTTP 503.*asking again' "$W/out-5xx")" 2 "each 503 was asked again, after saying so"
+n503=$(fakeca_requests . | python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if json.loads(l).get("status") == 503))')
+expect_eq "$n503" 2 "the fake answered 503 twice"
+before=$(set_digest "$W/store" "$HOST")
+# ... but a CA that keeps failing is not asked forever: the host fails, the set stays
+echo 50 > "$FAKECA_WORKDIR/server-error"
+"$MAILCERT" -c "$conf" issue --force > "$W/out-5xx-2" 2>&1; rc=$?
+expect_eq "$rc" 1 "a CA that keeps answering 503: issue fails"
+grep -q "$HOST: .*serverInternal.*overloaded" "$W/out-5xx-2" && pass "the failure carries the CA's problem" ||
+    fail "503 failure message: $(tail -3 "$W/out-5xx-2")"
+left=$(cat "$FAKECA_WORKDIR/server-error")
+[ "$left" -ge 40 ] && pass "a few requests, not a loop ($((50 - left)) answered 503)" || fail "$((50 - left)) requests to a failing CA"
+expect_eq "$(set_digest "$W/store" "$HOST")" "$before" "a failing CA: installed set untouched"
+fakeca_stop
+
 # agree_tos = false refuses before any order
 fakeca_start "$W/fake-tos" good >/dev/null
 e2e_config "$conf" "$FAKECA_DIR_URL" "$FAKECA_API_CA" "$port" "$HOST:smtp.example.test"

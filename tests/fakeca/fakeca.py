@@ -78,6 +78,8 @@ ACME Renewal Information (RFC 9773), orthogonal to the mode:
   --profiles A,B  meta.profiles offers these; an order naming another gets invalidProfile
   DIR/rate-limit  when it exists, newOrder fails with 429 rateLimited and Retry-After:
                 its content (seconds)
+  DIR/server-error  a number N: the next N POST requests fail with 503 serverInternal
+                and Retry-After: 1 (N counts down in the file)
 
 Files written to DIR:
   requests.log     one JSON object per request: time, method, path, status, and the
@@ -532,6 +534,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _post(self):
         prot, payload = self._read_jws()
         path = self.path
+        fails = self.st.control("server-error", "")
+        if fails.isdigit() and int(fails) > 0:
+            with open(os.path.join(self.st.args.workdir, "server-error"), "w", encoding="ascii") as f:
+                f.write(str(int(fails) - 1))
+            self._send(503, json.dumps({"type": ERR + "serverInternal", "status": 503,
+                                        "detail": "the fake CA is overloaded"}),
+                       "application/problem+json", {"Retry-After": "1"})
+            return
         if path == "/new-account":
             return self._new_account(prot, payload)
         acct = self._account(prot)
