@@ -167,6 +167,8 @@ postfix_start() {
         die "postconf master.cf"
     postconf -c "$dir/etc" -e "maillog_file = $dir/postfix.log"
     postfix -c "$dir/etc" set-permissions >/dev/null 2>&1
+    # (CI once saw $dir gone at this point: say what is left, should it happen again)
+    [ -d "$dir" ] || die "postfix start: $dir vanished; $(ls -la "$T" "$(dirname "$T")" 2>&1 | head -20)"
     script -qc "postfix -c $dir/etc start" /dev/null >"$dir/start.out" 2>&1 ||
         die "postfix start: $(cat "$dir/start.out" "$dir/postfix.log" 2>/dev/null | tail -5)"
     on_exit "postfix -c '$dir/etc' stop >/dev/null 2>&1"
