@@ -35,6 +35,7 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 echo "run-schedule: $n self-signed sets made in $(echo "$t1 - $t0" | bc) s" >&2
 
+: > "$tmp/run.log"
 "$mailcert" -v -c "$tmp/mailcert.conf" run -f > "$tmp/run.log" 2>&1 &
 dpid=$!
 # the first pass reads every state.json; SIGUSR1 makes it schedule again, the way it
