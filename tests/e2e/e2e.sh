@@ -13,6 +13,11 @@
 #                    (mail off, unless E2E_NOTIFY holds another notify section)
 #   pass MSG / fail MSG / expect_eq A B MSG
 #   check_set STORE DIR ROOT NAME...   verify an installed set thoroughly
+#   check_store WHAT TEMPS             every set under $W/store complete and matching
+#                                      (PEBBLE_ROOT); TEMPS=1: no temporary file either
+#   test_procs                         pids of this test's mailcert processes
+#                                      (by MAILCERT_TEST_MARK)
+#   expect_standin STORE DIR           only a self-signed stand-in there, nothing of a CA's
 
 TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MAILCERT=${MAILCERT:-$TOP_SRCDIR/_build/helpers/mailcert}
@@ -137,4 +142,52 @@ leaf_serial() {
 # a hash of every file of a published set, to prove it was not touched
 set_digest() {
     (cd "$1/certs/$2/" && sha256sum cert.pem key.pem fullchain.pem cert_auth.pem && readlink "$1/certs/$2")
+}
+
+# pids of every mailcert process of this test still running (by MAILCERT_TEST_MARK)
+test_procs() {
+    local p
+    for p in $(ps -eo pid=,comm= | awk '$2 ~ /^mailcert/ {print $1}'); do
+        tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "MAILCERT_TEST_MARK=$MAILCERT_TEST_MARK" && echo "$p"
+    done
+}
+
+# check_store WHAT TEMPS: every published set under $W/store complete, its key matching
+# the leaf and its chain verifying against PEBBLE_ROOT; with TEMPS=1 nothing half-written
+check_store() {
+    local what=$1 temps=$2 d f t bad=0 kp cp
+    for d in "$W"/store/certs/*; do
+        [ -e "$d" ] || continue
+        if [ -e "$d/cert.pem" ] || [ -e "$d/key.pem" ] || [ -e "$d/fullchain.pem" ]; then
+            for f in cert.pem key.pem fullchain.pem cert_auth.pem state.json; do
+                [ -s "$d/$f" ] || { fail "$what: ${d##*/}: $f missing or empty"; bad=1; }
+            done
+            openssl verify -CAfile "$PEBBLE_ROOT" -untrusted "$d/cert_auth.pem" "$d/fullchain.pem" >/dev/null 2>&1 ||
+                { fail "$what: ${d##*/}: chain does not verify"; bad=1; }
+            kp=$(openssl pkey -in "$d/key.pem" -pubout 2>/dev/null | sha256sum)
+            cp=$(openssl x509 -in "$d/fullchain.pem" -noout -pubkey 2>/dev/null | sha256sum)
+            [ "$kp" = "$cp" ] || { fail "$what: ${d##*/}: key.pem does not match the leaf"; bad=1; }
+            kp=$(openssl pkey -in "$d/cert.pem" -pubout 2>/dev/null | sha256sum)
+            [ "$kp" = "$cp" ] || { fail "$what: ${d##*/}: the key in cert.pem does not match the leaf"; bad=1; }
+        fi
+    done
+    if [ "$temps" = 1 ]; then
+        t=$(find "$W/store" -name '.*.tmp.*' -o -name '.*.new.*')
+        [ -z "$t" ] || { fail "$what: temporary files left: $t"; bad=1; }
+    fi
+    [ "$bad" = 0 ] && pass "$what: every set in the store is complete and matching"
+}
+
+# expect_standin STORE DIR: a failed first order left only the self-signed stand-in
+# (source self-signed-fallback) that a host without a certificate gets
+expect_standin() {
+    local d=$1/certs/$2
+    if [ ! -e "$d/cert.pem" ]; then
+        fail "$2: no stand-in installed"
+    elif [ "$(openssl x509 -in "$d/fullchain.pem" -noout -subject)" = "$(openssl x509 -in "$d/fullchain.pem" -noout -issuer | sed 's/^issuer/subject/')" ] &&
+        grep -q '"source": "self-signed-fallback"' "$d/state.json"; then
+        pass "$2: nothing from the CA installed, only the self-signed stand-in"
+    else
+        fail "$2: a set from the CA was installed: $(openssl x509 -in "$d/fullchain.pem" -noout -issuer)"
+    fi
 }

@@ -22,39 +22,7 @@ e2e_config "$conf" "$PEBBLE_DIR_URL" "$PEBBLE_API_CA" "$PEBBLE_HTTP_PORT" "${hos
 
 mark=${MAILCERT_TEST_MARK:-privsep-kill.$$}
 export MAILCERT_TEST_MARK=$mark
-# pids of every mailcert process of this test still running
-ours() {
-    local p
-    for p in $(ps -eo pid=,comm= | awk '$2 ~ /^mailcert/ {print $1}'); do
-        tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "MAILCERT_TEST_MARK=$mark" && echo "$p"
-    done
-}
 child() { local p; for p in $(ps -o pid= --ppid "$1"); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] && echo "$p"; done; }
-
-# every published set complete and matching; nothing half-written anywhere (TEMPS=1)
-check_store() {
-    local what=$1 temps=$2 d bad=0 kp cp
-    for d in "$W"/store/certs/*; do
-        [ -e "$d" ] || continue
-        if [ -e "$d/cert.pem" ] || [ -e "$d/key.pem" ] || [ -e "$d/fullchain.pem" ]; then
-            for f in cert.pem key.pem fullchain.pem cert_auth.pem state.json; do
-                [ -s "$d/$f" ] || { fail "$what: ${d##*/}: $f missing or empty"; bad=1; }
-            done
-            openssl verify -CAfile "$PEBBLE_ROOT" -untrusted "$d/cert_auth.pem" "$d/fullchain.pem" >/dev/null 2>&1 ||
-                { fail "$what: ${d##*/}: chain does not verify"; bad=1; }
-            kp=$(openssl pkey -in "$d/key.pem" -pubout 2>/dev/null | sha256sum)
-            cp=$(openssl x509 -in "$d/fullchain.pem" -noout -pubkey 2>/dev/null | sha256sum)
-            [ "$kp" = "$cp" ] || { fail "$what: ${d##*/}: key.pem does not match the leaf"; bad=1; }
-            kp=$(openssl pkey -in "$d/cert.pem" -pubout 2>/dev/null | sha256sum)
-            [ "$kp" = "$cp" ] || { fail "$what: ${d##*/}: the key in cert.pem does not match the leaf"; bad=1; }
-        fi
-    done
-    if [ "$temps" = 1 ]; then
-        t=$(find "$W/store" -name '.*.tmp.*' -o -name '.*.new.*')
-        [ -z "$t" ] || { fail "$what: temporary files left: $t"; bad=1; }
-    fi
-    [ "$bad" = 0 ] && pass "$what: every set in the store is complete and matching"
-}
 
 # a first run: the account, and how long a run takes
 t0=$(date +%s%N)
@@ -85,8 +53,8 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
     rc=0; wait "$mpid" || rc=$?
     deadline=$((SECONDS + 120))
-    while [ -n "$(ours)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-    left=$(ours)
+    while [ -n "$(test_procs)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    left=$(test_procs)
     expect_eq "$left" "" "round $r ($victim): no process of the run is left"
     [ -z "$left" ] || kill -9 $left 2>/dev/null
     log "round $r: exit $rc; $(grep -v 'certificate installed' "$W/out$r" | head -4 | tr '\n' '|')"
