@@ -28,23 +28,27 @@ fi
 
 ca_make "$T/ca"
 STORE=$T/store
-leaf_make "$T/ca" "$T/a0" 10 a.test
-leaf_make "$T/ca" "$T/a1" 10 a.test
+# a.test is written by mailcert itself; b.test (two names) and a wildcard host by hand
 leaf_make "$T/ca" "$T/b" 10 b.test mail.b.test
 leaf_make "$T/ca" "$T/w" 10 '*.w.test'
-store_put_set "$STORE" a.test "$T/ca" "$T/a0"
-store_put_set "$STORE" b.test "$T/ca" "$T/b"
-store_put_set "$STORE" _wildcard.w.test "$T/ca" "$T/w"
-A0=$(serial_of "$T/a0.pem")
-A1=$(serial_of "$T/a1.pem")
-A1_SHA=$(openssl x509 -in "$T/a1.pem" -outform DER | sha256sum | cut -d' ' -f1)
 
 read -r SMTP SMTPS IMAP IMAPS POP3S OLD < <(freeport 6 | tr '\n' ' ')
 postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
-write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test '*.w.test'
+write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
+# configured, or mailcert retires its directory as a host it no longer manages
+printf 'host "*.w.test" {\n  source = "manual"\n  challenge = "dns-01"\n}\n' >>"$T/mailcert.conf"
+"$MAILCERT" -c "$T/mailcert.conf" self-signed a.test >>"$T/mailcert.log" 2>&1 || die "self-signed a.test"
+# the first set of a.test, kept for a listener left behind later
+cp "$STORE/certs/a.test/cert.pem" "$T/old.pem"
+# serials as milter.json spells them (lower-case hex, as the set's own)
+A0=$(jq -r .serial "$STORE/certs/a.test/state.json")
+store_put_set "$STORE" b.test "$T/ca" "$T/b"
+store_put_set "$STORE" _wildcard.w.test "$T/ca" "$T/w"
 milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
 dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
-write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test '*.w.test'
+write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
+# configured, or mailcert retires its directory as a host it no longer manages
+printf 'host "*.w.test" {\n  source = "manual"\n  challenge = "dns-01"\n}\n' >>"$T/mailcert.conf"
 "${VALGRIND[@]}" "$MILTER" -f -v -c "$T/mailcert.conf" >>"$T/milter.log" 2>&1 &
 MILTER_PID=$!
 on_exit "milter_stop $MILTER_PID"
@@ -53,7 +57,9 @@ LISTENERS=("postfix smtpd 127.0.0.1:$SMTP" "postfix smtpd 127.0.0.1:$SMTPS"
     "dovecot imap 127.0.0.1:$IMAP" "dovecot imaps 127.0.0.1:$IMAPS" "dovecot pop3s 127.0.0.1:$POP3S")
 st() { "$MAILCERT" -c "$T/mailcert.conf" status "$@"; }
 st_json() { st --json >"$T/st.json" 2>"$T/st.err"; ST_RC=$?; }
-hq() { jq -r ".hosts[] | select(.host == \"$1\") | $2" "$T/st.json"; }
+hq() { jq -r ".hosts[] | select(.host == \"$1\") | $2" "$T/st.json" "${@:3}"; }
+# (store_put's state.json names the host by its directory)
+wq() { hq _wildcard.w.test "$1"; }
 fail=0
 ok() { log "ok   $*"; }
 bad() { log "FAIL $*"; fail=1; }
@@ -63,7 +69,7 @@ all_ok() {
     [ "$ST_RC" = 0 ] &&
         [ "$(hq a.test '[.served[] | select(.result == "ok")] | length')" = 10 ] &&
         [ "$(hq b.test '[.served[] | select(.result == "ok")] | length')" = 10 ] &&
-        [ "$(hq '*.w.test' '[.served[] | select(.result == "ok")] | length')" = 5 ] &&
+        [ "$(wq '[.served[] | select(.result == "ok")] | length')" = 5 ] &&
         [ "$(hq a.test '[.served[] | select(.serial != $a)] | length' --arg a "$1")" = 0 ]
 }
 round_time() { jq -r '.served.time // ""' "$STORE/run/milter.json" 2>/dev/null; }
@@ -87,21 +93,23 @@ done
 [ "$(hq a.test '[.served[] | select(.name == null)] | length')" = 5 ] &&
     ok "a.test (the default host) is checked without SNI on each listener" ||
     bad "no-SNI probes: $(hq a.test '[.served[] | select(.name == null)]')"
-[ "$(hq '*.w.test' '[.served[] | select(.name == "*.w.test")] | length')" = 5 ] &&
-    ok "the wildcard name is checked" || bad "wildcard: $(hq '*.w.test' .served)"
+[ "$(wq '[.served[] | select(.name == "*.w.test" and .result == "ok")] | length')" = 5 ] &&
+    ok "the wildcard name is checked" || bad "wildcard: $(wq .served)"
 
 # ... a renewal: the check after its reload sees the new set
-store_put_set "$STORE" a.test "$T/ca" "$T/a1"
+"$MAILCERT" -c "$T/mailcert.conf" self-signed a.test >>"$T/mailcert.log" 2>&1 || die "renew a.test"
+A1=$(jq -r .serial "$STORE/certs/a.test/state.json")
+A1_SHA=$(openssl x509 -in "$STORE/certs/a.test/cert.pem" -outform DER | sha256sum | cut -d' ' -f1)
+[ "$A1" != "$A0" ] || die "the renewal kept the serial"
 if wait_for 120 all_ok "$A1"; then ok "after the renewal every listener serves a.test's new set"; else
     bad "after renewal (exit $ST_RC): $(hq a.test .served)"; fi
 [ "$(hq a.test '[.served[] | select(.sha256 == $s)] | length' --arg s "$A1_SHA")" = 10 ] &&
     ok "the served leaf's SHA-256 is recorded" || bad "sha256: $(hq a.test '[.served[].sha256]')"
 st >"$T/table" 2>&1
-grep -qE '^a\.test +yes +[^ ]+ +manual +yes +ok +ok$' "$T/table" && ok "table: SERVED ok" ||
+grep -qE '^a\.test +yes +[^ ]+ +self-signed +yes +ok +ok$' "$T/table" && ok "table: SERVED ok" ||
     bad "table: $(cat "$T/table")"
 
 # 2. a listener left serving an old certificate: a master.cf override outside the store
-cat "$T/a0.key" "$T/a0.pem" "$T/ca/int.pem" >"$T/old.pem"
 postconf -c "$PF_DIR" -M "127.0.0.1:$OLD/inet = 127.0.0.1:$OLD inet n - n - - smtpd -o smtpd_tls_chain_files=$T/old.pem -o tls_server_sni_maps=" ||
     die "postconf -M"
 postfix -c "$PF_DIR" reload >/dev/null 2>&1 || die "postfix reload"
@@ -121,7 +129,7 @@ jq -r '.problems[]' "$T/st.json" | grep -q "^a.test: $OLDL serves the wrong cert
     ok "problems[] names it" || bad "problems: $(jq -c .problems "$T/st.json")"
 st >"$T/table" 2>&1
 rc=$?
-[ "$rc" = 1 ] && grep -qE "^a\.test +yes +[^ ]+ +manual +yes +mismatch +a\.test: $OLDL serves the wrong certificate" "$T/table" &&
+[ "$rc" = 1 ] && grep -qE "^a\.test +yes +[^ ]+ +self-signed +yes +mismatch +a\.test: $OLDL serves the wrong certificate" "$T/table" &&
     ok "table: SERVED mismatch, and why" || bad "table (exit $rc): $(cat "$T/table")"
 st --only-errors >"$T/errs" 2>&1
 grep -q '^a\.test' "$T/errs" && ok "--only-errors lists a.test" || bad "--only-errors: $(cat "$T/errs")"
@@ -146,13 +154,17 @@ st_json
     ok "Dovecot's listeners unreachable: $(hq a.test '[.served[] | select(.listener == "dovecot imaps 127.0.0.1:'"$IMAPS"'")][0].detail')" ||
     bad "Dovecot down: $(hq a.test .served)"
 st >"$T/table" 2>&1
-grep -qE '^a\.test +yes +[^ ]+ +manual +yes +unreachable ' "$T/table" && ok "table: SERVED unreachable" ||
+grep -qE '^a\.test +yes +[^ ]+ +self-signed +yes +unreachable ' "$T/table" && ok "table: SERVED unreachable" ||
     bad "table: $(cat "$T/table")"
 
 # valgrind: the loader and every check process it forked
 milter_stop "$MILTER_PID" || bad "mailcert-milter did not stop cleanly"
+nvg=0
 for vlog in "$T"/valgrind.*.log; do
     [ ${#VALGRIND[@]} != 0 ] || break
+    # a process forked to exec a program (postconf, doveconf, postfix) is not followed
+    grep -q 'ERROR SUMMARY' "$vlog" || continue
+    nvg=$((nvg + 1))
     if grep -q 'ERROR SUMMARY: 0 errors' "$vlog" && ! grep -q 'definitely lost: [1-9]' "$vlog"; then
         :
     else
@@ -160,6 +172,7 @@ for vlog in "$T"/valgrind.*.log; do
         sed -n 1,60p "$vlog" >&2
     fi
 done
-[ ${#VALGRIND[@]} = 0 ] || ok "valgrind: $(find "$T" -maxdepth 1 -name 'valgrind.*.log' | wc -l) processes checked"
+[ ${#VALGRIND[@]} = 0 ] || { [ "$nvg" -ge 4 ] && ok "valgrind: $nvg processes checked (the plugin and its checks)" ||
+    bad "valgrind saw $nvg processes"; }
 [ $fail = 0 ] || tail -40 "$T/milter.log" >&2
 exit $fail
