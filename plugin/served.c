@@ -94,8 +94,8 @@ static void first_addr(const char *list, char *out, size_t outlen)
 {
 	size_t k;
 
-	list += strspn(list, " \t,");
-	k = strcspn(list, " \t,");
+	list += strspn(list, " \t\r\n,");
+	k = strcspn(list, " \t\r\n,");
 	if (k == 0 || k >= outlen) {
 		mc_pathf(out, outlen, "127.0.0.1");
 		return;
