@@ -340,6 +340,7 @@ typedef struct probe {
 	char sha256[65];
 	char detail[MS_DETAIL_MAX];
 	time_t time;
+	int silent;        /* the listener did not answer in time */
 } probe;
 
 static int set_detail(probe *r, int result, const char *fmt, ...) MC_PRINTF(3, 4);
@@ -585,6 +586,7 @@ static int handshake(SSL_CTX *ctx, int fd, const char *sni, int proto, long long
 			continue;
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
 			set_detail(r, MS_NO_TLS, "no TLS handshake within %d ms", MS_HANDSHAKE_MS);
+			r->silent = 1;
 		} else {
 			char buf[160];
 			unsigned long ec = ERR_peek_last_error();
@@ -792,7 +794,8 @@ static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host 
 	if (ctx)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	for (pass = 0; ctx && pass <= MS_RETRIES; pass++) {
-		char *down = mc_calloc(nl ? nl : 1, 1);
+		/* per listener: 1 + the task whose answer says it is down or silent */
+		size_t *down = mc_calloc(nl ? nl : 1, sizeof *down);
 		size_t todo = 0;
 
 		for (i = 0; i < nt; i++)
@@ -817,7 +820,7 @@ static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host 
 			if (k->done)
 				continue;
 			if (down[k->listener]) {
-				/* the listener refused this pass already: not again for each name */
+				k->r = tasks[down[k->listener] - 1].r;
 				k->r.time = mc_now();
 				continue;
 			}
@@ -829,8 +832,9 @@ static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host 
 			if (k->name)
 				sni_for(k->name, sni, sizeof sni);
 			if (probe_one(ctx, &ls[k->listener], k->name ? sni : NULL, &k->r) < 0) {
-				if (k->r.result == MS_UNREACHABLE)
-					down[k->listener] = 1;
+				/* not again for each name in this pass: each would wait as long */
+				if (k->r.result == MS_UNREACHABLE || k->r.silent)
+					down[k->listener] = i + 1;
 				continue;
 			}
 			if (x->ok && strcmp(k->r.sha256, x->sha256) == 0) {
@@ -839,19 +843,6 @@ static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host 
 			} else {
 				set_detail(&k->r, MS_MISMATCH, "serves serial %s, the loaded set has %s",
 					   k->r.serial, x->ok ? x->serial : "(unreadable)");
-			}
-		}
-		/* a listener found down: the same answer for the names not tried */
-		for (i = 0; i < nt; i++) {
-			task *k = &tasks[i];
-			if (!k->done && down[k->listener] && k->r.detail[0] == '\0') {
-				size_t m;
-				for (m = 0; m < nt; m++)
-					if (tasks[m].listener == k->listener && tasks[m].r.result == MS_UNREACHABLE &&
-					    tasks[m].r.detail[0]) {
-						k->r = tasks[m].r;
-						break;
-					}
 			}
 		}
 		free(down);
@@ -946,6 +937,8 @@ int ms_proc_start(ms_proc *p, const mc_config *cfg, const mh_table *t, const mh_
 		return 0;
 	}
 	p->again = 0;
+	/* a start that fails waits for the next reload or period, it is not retried at once */
+	p->last_start = mc_now();
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return mc_err_set(e, "served: pipe: %s", strerror(errno));
 	pid = fork();

@@ -6,6 +6,9 @@
 #  - a real Postfix (SMTP STARTTLS, SMTPS) and Dovecot (IMAP STARTTLS, IMAPS, POP3S):
 #    every name, a wildcard and no SNI reported ok with the leaf's serial and SHA-256,
 #    again after a renewal (the check after that reload sees the new set);
+#  - a Dovecot whose reload is blocked (its master process stopped) keeps serving the
+#    previous set after a renewal: a mismatch in the check after that reload, while
+#    LOADED says yes; once the master goes on, the next check is clean;
 #  - a Postfix smtpd service left serving an old certificate (a master.cf override
 #    outside the store) is a mismatch in the first check after it appears: status
 #    exits 1, SERVED says mismatch, --json has it in the host's served array and in
@@ -46,6 +49,14 @@ store_put_set "$STORE" b.test "$T/ca" "$T/b"
 store_put_set "$STORE" _wildcard.w.test "$T/ca" "$T/w"
 milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
 dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
+# long-lived IMAP login processes: they go on serving while the master is stopped (2.)
+cat >>"$DC_CONF" <<CONF
+service imap-login {
+  service_count = 0
+  process_min_avail = 1
+}
+CONF
+doveadm -c "$DC_CONF" reload || die "doveadm reload"
 write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
 # configured, or mailcert retires its directory as a host it no longer manages
 printf 'host "*.w.test" {\n  source = "manual"\n  challenge = "dns-01"\n}\n' >>"$T/mailcert.conf"
@@ -109,7 +120,42 @@ st >"$T/table" 2>&1
 grep -qE '^a\.test +yes +[^ ]+ +self-signed +yes +ok +ok$' "$T/table" && ok "table: SERVED ok" ||
     bad "table: $(cat "$T/table")"
 
-# 2. a listener left serving an old certificate: a master.cf override outside the store
+# 2. a Dovecot whose reload is blocked (its master stopped: `doveadm reload` succeeds, the
+# login processes keep the configuration they had) goes on serving a.test's previous set
+# after a renewal: a mismatch in the check after that reload
+master=$(cat "$T/dc/base/master.pid") || die "no Dovecot master.pid"
+on_exit "kill -CONT $master 2>/dev/null"
+t0=$(round_time)
+sleep 1.1
+kill -STOP "$master"
+"$MAILCERT" -c "$T/mailcert.conf" self-signed a.test >>"$T/mailcert.log" 2>&1 || die "renew a.test"
+A2=$(jq -r .serial "$STORE/certs/a.test/state.json")
+wait_for 120 new_round "$t0" || bad "no check after the reload"
+st_json
+[ "$ST_RC" = 1 ] && ok "Dovecot reload blocked: status exits 1" || bad "Dovecot reload blocked: exit $ST_RC"
+for l in "dovecot imap 127.0.0.1:$IMAP" "dovecot imaps 127.0.0.1:$IMAPS"; do
+    [ "$(hq a.test "[.served[] | select(.listener == \"$l\" and .result == \"mismatch\" and .serial == \"$A1\")] | length")" = 2 ] &&
+        ok "$l: mismatch, still serving the previous set $A1" || bad "$l: $(hq a.test "[.served[] | select(.listener == \"$l\")]")"
+done
+[ "$(hq a.test "[.served[] | select(.listener == \"postfix smtpd 127.0.0.1:$SMTP\" and .result == \"ok\" and .serial == \"$A2\")] | length")" = 2 ] &&
+    ok "Postfix serves the new set $A2" || bad "Postfix: $(hq a.test '[.served[] | select(.listener | startswith("postfix"))]')"
+[ "$(hq a.test .loaded.dovecot)" != null ] && ok "status believed the load (LOADED has a time), SERVED knows better" ||
+    bad "loaded.dovecot: $(hq a.test .loaded)"
+jq -r '.problems[]' "$T/st.json" | grep -q "^a.test: dovecot imaps 127.0.0.1:$IMAPS serves the wrong certificate for a.test: serves serial $A1, the loaded set has $A2" &&
+    ok "problems[]: $(jq -r '.problems[]' "$T/st.json" | grep -m1 "dovecot imaps")" || bad "problems: $(jq -c .problems "$T/st.json")"
+st >"$T/table" 2>&1
+grep -qE '^a\.test +yes +[^ ]+ +self-signed +yes +mismatch ' "$T/table" && ok "table: SERVED mismatch" ||
+    bad "table: $(cat "$T/table")"
+grep -q "served: a.test: dovecot imaps 127.0.0.1:$IMAPS serves the wrong certificate" "$T/milter.log" &&
+    ok "the plugin logged it" || bad "not logged: $(grep served: "$T/milter.log" | tail -5)"
+# ... the master goes on: it takes the reload, and the next check is clean
+kill -CONT "$master"
+A2S=$(serial_of "$STORE/certs/a.test/cert.pem")
+wait_for 60 serves tls "$IMAPS" a.test "$A2S" || bad "Dovecot did not take the reload after SIGCONT"
+check_now
+all_ok "$A2" && ok "Dovecot reloaded: ok again" || bad "after SIGCONT (exit $ST_RC): $(jq -c .problems "$T/st.json")"
+
+# 3. a listener left serving an old certificate: a master.cf override outside the store
 postconf -c "$PF_DIR" -M "127.0.0.1:$OLD/inet = 127.0.0.1:$OLD inet n - n - - smtpd -o smtpd_tls_chain_files=$T/old.pem -o tls_server_sni_maps=" ||
     die "postconf -M"
 postfix -c "$PF_DIR" reload >/dev/null 2>&1 || die "postfix reload"
@@ -141,9 +187,9 @@ postfix -c "$PF_DIR" reload >/dev/null 2>&1 || die "postfix reload"
 old_closed() { ! (exec 3<>"/dev/tcp/127.0.0.1/$OLD") 2>/dev/null; }
 wait_for 60 old_closed || bad "the old listener did not go"
 check_now
-all_ok "$A1" && ok "override removed: ok again" || bad "after removing the override (exit $ST_RC): $(jq -c .problems "$T/st.json")"
+all_ok "$A2" && ok "override removed: ok again" || bad "after removing the override (exit $ST_RC): $(jq -c .problems "$T/st.json")"
 
-# 3. Dovecot down: its listeners are unreachable
+# 4. Dovecot down: its listeners are unreachable
 doveadm -c "$DC_CONF" stop >/dev/null 2>&1 || bad "doveadm stop"
 imaps_closed() { ! (exec 3<>"/dev/tcp/127.0.0.1/$IMAPS") 2>/dev/null; }
 wait_for 60 imaps_closed || bad "Dovecot did not stop"
