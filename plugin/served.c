@@ -747,11 +747,11 @@ static void sleep_ms(long long ms)
 }
 
 /* one round: the document the loader reads */
-static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host *def)
+static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host *def, size_t round)
 {
 	json_t *doc = json_object(), *errors = json_array(), *labels = json_array(), *res = json_array();
 	ms_listener *ls = NULL;
-	size_t nl = 0, nn = 0, nt = 0, i, j, skipped = 0;
+	size_t nl = 0, nn = 0, nt = 0, i, j, skipped = 0, first = 0;
 	mh_name *names;
 	expect *ex;
 	task *tasks;
@@ -772,19 +772,26 @@ static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host 
 		nl = 0;
 	}
 	names = mh_names(t, &nn);
-	tasks = mc_calloc(nl * (nn + 1) + 1, sizeof *tasks);
-	for (i = 0; i < nl; i++) {
+	tasks = mc_calloc(MS_PROBES_MAX, sizeof *tasks);
+	/* names per round: what the cap leaves after the probes without SNI */
+	if (nl && nn && MS_PROBES_MAX / nl > 1 && MS_PROBES_MAX / nl - 1 < nn)
+		first = round * (MS_PROBES_MAX / nl - 1) % nn;
+	for (i = 0; i < nl; i++)
 		json_array_append_new(labels, json_string(ls[i].label));
-		for (j = 0; j <= nn; j++) {
-			const mh_host *h = j == 0 ? def : names[j - 1].host;
-			if (!h)
-				continue;
+	/* name by name, each on every listener: with more than MS_PROBES_MAX, every
+	 * listener is checked for the same names, and each round starts further on
+	 * in the list (FIRST), so that every name has its turn */
+	for (j = 0; j <= nn; j++) {
+		const mh_host *h = j == 0 ? def : names[(first + j - 1) % nn].host;
+		if (!h)
+			continue;
+		for (i = 0; i < nl; i++) {
 			if (nt >= MS_PROBES_MAX) {
 				skipped++;
 				continue;
 			}
 			tasks[nt].listener = i;
-			tasks[nt].name = j == 0 ? NULL : names[j - 1].name;
+			tasks[nt].name = j == 0 ? NULL : names[(first + j - 1) % nn].name;
 			tasks[nt].host = h;
 			tasks[nt].hostidx = (size_t)(h - t->v);
 			nt++;
@@ -891,7 +898,8 @@ int ms_proc_fd(const ms_proc *p)
 	return p->fd;
 }
 
-static void child(int wfd, const mc_config *cfg, const mh_table *t, const mh_host *def)
+static void child(int wfd, const mc_config *cfg, const mh_table *t, const mh_host *def,
+		  size_t round)
 {
 	sigset_t none;
 	json_t *doc;
@@ -908,7 +916,7 @@ static void child(int wfd, const mc_config *cfg, const mh_table *t, const mh_hos
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
-	doc = round_doc(cfg, t, def);
+	doc = round_doc(cfg, t, def, round);
 	text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	len = text ? strlen(text) : 0;
@@ -950,13 +958,14 @@ int ms_proc_start(ms_proc *p, const mc_config *cfg, const mh_table *t, const mh_
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		child(pfd[1], cfg, t, def);
+		child(pfd[1], cfg, t, def, p->rounds);
 	}
 	close(pfd[1]);
 	if (fcntl(pfd[0], F_SETFL, O_NONBLOCK) < 0)
 		mc_warn("served: pipe: %s", strerror(errno));
 	p->pid = pid;
 	p->fd = pfd[0];
+	p->rounds++;
 	p->overflow = 0;
 	mc_buf_reset(&p->out);
 	p->started_ms = now_ms();

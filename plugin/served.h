@@ -78,6 +78,7 @@ typedef struct ms_proc {
 	long long started_ms;
 	int again;           /* asked for while one was running */
 	time_t last_start;
+	size_t rounds;       /* started so far: where the next one starts in the names */
 } ms_proc;
 
 void ms_proc_init(ms_proc *p);
