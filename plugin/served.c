@@ -1163,6 +1163,7 @@ json_t *ms_proc_read(ms_proc *p, const mh_table *t)
 		break;
 	}
 	reap(p);
+	mc_debug("served: the check took %lld ms", now_ms() - p->started_ms);
 	if (p->overflow || p->out.len == 0) {
 		mc_warn("served: the check process gave %s", p->overflow ? "too much output" : "no result");
 		mc_buf_reset(&p->out);
