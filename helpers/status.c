@@ -62,6 +62,19 @@ static json_t *host_json(const mc_config *cfg, const mc_host *h, mc_state *st, j
 	return j;
 }
 
+/* append S (taken) to the NULL-terminated list V */
+static char **strv_add(char **v, char *s)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	v = mc_realloc(v, (n + 2) * sizeof *v);
+	v[n] = s;
+	v[n + 1] = NULL;
+	return v;
+}
+
 static void fmt_time(time_t t, char *out)
 {
 	if (t)
@@ -100,6 +113,8 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		any_error = 1;
 	/* the MTAs must read what the plugin keeps, or nothing it loads is served */
 	problems = mc_mtaconf_problems(cfg);
+	if (listeners)
+		mc_loaded_served_errors(loaded, &problems);
 	for (k = 0; problems && problems[k]; k++) {
 		any_error = 1;
 		if (!(flags & MC_STATUS_JSON))
@@ -111,12 +126,13 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			printf("mailcert-milter is not running (%s%s): no certificate reaches the MTAs\n",
 			       upd ? "last seen " : "never ran on this store", upd ? upd : "");
 		}
-		printf("%-32s %-5s %-21s %-11s %-7s %s\n", "HOST", "CERT", "EXPIRES", "SOURCE", "LOADED",
-		       "STATUS");
+		printf("%-32s %-5s %-21s %-11s %-7s %-11s %s\n", "HOST", "CERT", "EXPIRES", "SOURCE",
+		       "LOADED", "SERVED", "STATUS");
 	}
 	for (i = 0; i < cfg->nhosts; i++) {
 		const mc_host *h = &cfg->hosts[i];
-		const char *refused;
+		const char *refused, *served;
+		char **wrong = NULL;
 		mc_state st;
 		mc_err e;
 		json_t *j;
@@ -144,9 +160,15 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 					 cfg->default_host && strcmp(cfg->default_host, h->name) == 0,
 					 running, st.last_success_time, now);
 		refused = judged == MC_LOAD_ERROR ? json_string_value(json_object_get(j, "load_error")) : NULL;
-		if (in_error(&st) || judged == MC_LOAD_ERROR)
+		/* what the listeners really serve (mailcert-milter probes them after each
+		 * reload): anything but the loaded leaf is an error */
+		served = mc_loaded_served(j, &wrong);
+		for (k = 0; wrong && wrong[k]; k++)
+			problems = strv_add(problems, wrong[k]);
+		if (in_error(&st) || judged == MC_LOAD_ERROR || wrong)
 			any_error = 1;
-		if ((flags & MC_STATUS_ONLY_ERRORS) && !needs_person(&st, judged, now)) {
+		/* a listener serving the wrong certificate needs a person too */
+		if ((flags & MC_STATUS_ONLY_ERRORS) && !needs_person(&st, judged, now) && !wrong) {
 			json_decref(j);
 		} else if (flags & MC_STATUS_JSON) {
 			json_array_append_new(arr, j);
@@ -154,14 +176,16 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			char exp[MC_TIMEFMT_LEN], fail[MC_TIMEFMT_LEN], retry[MC_TIMEFMT_LEN];
 
 			fmt_time(st.has_cert ? st.cert_expiration_time : 0, exp);
-			printf("%-32s %-5s %-21s %-11s %-7s ", h->name, st.has_cert ? "yes" : "no", exp,
-			       st.source, load_word(judged));
+			printf("%-32s %-5s %-21s %-11s %-7s %-11s ", h->name, st.has_cert ? "yes" : "no", exp,
+			       st.source, load_word(judged), served);
 			if (in_error(&st)) {
 				fmt_time(st.last_failure_time, fail);
 				fmt_time(st.next_retry_time, retry);
 				printf("error at %s, retry %s: %s\n", fail, retry, st.last_failure_error_message);
 			} else if (refused) {
 				printf("not served: %s\n", refused);
+			} else if (wrong) {
+				printf("%s\n", wrong[0]);
 			} else if (stale) {
 				fmt_time(st.last_failure_time, fail);
 				printf("ok (the failure at %s happened under an earlier configuration)\n", fail);
@@ -180,6 +204,7 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			}
 			json_decref(j);
 		}
+		free(wrong); /* its strings went to problems */
 		mc_state_free(&st);
 	}
 	if (flags & MC_STATUS_JSON) {

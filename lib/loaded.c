@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "loaded.h"
 #include "timefmt.h"
+#include "xalloc.h"
 #include "storepath.h"
 
 json_t *mc_loaded_read(const char *store)
@@ -57,6 +58,68 @@ void mc_loaded_annotate(json_t *host_obj, json_t *loaded_doc, const char *hostdi
 	json_object_set_new(host_obj, "load_error", str_or_null(json_object_get(h, "load_error")));
 	json_object_set_new(host_obj, "load_error_time",
 			    str_or_null(json_object_get(h, "load_error_time")));
+	/* what the listeners served for the loaded set, when that is the current one */
+	json_object_set_new(host_obj, "served",
+			    current && json_is_array(json_object_get(h, "served")) ?
+				    json_deep_copy(json_object_get(h, "served")) : json_array());
+}
+
+/* append MSG (taken) to the NULL-terminated list *V */
+static void strv_push(char ***v, char *msg)
+{
+	size_t n = 0;
+
+	while (*v && (*v)[n])
+		n++;
+	*v = mc_realloc(*v, (n + 2) * sizeof **v);
+	(*v)[n] = msg;
+	(*v)[n + 1] = NULL;
+}
+
+const char *mc_loaded_served(json_t *host_obj, char ***problems)
+{
+	json_t *arr = json_object_get(host_obj, "served"), *v;
+	const char *host = json_string_value(json_object_get(host_obj, "host"));
+	const char *word = NULL;
+	size_t i;
+
+	json_array_foreach(arr, i, v) {
+		const char *res = json_string_value(json_object_get(v, "result"));
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *label = json_string_value(json_object_get(v, "listener"));
+		const char *detail = json_string_value(json_object_get(v, "detail"));
+		char *msg;
+
+		if (!res || strcmp(res, "ok") == 0)
+			continue;
+		if (!word)
+			word = res;
+		if (!problems)
+			continue;
+		if (strcmp(res, "mismatch") == 0)
+			msg = mc_asprintf("%s: %s serves the wrong certificate for %s: %s", host ? host : "?",
+					  label ? label : "?", name ? name : "clients without SNI",
+					  detail ? detail : "");
+		else
+			msg = mc_asprintf("%s: %s, %s: %s%s%s", host ? host : "?", label ? label : "?",
+					  name ? name : "without SNI", res, detail ? ": " : "",
+					  detail ? detail : "");
+		strv_push(problems, msg);
+	}
+	if (word)
+		return word;
+	return json_array_size(arr) ? "ok" : "-";
+}
+
+void mc_loaded_served_errors(json_t *loaded_doc, char ***problems)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(loaded_doc, "served"), "errors"), i, v)
+		if (json_is_string(v))
+			strv_push(problems, mc_asprintf("mailcert-milter could not check what is served: %s",
+							   json_string_value(v)));
 }
 
 json_t *mc_loaded_listeners(json_t *loaded_doc)

@@ -20,9 +20,21 @@
  *         "loaded": {"postfix": "RFC 3339" | null,  (when that set went live in the MTA)
  *                    "dovecot": ..., "sendmail": ...},   (only the enabled MTAs)
  *         "load_error": "why the current store set was refused" | null,
- *         "load_error_time": "RFC 3339" | null
+ *         "load_error_time": "RFC 3339" | null,
+ *         "served": [                               (the last served check, for this set
+ *           {"listener": "postfix smtpd 127.0.0.1:25",  only; [] when none)
+ *            "name": "mail.example.com" | null,     (the SNI name; null: without SNI)
+ *            "result": "ok" | "mismatch" | "unreachable" | "no-tls",
+ *            "serial": "03a1..." | null,            (the leaf served)
+ *            "sha256": "hex of its DER" | null,
+ *            "expected_serial": "03a1...",          (the loaded set's leaf)
+ *            "detail": "why not ok" | null,
+ *            "time": "RFC 3339"}
+ *         ]
  *       }
  *     },
+ *     "served": {"time": T, "listeners": ["postfix smtpd 127.0.0.1:25", ...],
+ *                "skipped": 0, "errors": ["..."]} | null,   (the last served check)
  *     "mta": {
  *       "postfix": {"last_reload": T|null, "last_error": "..."|null,
  *                   "last_error_time": T|null, "failures": 0, "next_retry": T|null,
@@ -56,6 +68,17 @@ json_t *mc_loaded_read(const char *store);
  * LOADED_DOC may be NULL (no milter running): everything is null.
  */
 void mc_loaded_annotate(json_t *host_obj, json_t *loaded_doc, const char *hostdir);
+
+/*
+ * After mc_loaded_annotate: what the listeners serve for HOST_OBJ's set (its
+ * "served" array): "-" when nothing was checked, "ok" when every probe found
+ * the loaded leaf, else the first problem's result ("mismatch", "unreachable",
+ * "no-tls").  With PROBLEMS, a sentence per problem is appended to that
+ * NULL-terminated list (free with mc_strv_free).
+ */
+const char *mc_loaded_served(json_t *host_obj, char ***problems);
+/* the served check's own failures (a listener list it could not get) into PROBLEMS */
+void mc_loaded_served_errors(json_t *loaded_doc, char ***problems);
 
 /* a new reference to the "listeners" object (an empty object when absent) */
 json_t *mc_loaded_listeners(json_t *loaded_doc);

@@ -36,6 +36,8 @@ void loader_free(loader *l)
 	free(l->link_error);
 	json_decref(l->prev);
 	l->prev = NULL;
+	json_decref(l->served);
+	l->served = NULL;
 }
 
 void loader_resume(loader *l, json_t *prev)
@@ -187,6 +189,7 @@ int loader_apply(loader *l, time_t now)
 			if (s->reload) {
 				mc_info("%s reloaded (%lld ms)", mta_names[m], (long long)mc_mono_ms() - t0);
 				s->last_reload = now;
+				l->reloads++;
 			}
 			s->reload = 0;
 			s->failures = 0;

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "milter.h"
 #include "record.h"
+#include "served.h"
 #include "store.h"
 #include "timefmt.h"
 #include "watch.h"
@@ -79,11 +80,41 @@ static void record(const loader *l, int with_milter, time_t started)
 	json_decref(counts);
 }
 
+/* a served check (served.h) is owed: start it, or one more after the running one */
+static void check_served(loader *l, ms_proc *sp)
+{
+	mc_err e;
+
+	if (!l->cfg->listen_postfix && !l->cfg->listen_dovecot)
+		return;
+	if (ms_proc_start(sp, l->cfg, &l->hosts, mh_default(&l->hosts, l->cfg->default_host), &e) < 0)
+		mc_error("%s", e.msg);
+}
+
+/* the served check ended: keep and log what it found */
+static void served_read(loader *l, ms_proc *sp, int milter, time_t started)
+{
+	json_t *doc = ms_proc_read(sp, &l->hosts);
+
+	if (ms_proc_fd(sp) >= 0)
+		return; /* still running */
+	if (doc) {
+		json_decref(l->served);
+		l->served = doc;
+		ms_log(doc);
+		record(l, milter, started);
+	}
+	if (sp->again)
+		check_served(l, sp);
+}
+
 static int serve(loader *l, const char *socket, int foreground, int verbose, time_t started)
 {
 	int sfd, wfd, milter = socket != NULL, stop = 0;
 	long long first_change = 0, last_change = 0, next_scan, next_flush;
+	unsigned long reloads;
 	mm_proc proc;
+	ms_proc sp;
 	mc_err e;
 
 	sfd = sigfd_open();
@@ -97,12 +128,16 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 	}
 	if (milter && mm_proc_start(&proc, &e) < 0)
 		mc_error("%s; trying again later", e.msg);
+	ms_proc_init(&sp);
 	loader_batch(l, mc_now());
 	record(l, milter, started);
+	/* what is served right now, reloaded or not */
+	check_served(l, &sp);
+	reloads = l->reloads;
 	next_scan = (long long)mc_mono_ms() + (wfd >= 0 ? SCAN_INOTIFY_S : SCAN_POLL_S) * 1000LL;
 	next_flush = (long long)mc_mono_ms() + 1000;
 	while (!stop) {
-		struct pollfd pfd[3];
+		struct pollfd pfd[4];
 		long long t = (long long)mc_mono_ms(), wake = next_scan;
 		time_t retry = loader_next_retry(l);
 		int n = 0, timeout, rescan = 0, i;
@@ -123,6 +158,13 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 			wake = next_flush;
 		if (milter && mm_proc_next_start(&proc) && mm_proc_next_start(&proc) < wake)
 			wake = mm_proc_next_start(&proc);
+		if (sp.pid && sp.started_ms + MS_KILL_MS < wake)
+			wake = sp.started_ms + MS_KILL_MS;
+		if (!sp.pid && (l->cfg->listen_postfix || l->cfg->listen_dovecot)) {
+			long long due = t + ((long long)sp.last_start + MS_PERIOD_S - (long long)mc_now()) * 1000;
+			if (due < wake)
+				wake = due;
+		}
 		timeout = wake > t ? (int)(wake - t) : 0;
 		pfd[n].fd = sfd;
 		pfd[n++].events = POLLIN;
@@ -132,6 +174,10 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 		}
 		if (milter && mm_proc_fd(&proc) >= 0) {
 			pfd[n].fd = mm_proc_fd(&proc);
+			pfd[n++].events = POLLIN;
+		}
+		if (ms_proc_fd(&sp) >= 0) {
+			pfd[n].fd = ms_proc_fd(&sp);
 			pfd[n++].events = POLLIN;
 		}
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
@@ -145,7 +191,9 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 				struct signalfd_siginfo si;
 				while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 					if (si.ssi_signo == SIGUSR1) {
+						/* rescan now, and check what is served */
 						rescan = 1;
+						check_served(l, &sp);
 					} else {
 						mc_info("signal %u: stopping", si.ssi_signo);
 						stop = 1;
@@ -163,6 +211,8 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 					watch_close(wfd);
 					wfd = watch_open(l->store);
 				}
+			} else if (pfd[i].fd == ms_proc_fd(&sp)) {
+				served_read(l, &sp, milter, started);
 			} else if (!stop) {
 				mm_proc_read(&proc);
 			}
@@ -185,6 +235,14 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 			loader_apply(l, mc_now());
 			record(l, milter, started);
 		}
+		ms_proc_tick(&sp, t);
+		if (l->reloads != reloads ||
+		    (!sp.pid && (l->cfg->listen_postfix || l->cfg->listen_dovecot) &&
+		     mc_now() >= sp.last_start + MS_PERIOD_S)) {
+			/* after every reload: does each listener serve what was loaded? */
+			reloads = l->reloads;
+			check_served(l, &sp);
+		}
 		if (milter && t >= next_flush) {
 			int changed = 0;
 			json_decref(mm_counts(&changed));
@@ -194,6 +252,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 			next_flush = t + 1000;
 		}
 	}
+	ms_proc_stop(&sp);
 	if (milter) {
 		mm_proc_stop(&proc);
 		mm_proc_free(&proc);

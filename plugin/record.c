@@ -28,6 +28,21 @@ static json_t *time_or_null(time_t t)
 	return json_string(buf);
 }
 
+/* what the last served check found for H's loaded set; probes of an earlier
+ * set say nothing about this one */
+static json_t *served_json(const loader *l, const mh_host *h)
+{
+	json_t *arr = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(l->served, "hosts"), h->dir), i, v) {
+		const char *want = json_string_value(json_object_get(v, "expected_serial"));
+		if (h->file[0] && want && strcmp(want, h->serial) == 0)
+			json_array_append(arr, v);
+	}
+	return arr;
+}
+
 static json_t *host_json(const loader *l, const mh_host *h)
 {
 	json_t *o = json_object(), *names = json_array(), *loaded = json_object();
@@ -50,6 +65,7 @@ static json_t *host_json(const loader *l, const mh_host *h)
 	json_object_set_new(o, "loaded", loaded);
 	json_object_set_new(o, "load_error", h->error ? json_string(h->error) : json_null());
 	json_object_set_new(o, "load_error_time", time_or_null(h->error ? h->error_time : 0));
+	json_object_set_new(o, "served", served_json(l, h));
 	return o;
 }
 
@@ -84,6 +100,13 @@ int record_write(const loader *l, json_t *listeners, time_t started, mc_err *e)
 	json_object_set_new(doc, "default_host", def ? json_string(def->dir) : json_null());
 	json_object_set_new(doc, "hosts", hosts);
 	json_object_set_new(doc, "mta", mta);
+	if (l->served) {
+		json_t *round = json_deep_copy(l->served);
+		json_object_del(round, "hosts");
+		json_object_set_new(doc, "served", round);
+	} else {
+		json_object_set_new(doc, "served", json_null());
+	}
 	json_object_set_new(doc, "listeners_since", time_or_null(started));
 	json_object_set_new(doc, "listeners", listeners ? json_incref(listeners) : json_object());
 	text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);

@@ -29,3 +29,4 @@ PLUGIN_TESTS += tests/plugin/milter-stop.sh tests/plugin/milter-privsep.sh
 PLUGIN_TESTS += tests/plugin/restart-unchanged.sh
 PLUGIN_TESTS += tests/plugin/milter-hostile.sh
 EXTRA_DIST += tests/plugin/hostile-filter.py
+PLUGIN_TESTS += tests/plugin/served.sh

@@ -25,7 +25,8 @@ UNIT_TESTS = \
 	tests/unit/test_ipc \
 	tests/unit/test_hosts \
 	tests/unit/test_loader \
-	tests/unit/test_ari
+	tests/unit/test_ari \
+	tests/unit/test_served
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -51,6 +52,11 @@ tests_unit_test_ari_SOURCES = tests/unit/test_ari.c $(UNIT_COMMON)
 tests_unit_test_ari_CFLAGS = $(UNIT_CF)
 tests_unit_test_ari_CPPFLAGS = $(UNIT_CPPF)
 tests_unit_test_ari_LDADD = $(UNIT_LINK)
+
+tests_unit_test_served_SOURCES = tests/unit/test_served.c $(UNIT_COMMON)
+tests_unit_test_served_CFLAGS = $(UNIT_CF)
+tests_unit_test_served_CPPFLAGS = $(PLUGIN_UNIT_CPPF)
+tests_unit_test_served_LDADD = $(PLUGIN_UNIT_LINK)
 
 tests_unit_test_ipc_SOURCES = tests/unit/test_ipc.c $(UNIT_COMMON)
 tests_unit_test_ipc_CFLAGS = $(UNIT_CF)

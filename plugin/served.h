@@ -1,0 +1,102 @@
+/*
+ * served - proof of what is served: after each reload, connect to every
+ * listener mailcert-milter manages and compare the leaf each one serves,
+ * by SNI for every name and once without SNI, with the loaded set.
+ *
+ * A round runs in a child process forked from the loader, so loading never
+ * waits for it: the child asks Postfix (`postconf -M`, inet services running
+ * smtpd or postscreen) and Dovecot (`doveconf`, inet_listener blocks of the
+ * login services whose protocol is enabled) where they listen, reads the
+ * expected leaves, gives up root (privdrop.h), probes with a deadline per
+ * connection and per handshake, re-probes what is wrong a few times with
+ * backoff (a graceful reload takes a moment), and writes one JSON document
+ * on a pipe.  The loader reads that as hostile input: bounded, and every
+ * field checked before it reaches milter.json (shape in loaded.h).
+ */
+#ifndef MCM_SERVED_H
+#define MCM_SERVED_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "err.h"
+#include "hosts.h"
+#include "xalloc.h"
+
+#define MS_CONNECT_MS 3000     /* per connection */
+#define MS_HANDSHAKE_MS 5000   /* STARTTLS dialogue and TLS handshake together */
+#define MS_PROBES_MAX 256      /* listeners x (names + 1) per round, at most */
+#define MS_ROUND_MS 120000     /* a round stops probing after this long */
+#define MS_RETRIES 3           /* re-probes of what is wrong: after 1, 2, 4 s */
+#define MS_KILL_MS 300000      /* the loader kills a round that runs this long */
+#define MS_OUTPUT_MAX (4 * 1024 * 1024)
+#define MS_PERIOD_S 3600       /* a round at least this often, even without reloads */
+
+/* how a listener is spoken to */
+enum { MS_IMPLICIT, MS_SMTP, MS_IMAP, MS_POP3 };
+
+/* what a probe found */
+enum { MS_OK, MS_MISMATCH, MS_UNREACHABLE, MS_NO_TLS };
+extern const char *const ms_result_names[4];
+
+typedef struct ms_listener {
+	char label[160];   /* "postfix smtpd 127.0.0.1:25", "dovecot imaps 127.0.0.1:993" */
+	char host[256];    /* an IP literal or a checked host name */
+	char port[8];      /* decimal */
+	int proto;         /* MS_IMPLICIT .. MS_POP3 */
+} ms_listener;
+
+/*
+ * The listeners in `postconf -M` output MASTER: inet services whose command
+ * is smtpd or postscreen; smtpd_tls_wrappermode=yes (-o) means implicit TLS.
+ * A service without an address listens on INET_INTERFACES (`postconf -h
+ * inet_interfaces`); all or loopback-only is probed on 127.0.0.1.  Appends
+ * to *V (*N entries); lines it cannot use are skipped.  Returns how many it added.
+ */
+size_t ms_parse_postfix(const char *master, const char *inet_interfaces, ms_listener **v,
+			size_t *n);
+
+/*
+ * The listeners in `doveconf service` output SERVICES: inet_listener blocks
+ * with a non-zero port in imap-login, pop3-login and submission-login, when
+ * PROTOCOLS (`doveconf -h protocols`) enables that protocol; ssl = yes means
+ * implicit TLS; a listener behind haproxy is skipped.  An empty address is
+ * LISTEN's (`doveconf -h listen`); * and :: are probed on 127.0.0.1 and ::1.
+ */
+size_t ms_parse_dovecot(const char *services, const char *protocols, const char *listen,
+			ms_listener **v, size_t *n);
+
+/* the loader's side of a round */
+typedef struct ms_proc {
+	pid_t pid;           /* the round's process, 0 when none runs */
+	int fd;              /* its pipe, -1 when none */
+	mc_buf out;          /* what it wrote so far */
+	int overflow;
+	long long started_ms;
+	int again;           /* asked for while one was running */
+	time_t last_start;
+	size_t rounds;       /* started so far: where the next one starts in the names */
+} ms_proc;
+
+void ms_proc_init(ms_proc *p);
+/* start a round for the hosts in T (DEF: the default host); when one is
+ * running, one more is due after it */
+int ms_proc_start(ms_proc *p, const mc_config *cfg, const mh_table *t, const mh_host *def,
+		  mc_err *e);
+int ms_proc_fd(const ms_proc *p);
+/* read what the pipe holds; when the round ended, its checked result (for
+ * loaded.h's "served" object, hosts not in T dropped) is returned, else NULL */
+json_t *ms_proc_read(ms_proc *p, const mh_table *t);
+/* kill a round that overran MS_KILL_MS */
+void ms_proc_tick(ms_proc *p, long long now_ms);
+void ms_proc_stop(ms_proc *p);
+
+/* check a round's raw document (exported for the unit tests); NULL when unusable */
+json_t *ms_accept(json_t *raw, const mh_table *t);
+/* log what a checked round found: mismatches as errors */
+void ms_log(json_t *doc);
+
+#endif
