@@ -30,6 +30,7 @@
 #include "store.h"
 #include "tlsalpn.h"
 #include "timefmt.h"
+#include "metrics.h"
 #include "x509chk.h"
 #include "storepath.h"
 
@@ -1157,6 +1158,8 @@ int mc_issue_run(mc_config *cfg, char *const *hosts, int nhosts, int flags, int 
 	failed += issue_pass(&p, jobs);
 	/* still under the run lock: one writer of what was mailed */
 	mc_notify_end(p.notify);
+	if (mc_metrics_write(cfg, &e) < 0)
+		mc_warn("metrics: %s", e.msg);
 	mc_store_unlock(runlock);
 	free(p.jobs);
 	pthread_mutex_destroy(&p.lock);

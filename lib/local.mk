@@ -3,6 +3,7 @@ noinst_LIBRARIES += lib/libmailcert.a
 lib_libmailcert_a_SOURCES = \
 	lib/b64url.c lib/b64url.h \
 	lib/conf.c lib/conf.h \
+	lib/metrics.c lib/metrics.h \
 	lib/confdigest.c lib/confdigest.h \
 	lib/err.c lib/err.h \
 	lib/fsutil.c lib/fsutil.h \

@@ -29,6 +29,7 @@
 #include "loaded.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "milter.h"
 #include "record.h"
 #include "served.h"
@@ -75,9 +76,22 @@ static void record(const loader *l, int with_milter, time_t started)
 	json_t *counts = with_milter ? mm_counts(NULL) : NULL;
 	mc_err e;
 
+	static time_t metrics_at;
+	static unsigned long metrics_reloads;
+	static const json_t *metrics_served;
+
 	if (record_write(l, counts, started, &e) < 0)
 		mc_error("%s", e.msg);
 	json_decref(counts);
+	/* the Prometheus file: after a reload or a served check at once, else at most
+	 * once a minute (session counts move every second on a busy server) */
+	if (l->reloads != metrics_reloads || l->served != metrics_served || mc_now() >= metrics_at + 60) {
+		metrics_at = mc_now();
+		metrics_reloads = l->reloads;
+		metrics_served = l->served;
+		if (mc_metrics_write(l->cfg, &e) < 0)
+			mc_warn("metrics: %s", e.msg);
+	}
 }
 
 /* a served check (served.h) is owed: start it, or one more after the running one */

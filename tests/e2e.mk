@@ -38,7 +38,8 @@ E2E_TESTS = \
 	tests/e2e/selfcheck.sh \
 	tests/e2e/fallback.sh \
 	tests/e2e/staging.sh \
-	tests/e2e/store-full.sh
+	tests/e2e/store-full.sh \
+	tests/e2e/metrics.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \

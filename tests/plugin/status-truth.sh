@@ -40,6 +40,12 @@ table_ok() { st >"$T/table" 2>&1; grep -qE '^a\.test +yes +[^ ]+ +self-signed +y
 wait_for 60 table_ok && ok "table: LOADED yes, SERVED ok, ok" ||
     bad "table: $(cat "$T/table")"
 [ "$(jq -r .milter.running "$T/st.json")" = true ] && ok "status --json: milter.running" || bad "milter: $(jq -c .milter "$T/st.json")"
+# the Prometheus file the plugin keeps says the same
+prom_loaded() { grep -qx 'mailcert_loaded{host="a.test",mta="postfix"} 1' "$STORE/run/mailcert.prom" 2>/dev/null &&
+    grep -qx 'mailcert_loaded{host="a.test",mta="dovecot"} 1' "$STORE/run/mailcert.prom" &&
+    grep -qx 'mailcert_served_probes{host="a.test",result="ok"} [1-9][0-9]*' "$STORE/run/mailcert.prom"; }
+wait_for 60 prom_loaded && ok "mailcert.prom: a.test loaded into Postfix and Dovecot, served ok" ||
+    bad "mailcert.prom: $(grep -E 'loaded|served' "$STORE/run/mailcert.prom" 2>&1 | head -8)"
 
 # 2. Dovecot stopped, a.test renewed
 doveadm -c "$T/dc/dovecot.conf" stop >/dev/null 2>&1 || bad "doveadm stop"
@@ -56,6 +62,9 @@ else
 fi
 [ "$(hq a.test .loaded.dovecot)" = null ] && ok "loaded.dovecot is null for the set Dovecot does not have" ||
     bad "loaded.dovecot = $(hq a.test .loaded.dovecot)"
+prom_unloaded() { grep -qx 'mailcert_loaded{host="a.test",mta="dovecot"} 0' "$STORE/run/mailcert.prom"; }
+wait_for 60 prom_unloaded && ok "mailcert.prom: a.test not loaded into Dovecot" ||
+    bad "mailcert.prom with Dovecot down: $(grep loaded "$STORE/run/mailcert.prom" 2>&1)"
 case $(hq a.test .loaded.postfix) in 20*Z) ok "loaded.postfix has a time" ;; *) bad "loaded.postfix = $(hq a.test .loaded.postfix)" ;; esac
 case $(hq a.test .load_error_time) in 20*Z) ok "load_error_time set" ;; *) bad "load_error_time = $(hq a.test .load_error_time)" ;; esac
 st >"$T/table" 2>&1; rc=$?
