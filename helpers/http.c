@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -75,6 +77,46 @@ void mc_http_set_ca_blob(char *pem, size_t len)
 	free(ca_blob);
 	ca_blob = pem;
 	ca_blob_len = len;
+}
+
+/* where the trust anchors came from, for an error that a certificate did not verify */
+static char ca_source[1024];
+
+void mc_http_set_ca_source(const char *what)
+{
+	snprintf(ca_source, sizeof ca_source, "%s", what ? what : "");
+}
+
+/* the usual bundle of each distribution, in this order */
+static const char *const ca_bundles[] = {
+	"/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Arch, Gentoo */
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL, Fedora (ca-trust) */
+	"/etc/pki/tls/certs/ca-bundle.crt",                  /* RHEL, Fedora, CentOS */
+	"/etc/ssl/ca-bundle.pem",                            /* SUSE */
+	"/etc/ssl/cert.pem",                                 /* Alpine, OpenBSD */
+	"/usr/local/share/certs/ca-root-nss.crt",            /* FreeBSD */
+	"/usr/local/etc/ssl/cert.pem",                       /* FreeBSD */
+	NULL,
+};
+
+const char *mc_http_find_ca_bundle(char *tried, size_t triedlen)
+{
+	size_t i, n = 0;
+
+	if (triedlen)
+		tried[0] = '\0';
+	for (i = 0; ca_bundles[i]; i++) {
+		struct stat sb;
+
+		if (stat(ca_bundles[i], &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+		    access(ca_bundles[i], R_OK) == 0)
+			return ca_bundles[i];
+		if (n < triedlen) {
+			int w = snprintf(tried + n, triedlen - n, "%s%s", n ? ", " : "", ca_bundles[i]);
+			n += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return NULL;
 }
 
 int mc_http_init(mc_http *h, const char *ca_bundle, mc_err *e)
@@ -289,6 +331,9 @@ int mc_http_request(mc_http *h, const char *method, const char *url, const char 
 	if (rc != CURLE_OK) {
 		if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED)
 			return mc_err_set(e, "%s %s: response larger than %d bytes", method, url, MC_HTTP_BODY_MAX);
+		if ((rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) && ca_source[0])
+			return mc_err_set(e, "%s %s: %s (trust anchors: %s)", method, url,
+					  errbuf[0] ? errbuf : curl_easy_strerror(rc), ca_source);
 		return mc_err_set(e, "%s %s: %s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	}
 	return 0;

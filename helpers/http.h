@@ -46,6 +46,13 @@ int mc_http_init(mc_http *h, const char *ca_bundle, mc_err *e);
  * ca_bundle before giving up the right to open it.
  */
 void mc_http_set_ca_blob(char *pem, size_t len);
+/* say where the trust anchors came from in errors of certificates that do not verify */
+void mc_http_set_ca_source(const char *what);
+/*
+ * The first readable bundle among the distributions' usual paths (Debian/Ubuntu,
+ * RHEL/Fedora, SUSE, Alpine, FreeBSD), or NULL; TRIED gets the paths looked at.
+ */
+const char *mc_http_find_ca_bundle(char *tried, size_t triedlen);
 void mc_http_free(mc_http *h);
 
 void mc_http_resp_init(mc_http_resp *r);

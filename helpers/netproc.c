@@ -302,17 +302,27 @@ static void sandbox(mc_config *cfg)
 	int ll, sc;
 	mc_buf ca;
 	mc_err e;
+	const char *bundle;
+	char tried[768], what[1024];
 
 	/* the EAB key is the key process's; this one never needs it */
 	mc_sandbox_wipe_secrets(cfg);
 	/* the CA bundle may be anywhere root can read: read it now */
-	if (cfg->acme_ca_bundle && cfg->acme_ca_bundle[0]) {
+	/* acme.ca_bundle, else the distribution's usual bundle, else libcurl's default */
+	bundle = cfg->acme_ca_bundle && cfg->acme_ca_bundle[0] ? cfg->acme_ca_bundle
+								: mc_http_find_ca_bundle(tried, sizeof tried);
+	if (bundle) {
 		mc_buf_init(&ca);
-		if (mc_file_read(cfg->acme_ca_bundle, 4 * 1024 * 1024, &ca, &e) < 0)
-			mc_fatal("network process: acme.ca_bundle: %s", e.msg);
+		if (mc_file_read(bundle, 4 * 1024 * 1024, &ca, &e) < 0)
+			mc_fatal("network process: %s%s", bundle == cfg->acme_ca_bundle ? "acme.ca_bundle: " : "", e.msg);
 		len = ca.len;
 		mc_http_set_ca_blob(mc_buf_steal(&ca), len);
+		snprintf(what, sizeof what, "%s%s", bundle == cfg->acme_ca_bundle ? "acme.ca_bundle " : "", bundle);
+	} else {
+		snprintf(what, sizeof what, "libcurl's default, none of %s found; set acme.ca_bundle", tried);
 	}
+	mc_http_set_ca_source(what);
+	mc_debug("network process: trust anchors for the CA: %s", what);
 	if (geteuid() != 0) { /* run by an unprivileged user: there is nothing to give up */
 		uid = geteuid();
 		gid = getegid();

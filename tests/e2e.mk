@@ -39,7 +39,8 @@ E2E_TESTS = \
 	tests/e2e/fallback.sh \
 	tests/e2e/staging.sh \
 	tests/e2e/store-full.sh \
-	tests/e2e/metrics.sh
+	tests/e2e/metrics.sh \
+	tests/e2e/ca-bundle.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
