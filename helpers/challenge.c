@@ -14,6 +14,7 @@
 #include "b64url.h"
 #include "challenge.h"
 #include "dns01.h"
+#include "dnsfile.h"
 #include "dnscheck.h"
 #include "hostname.h"
 #include "xalloc.h"
@@ -80,6 +81,27 @@ void mc_chal_set_init(mc_chal_set *s, const mc_host *h)
 	s->host = h;
 }
 
+/*
+ * dns01.challenge_file: list the record in the file, then wait until the
+ * resolver answers with it (the operator's utility publishes it); there is
+ * no other way to know it was done.
+ */
+static int serve_file(const mc_config *cfg, struct mc_chal *c, mc_err *e)
+{
+	const char *path = cfg->dns01_challenge_file;
+
+	if (mc_dnsfile_add(path, c->txt_name, c->txt_value, e) < 0) {
+		free(c->txt_name); /* nothing to remove */
+		c->txt_name = NULL;
+		return -1;
+	}
+	if (mc_dns_txt_wait(cfg->dns01_resolver, c->txt_name, c->txt_value, cfg->dns01_propagation_timeout,
+			    e) < 0)
+		return mc_err_prefix(e, "the record %s TXT \"%s\" written to %s was never seen", c->txt_name,
+				     c->txt_value, path);
+	return 0;
+}
+
 static int serve(const mc_chal_env *env, const mc_host *h, struct mc_chal *c, const char *keyauth, mc_err *e)
 {
 	const mc_config *cfg = env->cfg;
@@ -98,6 +120,8 @@ static int serve(const mc_chal_env *env, const mc_host *h, struct mc_chal *c, co
 		EVP_Digest(keyauth, strlen(keyauth), md, &mdlen, EVP_sha256(), NULL);
 		c->txt_value = mc_b64url_encode(md, mdlen);
 		c->txt_name = mc_asprintf("_acme-challenge.%s.", c->identifier);
+		if (cfg->dns01_challenge_file[0])
+			return serve_file(cfg, c, e);
 		if (mc_dns01_hook(cfg, "add", h->name, c->identifier, c->txt_name, c->txt_value, e) < 0) {
 			free(c->txt_name); /* nothing to remove */
 			c->txt_name = NULL;
@@ -159,6 +183,9 @@ static void unserve(const mc_chal_env *env, const mc_host *h, struct mc_chal *c)
 	} else if (c->type == MC_CHAL_TLSALPN01) {
 		if (env->tlsalpn)
 			mc_tlsalpn_remove(env->tlsalpn, c->identifier);
+	} else if (c->txt_name && env->cfg->dns01_challenge_file[0]) {
+		if (mc_dnsfile_remove(env->cfg->dns01_challenge_file, c->txt_name, c->txt_value, &e) < 0)
+			mc_warn("%s: removing the TXT record %s: %s", h->name, c->txt_name, e.msg);
 	} else if (c->txt_name) {
 		if (mc_dns01_hook(env->cfg, "remove", h->name, c->identifier, c->txt_name, c->txt_value, &e) < 0)
 			mc_warn("%s: removing the TXT record %s: %s", h->name, c->txt_name, e.msg);

@@ -18,7 +18,7 @@ int mc_dns01_hook(const mc_config *cfg, const char *verb, const char *host, cons
 	int rc, i;
 
 	if (!cfg->dns01_hook[0])
-		return mc_err_set(e, "dns-01 needs dns01.hook (dns01.challenge_file is not supported yet)");
+		return mc_err_set(e, "dns-01 needs dns01.hook or dns01.challenge_file");
 	env[0] = mc_asprintf("MAILCERT_HOST=%s", host);
 	env[1] = mc_asprintf("MAILCERT_IDENTIFIER=%s", identifier);
 	env[2] = mc_asprintf("MAILCERT_TXT_NAME=%s", txt_name);

@@ -230,18 +230,12 @@ int mc_dns_caa(const char *resolver, const char *name, mc_caa *out, int max, mc_
 int mc_dns_txt_visible(const char *resolver, const char *name, const char *value, mc_err *e)
 {
 	struct __res_state rs;
-	struct sockaddr_in sa;
 	unsigned char answer[4096];
 	ns_msg msg;
 	int len, i, found = 0;
 
-	if (parse_resolver(resolver, &sa, e) < 0)
+	if (open_resolver(resolver, &rs, e) < 0)
 		return -1;
-	memset(&rs, 0, sizeof rs);
-	if (res_ninit(&rs) < 0)
-		return mc_err_set(e, "res_ninit failed");
-	rs.nscount = 1;
-	rs.nsaddr_list[0] = sa;
 	rs.retry = 1;
 	rs.retrans = 2;
 	rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
@@ -284,7 +278,8 @@ int mc_dns_txt_wait(const char *resolver, const char *name, const char *value, l
 		if (r != 0)
 			return r < 0 ? -1 : 0;
 		if (time(NULL) + 2 > deadline)
-			return mc_err_set(e, "TXT record %s not visible at %s after %ld s", name, resolver, timeout_s);
+			return mc_err_set(e, "TXT record %s not visible at %s after %ld s", name,
+					  resolver[0] ? resolver : "the system's resolver", timeout_s);
 		nanosleep(&ts, NULL);
 	}
 }

@@ -30,7 +30,7 @@ int mc_dns_addrs(const char *resolver, const char *name, char (*addrs)[INET6_ADD
 /* NAME's own CAA records (no climbing to parents), at most MAX */
 int mc_dns_caa(const char *resolver, const char *name, mc_caa *out, int max, mc_err *e);
 
-/* 1 if NAME has a TXT record VALUE at RESOLVER, 0 if not (yet), -1 on a bad resolver */
+/* 1 if NAME has a TXT record VALUE at RESOLVER ("" = the system's), 0 if not (yet), -1 on a bad resolver */
 int mc_dns_txt_visible(const char *resolver, const char *name, const char *value, mc_err *e);
 /* poll mc_dns_txt_visible every 2 s for up to TIMEOUT_S seconds */
 int mc_dns_txt_wait(const char *resolver, const char *name, const char *value, long timeout_s,

@@ -12,6 +12,7 @@ helpers_libhelper_a_SOURCES = \
 	helpers/daemon.c helpers/daemon.h \
 	helpers/dns01.c helpers/dns01.h \
 	helpers/dnscheck.c helpers/dnscheck.h \
+	helpers/dnsfile.c helpers/dnsfile.h \
 	helpers/http.c helpers/http.h \
 	helpers/expiry.c helpers/expiry.h \
 	helpers/http01.c helpers/http01.h \

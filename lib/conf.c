@@ -30,6 +30,7 @@ static int title_line(const char *file, const char *title, int endline);
 static void host_where(cfg_t *sec, char *out, size_t outlen);
 static char default_host_where[512];
 static char staging_where[512]; /* where test_on_staging was set true */
+static char challenge_file_where[512]; /* where dns01.challenge_file was set */
 static int acme_seen;
 
 static void conf_errfn(cfg_t *cfg, const char *fmt, va_list ap)
@@ -239,21 +240,6 @@ static int p_positive(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *resul
 	return 0;
 }
 
-/*
- * Keys of the interface that this version cannot honour yet: accepting them
- * would promise what does not happen, so a value that asks for something is
- * refused where it is written.
- */
-static int conf_parsing; /* set while a file is parsed: defaults pass the callbacks too */
-
-static int not_available(cfg_t *cfg, cfg_opt_t *opt, const char *what)
-{
-	if (!conf_parsing)
-		return 0;
-	cfg_error(cfg, "%s: %s is not available in this version of mailcert; remove it", opt->name, what);
-	return -1;
-}
-
 /* test_on_staging: only noted here; whether a staging CA is known is checked after parsing */
 static int p_staging(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
@@ -283,11 +269,28 @@ static int v_staging_directory(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 	return -1;
 }
 
-static int v_no_challenge_file(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+/* dns01.challenge_file: an absolute path without control characters; where it was set is kept */
+static int v_challenge_file(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
+	const char *p;
+
 	if (!*value)
 		return 0;
-	return not_available(cfg, opt, "handing dns-01 records over in a file (use dns01.hook)");
+	for (p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			cfg_error(cfg, "%s: control character in the path", opt->name);
+			return -1;
+		}
+	if (p[-1] == '/') {
+		cfg_error(cfg, "%s: \"%s\" names a directory, not a file", opt->name, value);
+		return -1;
+	}
+	if (cfg->filename)
+		snprintf(challenge_file_where, sizeof challenge_file_where, "%s:%d", cfg->filename, cfg->line);
+	else if (conf_root && conf_root->filename)
+		snprintf(challenge_file_where, sizeof challenge_file_where, "%s:%d", conf_root->filename,
+			 cfg->line ? cfg->line : conf_root->line);
+	return v_abs_path_or_empty(cfg, opt, value);
 }
 
 /* notify.to: addresses where {domain} is the host's hosted parent domain */
@@ -328,7 +331,7 @@ static int v_sendmail(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 
 PARSECB(p_staging_directory, v_staging_directory)
 
-PARSECB(p_no_challenge_file, v_no_challenge_file)
+PARSECB(p_challenge_file, v_challenge_file)
 PARSECB(p_notify_to, v_notify_to)
 PARSECB(p_notify_contact, v_notify_contact)
 PARSECB(p_sendmail, v_sendmail)
@@ -401,7 +404,7 @@ static cfg_opt_t tlsalpn01_opts[] = {
 static cfg_opt_t dns01_opts[] = {
 	CFG_STR_CB("hook", "", CFGF_NONE, p_path),
 	CFG_STR_CB("resolver", "", CFGF_NONE, p_resolver),
-	CFG_STR_CB("challenge_file", "", CFGF_NONE, p_no_challenge_file),
+	CFG_STR_CB("challenge_file", "", CFGF_NONE, p_challenge_file),
 	CFG_INT_CB("propagation_timeout", 300, CFGF_NONE, p_positive),
 	CFG_END()
 };
@@ -615,9 +618,7 @@ static int parse_file(cfg_t *cfg, const char *file, mc_err *e)
 	free(cfg->filename);
 	cfg->filename = mc_strdup(file);
 	cfg->line = 1;
-	conf_parsing = 1;
 	rc = cfg_parse_fp(cfg, f);
-	conf_parsing = 0;
 	fclose(f);
 	mc_buf_cleanse(&text); /* it may hold acme.eab_hmac_key */
 	if (rc != CFG_SUCCESS) {
@@ -738,6 +739,10 @@ static int cross_checks(mc_config *c, mc_err *e)
 	if (c->default_host[0] && !mc_config_find_host(c, c->default_host))
 		return mc_err_set(e, "%s: default_host \"%s\" is not a configured host",
 				  default_host_where, c->default_host);
+	/* the records go one way only: two would leave the operator guessing which was used */
+	if (c->dns01_hook[0] && c->dns01_challenge_file[0])
+		return mc_err_set(e, "%s: challenge_file: dns01.hook is set too; set only one of them",
+				  challenge_file_where);
 	for (i = 0; i < c->nhosts; i++) {
 		const mc_host *h = &c->hosts[i];
 		if (h->source == MC_SRC_ACME && h->challenge == MC_CHAL_DNS01 &&
@@ -773,6 +778,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	conf_root = cfg;
 	default_host_where[0] = '\0';
 	staging_where[0] = '\0';
+	challenge_file_where[0] = '\0';
 	cfg_set_error_function(cfg, conf_errfn);
 	cfg_set_validate_func(cfg, "host", v_host);
 	cfg_set_validate_func(cfg, "acme", v_acme);

@@ -330,8 +330,30 @@ START_TEST(err_not_available)
 		   "the directory is the staging CA itself");
 	main_fails("acme {\n  staging_directory = \"http://plain.example/dir\"\n}\n", 2,
 		   "is not an https:// URL");
+}
+END_TEST
+
+START_TEST(err_challenge_file)
+{
+	cfdir d;
+	mc_config *c;
+
+	/* both ways of publishing dns-01 records at once: refused, naming the file's line */
 	main_fails("dns01 {\n  hook = \"/bin/true\"\n  challenge_file = \"/run/x\"\n}\n", 3,
-		   "challenge_file: handing dns-01 records over in a file (use dns01.hook) is not available");
+		   "challenge_file: dns01.hook is set too; set only one of them");
+	main_fails("dns01 {\n  challenge_file = \"/run/x\"\n\n  hook = \"/bin/true\"\n}\n", 2,
+		   "dns01.hook is set too");
+	main_fails("dns01 {\n  challenge_file = \"run/x\"\n}\n", 2, "is not an absolute path");
+	main_fails("dns01 {\n  challenge_file = \"/run/\"\n}\n", 2, "names a directory, not a file");
+	main_fails("dns01 {\n  challenge_file = \"/run/a\tb\"\n}\n", 2, "control character in the path");
+	/* alone, it is taken, and it serves a dns-01 host */
+	cf_open(&d);
+	unit_write(d.main, "dns01 {\n  challenge_file = \"/run/mailcert/dns01.txt\"\n}\n"
+			   "host \"mail.example.com\" { challenge = \"dns-01\" }\n");
+	c = load_ok(d.main);
+	ck_assert_str_eq(c->dns01_challenge_file, "/run/mailcert/dns01.txt");
+	mc_config_free(c);
+	cf_close(&d);
 }
 END_TEST
 
@@ -700,6 +722,7 @@ int main(void)
 	tcase_add_test(bad, err_names_list);
 	tcase_add_test(bad, err_duplicate_host_same_file);
 	tcase_add_test(bad, err_not_available);
+	tcase_add_test(bad, err_challenge_file);
 	tcase_add_test(good, notify_keys);
 	tcase_add_test(bad, err_notify);
 	tcase_add_test(bad, err_duplicate_host_confd);
