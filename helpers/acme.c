@@ -291,7 +291,11 @@ static int register_account(mc_acme_conn *c, mc_err *e)
 	json_decref(req);
 	mc_http_resp_init(&r);
 	if (mc_acme_post(c, a->u_account, payload, NULL, &r, e) < 0) {
-		mc_err_prefix(e, "account registration at %s", a->dir_url);
+		if (a->have_eab) /* most likely the binding: say which, never the key */
+			mc_err_prefix(e, "account registration at %s with external account binding (acme.eab_kid \"%s\") "
+				      "failed; check acme.eab_kid and acme.eab_hmac_key", a->dir_url, cfg->acme_eab_kid);
+		else
+			mc_err_prefix(e, "account registration at %s", a->dir_url);
 		goto out;
 	}
 	if (!r.location || strncmp(r.location, "https://", 8) != 0) {

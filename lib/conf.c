@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "b64url.h"
 #include "conf.h"
 #include "fsutil.h"
 #include "hostname.h"
@@ -31,6 +32,7 @@ static void host_where(cfg_t *sec, char *out, size_t outlen);
 static char default_host_where[512];
 static char staging_where[512]; /* where test_on_staging was set true */
 static char challenge_file_where[512]; /* where dns01.challenge_file was set */
+static char eab_where[512]; /* where acme.eab_kid or acme.eab_hmac_key was set */
 static int acme_seen;
 
 static void conf_errfn(cfg_t *cfg, const char *fmt, va_list ap)
@@ -293,6 +295,48 @@ static int v_challenge_file(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 	return v_abs_path_or_empty(cfg, opt, value);
 }
 
+/* acme.eab_kid / eab_hmac_key: note where; the key itself never goes into a message */
+static void note_eab(cfg_t *cfg)
+{
+	if (cfg->filename)
+		snprintf(eab_where, sizeof eab_where, "%s:%d", cfg->filename, cfg->line);
+	else if (conf_root && conf_root->filename)
+		snprintf(eab_where, sizeof eab_where, "%s:%d", conf_root->filename,
+			 cfg->line ? cfg->line : conf_root->line);
+}
+
+static int v_eab_kid(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	const char *p;
+
+	if (!*value)
+		return 0;
+	for (p = value; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			cfg_error(cfg, "%s: only printable ASCII without spaces is allowed", opt->name);
+			return -1;
+		}
+	if (p - value > 256) {
+		cfg_error(cfg, "%s: longer than 256 characters", opt->name);
+		return -1;
+	}
+	note_eab(cfg);
+	return 0;
+}
+
+static int v_eab_hmac_key(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	if (!*value)
+		return 0;
+	if (!mc_b64url_valid(value, 1024) || strlen(value) % 4 == 1) {
+		cfg_error(cfg, "%s: not a base64url key (A-Z a-z 0-9 - _, no \"=\" padding, as the CA gave it)",
+			  opt->name);
+		return -1;
+	}
+	note_eab(cfg);
+	return 0;
+}
+
 /* notify.to: addresses where {domain} is the host's hosted parent domain */
 static int v_notify_to(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
@@ -332,6 +376,8 @@ static int v_sendmail(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 PARSECB(p_staging_directory, v_staging_directory)
 
 PARSECB(p_challenge_file, v_challenge_file)
+PARSECB(p_eab_kid, v_eab_kid)
+PARSECB(p_eab_hmac_key, v_eab_hmac_key)
 PARSECB(p_notify_to, v_notify_to)
 PARSECB(p_notify_contact, v_notify_contact)
 PARSECB(p_sendmail, v_sendmail)
@@ -383,8 +429,8 @@ static cfg_opt_t acme_opts[] = {
 	CFG_STR("preferred_chain", "", CFGF_NONE),
 	CFG_BOOL_CB("test_on_staging", cfg_false, CFGF_NONE, p_staging),
 	CFG_STR_CB("staging_directory", "", CFGF_NONE, p_staging_directory),
-	CFG_STR("eab_kid", "", CFGF_NONE),
-	CFG_STR("eab_hmac_key", "", CFGF_NONE),
+	CFG_STR_CB("eab_kid", "", CFGF_NONE, p_eab_kid),
+	CFG_STR_CB("eab_hmac_key", "", CFGF_NONE, p_eab_hmac_key),
 	CFG_END()
 };
 
@@ -739,6 +785,11 @@ static int cross_checks(mc_config *c, mc_err *e)
 	if (c->default_host[0] && !mc_config_find_host(c, c->default_host))
 		return mc_err_set(e, "%s: default_host \"%s\" is not a configured host",
 				  default_host_where, c->default_host);
+	/* one without the other binds nothing */
+	if (!c->acme_eab_kid[0] != !c->acme_eab_hmac_key[0])
+		return mc_err_set(e, "%s: %s is set but %s is not; external account binding needs both",
+				  eab_where, c->acme_eab_kid[0] ? "eab_kid" : "eab_hmac_key",
+				  c->acme_eab_kid[0] ? "eab_hmac_key" : "eab_kid");
 	/* the records go one way only: two would leave the operator guessing which was used */
 	if (c->dns01_hook[0] && c->dns01_challenge_file[0])
 		return mc_err_set(e, "%s: challenge_file: dns01.hook is set too; set only one of them",
@@ -779,6 +830,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	default_host_where[0] = '\0';
 	staging_where[0] = '\0';
 	challenge_file_where[0] = '\0';
+	eab_where[0] = '\0';
 	cfg_set_error_function(cfg, conf_errfn);
 	cfg_set_validate_func(cfg, "host", v_host);
 	cfg_set_validate_func(cfg, "acme", v_acme);

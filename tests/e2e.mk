@@ -59,5 +59,8 @@ EXTRA_DIST += tests/e2e/rfc2136-lib.sh
 # dns01.challenge_file: a script plays the operator's DNS utility, publishing through Pebble's DNS
 E2E_TESTS += tests/e2e/dns-file.sh
 
+# external account binding against a Pebble that requires it
+E2E_TESTS += tests/e2e/eab.sh
+
 # mailcert run: the renewal daemon, on the real clock against short-lived certificates
 E2E_TESTS += tests/e2e/run-daemon.sh tests/e2e/run-kill.sh

@@ -21,6 +21,9 @@
 #     server instead of challtestsrv (a real DNS server under test).
 #     PEBBLE_START_CERT_VALIDITY=SECONDS (read by pebble_start, not Pebble) sets the
 #     lifetime of issued certificates; Pebble 2.4.0's default is 5 years.
+#     PEBBLE_START_EAB="KID:KEY [KID:KEY...]" (read by pebble_start, not Pebble) makes
+#     Pebble require external account binding, with these MAC keys (KEY: base64url,
+#     no padding; HS256).
 #     With PEBBLE_ALTERNATE_ROOTS=N, alternate chain K's root and top intermediate are
 #     fetched to WORKDIR/root-K.pem and intermediate-K.pem; WORKDIR/roots-all.pem holds all.
 #     Logs: WORKDIR/pebble.log, WORKDIR/challtestsrv.log. Both processes are killed at exit.
@@ -140,6 +143,19 @@ _pebble_try_start() {
         validity=",
     \"certificateValidityPeriod\": $PEBBLE_START_CERT_VALIDITY"
     fi
+    local eab_required=false eab= pair kid key
+    if [ -n "${PEBBLE_START_EAB:-}" ]; then
+        eab_required=true
+        for pair in $PEBBLE_START_EAB; do
+            kid=${pair%%:*} key=${pair#*:}
+            case $kid$key in
+            '' | *[!A-Za-z0-9_-]*) log "pebble: PEBBLE_START_EAB wants KID:KEY pairs of base64url text"; return 1 ;;
+            esac
+            eab="$eab${eab:+, }\"$kid\": \"$key\""
+        done
+        eab=",
+    \"externalAccountMACKeys\": { $eab }"
+    fi
     cat >"$wd/pebble-config.json" <<EOF
 {
   "pebble": {
@@ -150,7 +166,7 @@ _pebble_try_start() {
     "httpPort": $httpport,
     "tlsPort": $tlsport,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": false$validity
+    "externalAccountBindingRequired": $eab_required$eab$validity
   }
 }
 EOF

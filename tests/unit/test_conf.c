@@ -333,6 +333,22 @@ START_TEST(err_not_available)
 }
 END_TEST
 
+START_TEST(err_eab)
+{
+	/* external account binding needs both halves; the key must be base64url and is never echoed */
+	main_fails("acme {\n  email = \"a@b.c\"\n  eab_kid = \"kid-1\"\n}\n", 3,
+		   "eab_kid is set but eab_hmac_key is not; external account binding needs both");
+	main_fails("acme {\n  eab_hmac_key = \"c2VjcmV0\"\n}\n", 2,
+		   "eab_hmac_key is set but eab_kid is not");
+	main_fails("acme {\n  eab_kid = \"kid-1\"\n  eab_hmac_key = \"c2VjcmV0==\"\n}\n", 3,
+		   "eab_hmac_key: not a base64url key");
+	main_fails("acme {\n  eab_kid = \"kid-1\"\n  eab_hmac_key = \"abcde\"\n}\n", 3,
+		   "eab_hmac_key: not a base64url key (A-Z a-z 0-9 - _, no \"=\" padding, as the CA gave it)");
+	main_fails("acme {\n  eab_kid = \"kid 1\"\n  eab_hmac_key = \"c2VjcmV0\"\n}\n", 2,
+		   "eab_kid: only printable ASCII without spaces is allowed");
+}
+END_TEST
+
 START_TEST(err_challenge_file)
 {
 	cfdir d;
@@ -723,6 +739,7 @@ int main(void)
 	tcase_add_test(bad, err_duplicate_host_same_file);
 	tcase_add_test(bad, err_not_available);
 	tcase_add_test(bad, err_challenge_file);
+	tcase_add_test(bad, err_eab);
 	tcase_add_test(good, notify_keys);
 	tcase_add_test(bad, err_notify);
 	tcase_add_test(bad, err_duplicate_host_confd);
