@@ -4,7 +4,9 @@
 # acme.eab_hmac_key the run says they are needed; a wrong MAC key or an unknown key id
 # fails naming external account binding, and no account is left (no account.json, only
 # a complete account key); the right key creates the account and a certificate is
-# issued. The MAC key never shows in the output or the store.
+# issued (dns-01 through dns01.challenge_file, which holds the run while the network
+# process's memory is searched for the MAC key). The MAC key never shows in the
+# output or the store, nor in the network process.
 . "$(dirname "$0")/e2e.sh"
 set -u
 e2e_workdir
@@ -71,17 +73,71 @@ grep -q "with external account binding (acme.eab_kid \"unknown-kid\") failed; ch
 no_account "unknown key id"
 
 # --- the right key: an account, and a certificate --------------------------------------------------
+# The host uses dns-01 through dns01.challenge_file: the run waits for the record to be
+# published, and meanwhile the network process (which registered the account with the
+# binding the key process signed) is searched for the MAC key.
 conf "$KID" "$KEY"
-run_issue "$W/right.out"
-rc=$?
+F=$W/drop/records.txt
+mkdir -p "$W/drop"
+sed -i "s|^host \"$H\" { names = {  } }|host \"$H\" { challenge = \"dns-01\" }|" "$W/mailcert.conf"
+printf 'dns01 {\n  challenge_file = "%s"\n  propagation_timeout = 120\n}\n' "$F" >>"$W/mailcert.conf"
+grep -q 'challenge = "dns-01"' "$W/mailcert.conf" || die "config not as intended: $(cat "$W/mailcert.conf")"
+timeout 300 "$MAILCERT" -v -c "$W/mailcert.conf" issue >"$W/right.out" 2>&1 &
+TPID=$!
+on_exit "kill -TERM $TPID 2>/dev/null"
+deadline=$((SECONDS + 120))
+until [ -s "$F" ] || [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$TPID" 2>/dev/null; do sleep 0.1; done
+[ -s "$F" ] || fail "the record file never appeared: $(tail -5 "$W/right.out")"
+net=""
+mpid=$(ps -o pid= --ppid "$TPID" | tr -d ' ' | head -1) # timeout's child: the store process
+for p in $(ps -o pid= --ppid "${mpid:-0}" 2>/dev/null); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = mailcert-net ] && net=$p
+done
+if [ -z "$net" ] || [ "$(id -u)" != 0 ]; then
+    fail "cannot search the network process (pid '${net}', uid $(id -u); reading its memory needs root)"
+else
+    python3 - "$KEY" "$net" >"$W/scan" 2>&1 <<'EOP'
+import base64, sys
+text = sys.argv[1].encode()
+raw = base64.urlsafe_b64decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 4))
+pid, found, scanned = sys.argv[2], 0, 0
+with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
+    for line in maps:
+        f = line.split()
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        if not f[1].startswith("rw") or hi - lo > 1 << 30 or "[vvar" in line or "[vsyscall]" in line:
+            continue
+        try:
+            mem.seek(lo)
+            data = mem.read(hi - lo)
+        except OSError:
+            continue
+        scanned += len(data)
+        for what, n in (("MAC key text", text), ("MAC key bytes", raw)):
+            if data.find(n) >= 0:
+                found += 1
+                print("%s at %#x (%s)" % (what, lo + data.find(n), " ".join(f[5:]) or "anon"))
+print("%d bytes of writable memory searched" % scanned)
+sys.exit(1 if found or not scanned else 0)
+EOP
+    src=$?
+    [ "$src" = 0 ] && pass "no copy of the EAB MAC key in the network process ($(tail -1 "$W/scan"))" ||
+        fail "the network process holds the EAB MAC key: $(cat "$W/scan")"
+fi
+# play the DNS utility: publish what the file lists
+grep -v '^#' "$F" | while read -r name type value; do
+    [ "$type" = TXT ] && pebble_set_txt "$name" "${value//\"/}"
+done
+rc=0
+wait "$TPID" || rc=$?
 expect_eq "$rc" 0 "right EAB key: issue exits 0"
 [ "$rc" = 0 ] || log "issue output: $(tail -20 "$W/right.out")"
 check_set "$W/store" "$H" "$PEBBLE_ROOT" "$H"
 acc=$(find "$W/store/accounts" -name account.json)
 [ -n "$acc" ] && pass "account.json written" || fail "no account.json"
-# Pebble reports the account as bound to the key id
 url=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("url") or d.get("kid") or d.get("account_url") or "")' "$acc" 2>/dev/null)
 [ -n "$url" ] && pass "account URL $url" || fail "no URL in $acc: $(cat "$acc")"
+[ ! -e "$F" ] && pass "the record file is gone after validation" || fail "record file left: $(cat "$F")"
 
 # --- the MAC key never leaves the configuration --------------------------------------------------------
 for k in "$KEY" "$WRONG_KEY"; do
