@@ -227,6 +227,44 @@ int mc_dns_caa(const char *resolver, const char *name, mc_caa *out, int max, mc_
 	return n;
 }
 
+#define MC_NS_T_TLSA 52
+
+int mc_dns_tlsa(const char *resolver, const char *name, mc_tlsa_rr *out, int max, mc_err *e)
+{
+	unsigned char answer[8192];
+	ns_msg msg;
+	int len, i, n = 0;
+
+	len = query(resolver, name, MC_NS_T_TLSA, answer, sizeof answer, e);
+	if (len <= 0)
+		return len;
+	if (ns_initparse(answer, len, &msg) < 0)
+		return 0;
+	for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
+		const unsigned char *rd;
+		size_t rdlen, k;
+		ns_rr rr;
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || (int)ns_rr_type(rr) != MC_NS_T_TLSA)
+			continue;
+		/* RFC 6698 section 2.1: usage, selector, matching type, data */
+		rd = ns_rr_rdata(rr);
+		rdlen = ns_rr_rdlen(rr);
+		if (rdlen < 4)
+			continue;
+		out[n].usage = rd[0];
+		out[n].selector = rd[1];
+		out[n].mtype = rd[2];
+		out[n].ttl = (unsigned long)ns_rr_ttl(rr);
+		out[n].hex[0] = '\0';
+		if (rdlen - 3 <= (sizeof out[n].hex - 1) / 2)
+			for (k = 0; k < rdlen - 3; k++)
+				snprintf(out[n].hex + 2 * k, 3, "%02x", rd[3 + k]);
+		n++;
+	}
+	return n;
+}
+
 int mc_dns_txt_visible(const char *resolver, const char *name, const char *value, mc_err *e)
 {
 	struct __res_state rs;

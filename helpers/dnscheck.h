@@ -30,6 +30,16 @@ int mc_dns_addrs(const char *resolver, const char *name, char (*addrs)[INET6_ADD
 /* NAME's own CAA records (no climbing to parents), at most MAX */
 int mc_dns_caa(const char *resolver, const char *name, mc_caa *out, int max, mc_err *e);
 
+/* one TLSA record (RFC 6698): the association data as lower-case hex, "" when over 64 bytes */
+typedef struct mc_tlsa_rr {
+	unsigned char usage, selector, mtype;
+	char hex[129];
+	unsigned long ttl;
+} mc_tlsa_rr;
+
+/* NAME's TLSA records (NAME is "_PORT._tcp.HOST."), at most MAX */
+int mc_dns_tlsa(const char *resolver, const char *name, mc_tlsa_rr *out, int max, mc_err *e);
+
 /* 1 if NAME has a TXT record VALUE at RESOLVER ("" = the system's), 0 if not (yet), -1 on a bad resolver */
 int mc_dns_txt_visible(const char *resolver, const char *name, const char *value, mc_err *e);
 /* poll mc_dns_txt_visible every 2 s for up to TIMEOUT_S seconds */

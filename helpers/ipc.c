@@ -47,6 +47,7 @@ static const struct bounds {
 	[MC_MSG_ARI] = { "ARI", 1, 1, 256, 0 },
 	[MC_MSG_ARI_OK] = { "ARI_OK", 4, 4, 32, F },
 	[MC_MSG_NOARI] = { "NOARI", 0, 0, 0, 0 },
+	[MC_MSG_REUSE] = { "REUSE", 3, 2 + MC_MSG_NAMES_MAX, 65536, 256 },
 };
 
 const char *mc_msg_name(int type)

@@ -23,6 +23,9 @@
  *               EAB (url)                                  -> JWS | ERR
  *   from store: KEYGEN (type, name...)                     -> KEY (key PEM, CSR base64url) | ERR
  *               SELFSIGNED (type, days, name...)           -> KEY (key PEM, certificate PEM) | ERR
+ *               REUSE (key PEM, days or "", name...)       -> KEY ("", CSR base64url, or with days
+ *                                                            the self-signed certificate PEM) | ERR
+ *                 (key_reuse: the store's own key, the installed or the announced next one)
  * net process
  *   from store: ISSUE (host, challenge, CSR base64url, replaces certID or "", name...)
  *                 -> any number of PROVISION / DEPROVISION, then DONE | FAIL
@@ -71,6 +74,7 @@ enum mc_msg_type {
 	MC_MSG_ARI,
 	MC_MSG_ARI_OK,
 	MC_MSG_NOARI,
+	MC_MSG_REUSE,
 	MC_MSG_NTYPES
 };
 

@@ -19,6 +19,8 @@
 #include "ari.h"
 #include "challenge.h"
 #include "confdigest.h"
+#include "dane.h"
+#include "danekey.h"
 #include "fsutil.h"
 #include "http01.h"
 #include "ipc.h"
@@ -329,6 +331,104 @@ static int keygen(struct slot *s, const mc_host *h, int selfsigned, EVP_PKEY **k
 	return 0;
 }
 
+/*
+ * key_reuse: a CSR (or with SELFSIGNED a self-signed certificate) for the
+ * store's own KEY from the key process; M keeps its answer as keygen's.
+ */
+static int keyreuse(struct slot *s, const mc_host *h, int selfsigned, EVP_PKEY *key, mc_msg *m, mc_err *e)
+{
+	static const int accept[] = { MC_MSG_KEY, MC_MSG_ERR, MC_MSG_NONE };
+	char *f[MC_MSG_NAMES_MAX + 2];
+	size_t n = 0, i;
+	mc_buf pem;
+	int rc;
+
+	if (h->nnames > MC_MSG_NAMES_MAX)
+		return mc_err_set(e, "more than %d names", MC_MSG_NAMES_MAX);
+	mc_buf_init(&pem);
+	mc_pem_append_key(&pem, key);
+	f[n++] = pem.data;
+	f[n++] = (char *)(selfsigned ? "90" : "");
+	for (i = 0; i < h->nnames; i++)
+		f[n++] = h->names[i];
+	rc = mc_ipc_send(s->key, "key", MC_MSG_REUSE, f, n, e);
+	mc_buf_cleanse(&pem);
+	if (rc < 0 || mc_ipc_recv(s->key, "key", accept, m, NULL, e) < 0) {
+		set_gone(s->p, GONE_KEY);
+		return -1;
+	}
+	if (m->type == MC_MSG_ERR) {
+		printable(m->f[0]);
+		mc_err_set(e, "%s", m->f[0]);
+		mc_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+/* key_rollover: a new next key for H from the key process */
+static int next_key(struct slot *s, const mc_host *h, EVP_PKEY **key, mc_err *e)
+{
+	mc_msg m;
+
+	if (keygen(s, h, 0, key, &m, e) < 0)
+		return -1;
+	mc_msg_cleanse(&m);
+	return 0;
+}
+
+/*
+ * The DANE fields of ST for a set with KEY (REUSED: the store's key; SW: the
+ * announced next key), and for key_rollover the new next key to keep once
+ * the set is installed (*NEXT; NULL when the one kept stays).
+ */
+static int dane_state(struct slot *s, const mc_host *h, mc_state *st, EVP_PKEY *key, int reused, int sw,
+		      EVP_PKEY **next, mc_err *e)
+{
+	const mc_config *cfg = s->p->cfg;
+	EVP_PKEY *have = NULL;
+	time_t now = mc_now();
+	int had_next;
+
+	*next = NULL;
+	if (mc_spki_sha256(key, st->key_spki_sha256, e) < 0)
+		return -1;
+	if (!reused) {
+		if (st->key_compromised)
+			mc_info("%s: a new key replaces the compromised one", h->name);
+		st->key_compromised = 0;
+	}
+	if (sw) {
+		st->key_switched_time = now;
+		mc_info("%s: switched to the announced key; a new next key is made: publish its TLSA record "
+			"(mailcert tlsa %s)", h->name, h->name);
+	}
+	if (!h->key_rollover) {
+		if (st->next_key_spki_sha256[0] && mc_nextkey_remove(cfg->store, h->dir, e) < 0)
+			mc_warn("%s: the next key of an earlier key_rollover: %s", h->name, e->msg);
+		st->next_key_spki_sha256[0] = st->key_rollover_state[0] = st->key_rollover_note[0] = '\0';
+		st->next_key_created_time = st->next_key_tlsa_seen_time = st->next_key_ready_time = 0;
+		return 0;
+	}
+	had_next = mc_nextkey_load(cfg->store, h->dir, &have, e) == 0;
+	EVP_PKEY_free(have);
+	/* a next key is made after a switch, when there is none, and with a new (not reused) key */
+	if (had_next && !sw && reused)
+		return 0;
+	if (next_key(s, h, next, e) < 0)
+		return mc_err_prefix(e, "making the next key");
+	if (mc_spki_sha256(*next, st->next_key_spki_sha256, e) < 0) {
+		EVP_PKEY_free(*next);
+		*next = NULL;
+		return -1;
+	}
+	st->next_key_created_time = now;
+	st->next_key_tlsa_seen_time = st->next_key_ready_time = 0;
+	snprintf(st->key_rollover_state, sizeof st->key_rollover_state, "waiting");
+	snprintf(st->key_rollover_note, sizeof st->key_rollover_note,
+		 "a new next key: publish its TLSA records (mailcert tlsa %s) beside the current ones", h->name);
+	return 0;
+}
 
 static const char *chal_name(mc_challenge t)
 {
@@ -493,11 +593,11 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, int fallback, 
 {
 	struct pool *p = s->p;
 	STACK_OF(X509) *chain = NULL;
-	EVP_PKEY *key = NULL;
+	EVP_PKEY *key = NULL, *next = NULL;
 	char *cert_url = NULL;
 	const char *source = "acme";
 	mc_msg m;
-	int rc;
+	int rc, sw = 0, reused;
 
 	int selfsigned = fallback || h->source == MC_SRC_SELFSIGNED || (p->flags & MC_ISSUE_SELFSIGNED);
 
@@ -505,8 +605,15 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, int fallback, 
 		return mc_err_set(e, "%s", p->no_acme ? p->no_acme : "no connection to the CA");
 	if (!selfsigned && budget_refuses(s, h, st, mc_now(), e) < 0)
 		return -1;
-	if (keygen(s, h, selfsigned, &key, &m, e) < 0)
+	/* key_reuse, key_rollover: the store's key; a stand-in and the staging CA get a new one */
+	if (!fallback && !(p->flags & MC_ISSUE_STAGING))
+		mc_dane_choose(p->cfg, h, st, &key, &sw);
+	reused = key != NULL;
+	if (reused ? keyreuse(s, h, selfsigned, key, &m, e) < 0 : keygen(s, h, selfsigned, &key, &m, e) < 0) {
+		EVP_PKEY_free(key);
 		return -1;
+	}
+	mc_debug("%s: ordering for %s key", h->name, sw ? "the announced next" : reused ? "the installed" : "a new");
 	if (selfsigned) {
 		source = fallback ? MC_SOURCE_FALLBACK : "self-signed";
 		rc = mc_pem_read_certs(m.f[1], m.len[1], &chain, e);
@@ -524,8 +631,26 @@ static int obtain(struct slot *s, const mc_host *h, mc_state *st, int fallback, 
 	} else if (rc == 0) {
 		state_from_chain(st, h, chain, source, cert_url, selfsigned ? NULL : p->ps.account_url,
 				 p->cfg->acme_directory, mc_now());
-		rc = mc_store_install(p->cfg->store, h->dir, key, chain, h->names, h->nnames, st, e);
+		if (!fallback)
+			rc = dane_state(s, h, st, key, reused, sw, &next, e);
+		if (rc == 0)
+			rc = mc_store_install(p->cfg->store, h->dir, key, chain, h->names, h->nnames, st, e);
+		/* the old next key is the installed one now, or a new next key replaces it */
+		if (rc == 0 && (sw || next)) {
+			mc_err ne;
+
+			if (mc_nextkey_remove(p->cfg->store, h->dir, &ne) < 0 ||
+			    (next && mc_nextkey_save(p->cfg->store, h->dir, next, &ne) < 0)) {
+				mc_error("%s: %s; a next key is made at the next renewal", h->name, ne.msg);
+				st->next_key_spki_sha256[0] = st->key_rollover_state[0] = '\0';
+				snprintf(st->key_rollover_note, sizeof st->key_rollover_note, "keeping the next key failed: %.400s",
+					 ne.msg);
+				if (mc_store_state_save(p->cfg->store, h->dir, st, &ne) < 0)
+					mc_error("%s: %s", h->name, ne.msg);
+			}
+		}
 	}
+	EVP_PKEY_free(next);
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(key);
 	free(cert_url);
@@ -748,6 +873,11 @@ static void run_job(struct slot *s, struct job *j)
 		mc_state_init(&st);
 	}
 	forget_stale_error(p, h, &st, mc_now());
+	/* key_rollover: is the next key's TLSA record visible yet?  Asked at every run, so
+	 * that the wait counts from when it first was */
+	if (!(p->flags & (MC_ISSUE_STAGING | MC_ISSUE_SELFSIGNED)) && mc_dane_observe(p->cfg, h, &st, mc_now()) &&
+	    mc_store_state_save(p->cfg->store, h->dir, &st, &e) < 0)
+		mc_error("%s: recording the next key's TLSA check: %s", h->name, e.msg);
 	if (p->acme_ok && !cannot_attempt(p, h) && ari_due(p, h, &st, mc_now()))
 		ari_check(s, h, &st, mc_now());
 	else if (ari_due(p, h, &st, mc_now()))

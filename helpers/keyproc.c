@@ -143,6 +143,7 @@ static int names_ok(char *const *names, size_t n, mc_err *e)
 static int store_request(int fd, const mc_msg *m)
 {
 	size_t first = m->type == MC_MSG_KEYGEN ? 1 : 2;
+	int reuse = m->type == MC_MSG_REUSE, selfsigned = m->type == MC_MSG_SELFSIGNED || (reuse && m->f[1][0]);
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
 	mc_buf pem, out;
@@ -152,16 +153,19 @@ static int store_request(int fd, const mc_msg *m)
 
 	mc_buf_init(&pem);
 	mc_buf_init(&out);
-	if (m->type == MC_MSG_SELFSIGNED) {
+	if (selfsigned) {
 		char *end;
 		long d = strtol(m->f[1], &end, 10);
 		if (*end || d < 1 || d > 3650)
 			return reply_err(fd, "store", "bad validity period");
 		days = (int)d;
 	}
-	if (names_ok(m->f + first, m->n - first, &e) < 0 || mc_key_generate(m->f[0], &key, &e) < 0)
+	if (names_ok(m->f + first, m->n - first, &e) < 0)
 		return reply_err(fd, "store", e.msg);
-	if (m->type == MC_MSG_KEYGEN) {
+	/* REUSE: the store's key, checked to be one (a private key) before it signs anything */
+	if (reuse ? mc_pem_read_key(m->f[0], m->len[0], &key, &e) < 0 : mc_key_generate(m->f[0], &key, &e) < 0)
+		return reply_err(fd, "store", e.msg);
+	if (!selfsigned) {
 		if (mc_csr_make(key, m->f + first, m->n - first, NULL, &out, &e) == 0) {
 			csr = mc_b64url_encode(out.data, out.len);
 			rc = 0;
@@ -173,8 +177,9 @@ static int store_request(int fd, const mc_msg *m)
 		rc = 0;
 	}
 	if (rc == 0) {
-		mc_pem_append_key(&pem, key);
-		rc = mc_ipc_sendl(fd, "store", &e, MC_MSG_KEY, pem.data, csr, NULL);
+		if (!reuse) /* the store has its own key already: it is not sent back */
+			mc_pem_append_key(&pem, key);
+		rc = mc_ipc_sendl(fd, "store", &e, MC_MSG_KEY, reuse ? "" : pem.data, csr, NULL);
 	} else {
 		rc = reply_err(fd, "store", e.msg);
 	}
@@ -207,7 +212,7 @@ static void sandbox(const mc_config *cfg)
 void mc_keyproc_main(const mc_config *cfg, int *store_fds, size_t nstore, int *net_fds, size_t nnet)
 {
 	static const int from_net[] = { MC_MSG_JWK, MC_MSG_SIGN, MC_MSG_EAB, MC_MSG_NONE };
-	static const int from_store[] = { MC_MSG_KEYGEN, MC_MSG_SELFSIGNED, MC_MSG_NONE };
+	static const int from_store[] = { MC_MSG_KEYGEN, MC_MSG_SELFSIGNED, MC_MSG_REUSE, MC_MSG_NONE };
 	size_t i, n = nstore + nnet, open_store = 0;
 	struct pollfd *pfd = mc_calloc(n + 1, sizeof *pfd);
 	struct kp k = { cfg, NULL };
@@ -238,7 +243,7 @@ void mc_keyproc_main(const mc_config *cfg, int *store_fds, size_t nstore, int *n
 				rc = is_store ? store_request(pfd[i].fd, &m) : net_request(&k, pfd[i].fd, &m);
 			else if (!eof)
 				mc_error("key process: %s", e.msg);
-			mc_msg_free(&m);
+			mc_msg_cleanse(&m); /* a REUSE brings a host key */
 			if (rc < 0) { /* gone, or not to be trusted any more */
 				close(pfd[i].fd);
 				pfd[i].fd = -1;

@@ -10,6 +10,7 @@ helpers_libhelper_a_SOURCES = \
 	helpers/challenge.c helpers/challenge.h \
 	helpers/csr.c helpers/csr.h \
 	helpers/daemon.c helpers/daemon.h \
+	helpers/dane.c helpers/dane.h \
 	helpers/dns01.c helpers/dns01.h \
 	helpers/dnscheck.c helpers/dnscheck.h \
 	helpers/dnsfile.c helpers/dnsfile.h \

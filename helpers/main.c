@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "csr.h"
 #include "daemon.h"
+#include "dane.h"
 #include "http.h"
 #include "import.h"
 #include "issue.h"
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 		"  csr HOST [--key-type T] [--new-key]\n"
 		"                                    make a pending key, print a CSR for another CA\n"
 		"  install HOST FILE...              activate the CA's certificate for that pending key\n"
+		"  tlsa HOST                         TLSA 3 1 1 records of the installed and the next key\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE   configuration (default %s)\n"
@@ -315,6 +317,8 @@ int main(int argc, char **argv)
 		return mc_install_main(config_file, argc, argv);
 	if (strcmp(cmd, "csr") == 0)
 		return mc_csr_main(config_file, argc, argv);
+	if (strcmp(cmd, "tlsa") == 0)
+		return mc_tlsa_main(config_file, argc, argv);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -97,6 +97,34 @@ static const char *load_word(int judged)
 	}
 }
 
+/* key_reuse, key_rollover: the keys' digests and where the rollover stands, under the host's row */
+static void dane_line(const mc_host *h, const mc_state *st)
+{
+	char a[MC_TIMEFMT_LEN], b[MC_TIMEFMT_LEN];
+
+	if (!h->key_reuse || !st->key_spki_sha256[0])
+		return;
+	printf("  key SPKI SHA-256 %s%s\n", st->key_spki_sha256, st->key_compromised ? " (compromised: replaced at the next renewal)" : "");
+	if (!h->key_rollover)
+		return;
+	if (st->key_switched_time) {
+		fmt_time(st->key_switched_time, a);
+		printf("  switched to the announced key at %s\n", a);
+	}
+	if (!st->next_key_spki_sha256[0]) {
+		printf("  next key: none yet%s%s\n", st->key_rollover_note[0] ? ": " : "", st->key_rollover_note);
+		return;
+	}
+	fmt_time(st->next_key_created_time, a);
+	fmt_time(st->next_key_ready_time, b);
+	if (strcmp(st->key_rollover_state, "ready") == 0)
+		printf("  next key SPKI SHA-256 %s: ready since %s (TLSA visible); the next renewal switches to it\n",
+		       st->next_key_spki_sha256, b);
+	else
+		printf("  next key SPKI SHA-256 %s: waiting for its TLSA records since %s%s%s\n", st->next_key_spki_sha256,
+		       a, st->key_rollover_note[0] ? "; " : "", st->key_rollover_note);
+}
+
 int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 {
 	json_t *arr = json_array(), *loaded = mc_loaded_read(cfg->store);
@@ -202,6 +230,7 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			} else {
 				printf("%s\n", st.has_cert ? "ok" : "no certificate yet");
 			}
+			dane_line(h, &st);
 			json_decref(j);
 		}
 		free(wrong); /* its strings went to problems */

@@ -119,6 +119,13 @@ static int v_source(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 	return check_enum(cfg, opt, value, sources, "source (acme, manual, self-signed)");
 }
 
+static const char *const rollovers[] = { "", "announce", NULL };
+
+static int v_key_rollover(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	return check_enum(cfg, opt, value, rollovers, "key rollover (\"\" or \"announce\")");
+}
+
 static int v_map_type(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
 	return check_enum(cfg, opt, value, map_types, "map type (hash, lmdb, btree, cdb)");
@@ -223,6 +230,19 @@ static int p_port(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 
 	if (*value == '\0' || *end || v < 1 || v > 65535) {
 		cfg_error(cfg, "%s: must be a port number (1-65535)", opt->name);
+		return -1;
+	}
+	*(long *)result = v;
+	return 0;
+}
+
+static int p_nonnegative(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char *end;
+	long v = strtol(value, &end, 10);
+
+	if (*value == '\0' || *end || v < 0 || v > 366L * 86400) {
+		cfg_error(cfg, "%s: must be a number of seconds from 0 to 31622400", opt->name);
 		return -1;
 	}
 	*(long *)result = v;
@@ -385,6 +405,7 @@ PARSECB(p_key_type, v_key_type)
 PARSECB(p_challenge, v_challenge)
 PARSECB(p_source, v_source)
 PARSECB(p_map_type, v_map_type)
+PARSECB(p_key_rollover, v_key_rollover)
 PARSECB(p_name, v_name)
 PARSECB(p_default_host, v_default_host)
 PARSECB(p_path, v_abs_path_or_empty)
@@ -418,6 +439,7 @@ static char listen_default[] = "{\"[::]:80\"}";
 static char tlsalpn_listen_default[] = "{\"[::]:443\"}";
 static char to_default[] = "{\"postmaster+Alerts@{domain}\"}";
 static char names_default[] = "{}";
+static char tlsa_ports_default[] = "{25}";
 
 static cfg_opt_t acme_opts[] = {
 	CFG_STR_CB("directory", "letsencrypt", CFGF_NONE, p_directory),
@@ -478,6 +500,10 @@ static cfg_opt_t host_opts[] = {
 	CFG_STR_CB("challenge", "http-01", CFGF_NONE, p_challenge),
 	CFG_STR_CB("source", "acme", CFGF_NONE, p_source),
 	CFG_BOOL("self_check", cfg_true, CFGF_NONE),
+	CFG_BOOL("key_reuse", cfg_false, CFGF_NONE),
+	CFG_STR_CB("key_rollover", "", CFGF_NONE, p_key_rollover),
+	CFG_INT_CB("key_rollover_wait", 0, CFGF_NONE, p_nonnegative),
+	CFG_INT_LIST_CB("tlsa_ports", tlsa_ports_default, CFGF_NONE, p_port),
 	CFG_END()
 };
 
@@ -748,6 +774,15 @@ static int convert_hosts(cfg_t *cfg, mc_config *c, mc_err *e)
 		h->challenge = strcmp(ch, "dns-01") == 0 ? MC_CHAL_DNS01
 			       : strcmp(ch, "tls-alpn-01") == 0 ? MC_CHAL_TLSALPN01 : MC_CHAL_HTTP01;
 		h->self_check = cfg_getbool(sec, "self_check") ? 1 : 0;
+		h->key_rollover = strcmp(cfg_getstr(sec, "key_rollover"), "announce") == 0 ? MC_ROLLOVER_ANNOUNCE
+											    : MC_ROLLOVER_NONE;
+		/* between switches a rollover keeps the key */
+		h->key_reuse = cfg_getbool(sec, "key_reuse") || h->key_rollover == MC_ROLLOVER_ANNOUNCE;
+		h->key_rollover_wait = cfg_getint(sec, "key_rollover_wait");
+		h->ntlsa_ports = cfg_size(sec, "tlsa_ports");
+		h->tlsa_ports = mc_calloc(h->ntlsa_ports + 1, sizeof *h->tlsa_ports);
+		for (j = 0; j < h->ntlsa_ports; j++)
+			h->tlsa_ports[j] = cfg_getnint(sec, "tlsa_ports", j);
 		h->source = strcmp(src, "manual") == 0 ? MC_SRC_MANUAL
 			    : strcmp(src, "self-signed") == 0 ? MC_SRC_SELFSIGNED : MC_SRC_ACME;
 		for (j = 0; j + 1 < c->nhosts; j++) {
@@ -760,6 +795,10 @@ static int convert_hosts(cfg_t *cfg, mc_config *c, mc_err *e)
 						return mc_err_set(e, "%s: name \"%s\" is already used by host \"%s\" (%s)",
 								  h->where, h->names[nn], c->hosts[j].name, c->hosts[j].where);
 		}
+		if (h->source == MC_SRC_MANUAL && h->key_reuse)
+			return mc_err_set(e, "%s: host \"%s\": %s needs a source that makes keys (acme or self-signed), "
+					  "not \"manual\"", h->where, h->name,
+					  h->key_rollover ? "key_rollover" : "key_reuse");
 		if (h->challenge == MC_CHAL_HTTP01 && h->name[0] == '*')
 			return mc_err_set(e, "%s: host \"%s\": wildcard names need challenge = \"dns-01\"",
 					  h->where, h->name);
@@ -940,6 +979,7 @@ void mc_config_free(mc_config *c)
 		return;
 	for (i = 0; i < c->nhosts; i++) {
 		free(c->hosts[i].name);
+		free(c->hosts[i].tlsa_ports);
 		mc_strv_free(c->hosts[i].names);
 	}
 	free(c->hosts);

@@ -17,6 +17,8 @@
 
 typedef enum { MC_CHAL_HTTP01, MC_CHAL_DNS01, MC_CHAL_TLSALPN01 } mc_challenge;
 typedef enum { MC_SRC_ACME, MC_SRC_MANUAL, MC_SRC_SELFSIGNED } mc_source;
+#define MC_ROLLOVER_NONE 0
+#define MC_ROLLOVER_ANNOUNCE 1
 
 typedef struct mc_host {
 	char *name;        /* primary name, lower case */
@@ -26,6 +28,11 @@ typedef struct mc_host {
 	mc_challenge challenge;
 	mc_source source;
 	int self_check;    /* run the self-checks before each order */
+	int key_reuse;     /* keep the key across renewals (also implied by key_rollover) */
+	int key_rollover;  /* MC_ROLLOVER_NONE | MC_ROLLOVER_ANNOUNCE */
+	long key_rollover_wait; /* seconds the next key's TLSA must be seen; 0: 2 x its TTL */
+	long *tlsa_ports;  /* the ports `mailcert tlsa` and the rollover check name (default 25) */
+	size_t ntlsa_ports;
 	char where[512];   /* FILE:LINE of its section, for messages */
 } mc_host;
 

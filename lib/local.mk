@@ -5,6 +5,7 @@ lib_libmailcert_a_SOURCES = \
 	lib/conf.c lib/conf.h \
 	lib/metrics.c lib/metrics.h \
 	lib/confdigest.c lib/confdigest.h \
+	lib/danekey.c lib/danekey.h \
 	lib/err.c lib/err.h \
 	lib/fsutil.c lib/fsutil.h \
 	lib/hostname.c lib/hostname.h \

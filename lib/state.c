@@ -136,6 +136,15 @@ json_t *mc_state_to_json(const mc_state *s)
 	json_object_set_new(j, "ari_explanation_url", str_or_null(s->ari_explanation_url));
 	json_object_set_new(j, "account_url", str_or_null(s->account_url));
 	json_object_set_new(j, "directory_url", str_or_null(s->directory_url));
+	json_object_set_new(j, "key_compromised", json_boolean(s->key_compromised));
+	json_object_set_new(j, "key_spki_sha256", str_or_null(s->key_spki_sha256));
+	json_object_set_new(j, "next_key_spki_sha256", str_or_null(s->next_key_spki_sha256));
+	json_object_set_new(j, "key_rollover_state", str_or_null(s->key_rollover_state));
+	json_object_set_new(j, "next_key_created_time", time_or_null(s->next_key_created_time));
+	json_object_set_new(j, "next_key_tlsa_seen_time", time_or_null(s->next_key_tlsa_seen_time));
+	json_object_set_new(j, "next_key_ready_time", time_or_null(s->next_key_ready_time));
+	json_object_set_new(j, "key_switched_time", time_or_null(s->key_switched_time));
+	json_object_set_new(j, "key_rollover_note", str_or_null(s->key_rollover_note));
 	return j;
 }
 
@@ -200,6 +209,15 @@ int mc_state_from_json(json_t *j, mc_state *s, mc_err *e)
 	s->ari_explanation_url = get_dup(j, "ari_explanation_url");
 	s->account_url = get_dup(j, "account_url");
 	s->directory_url = get_dup(j, "directory_url");
+	s->key_compromised = json_is_true(json_object_get(j, "key_compromised"));
+	get_str(j, "key_spki_sha256", s->key_spki_sha256, sizeof s->key_spki_sha256);
+	get_str(j, "next_key_spki_sha256", s->next_key_spki_sha256, sizeof s->next_key_spki_sha256);
+	get_str(j, "key_rollover_state", s->key_rollover_state, sizeof s->key_rollover_state);
+	s->next_key_created_time = get_time(j, "next_key_created_time");
+	s->next_key_tlsa_seen_time = get_time(j, "next_key_tlsa_seen_time");
+	s->next_key_ready_time = get_time(j, "next_key_ready_time");
+	s->key_switched_time = get_time(j, "key_switched_time");
+	get_str(j, "key_rollover_note", s->key_rollover_note, sizeof s->key_rollover_note);
 	json_array_foreach(json_object_get(j, "failed_validations"), i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
 		time_t t = get_time(v, "time");

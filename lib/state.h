@@ -49,6 +49,16 @@ typedef struct mc_state {
 	char *ari_explanation_url;
 	char *account_url;            /* the ACME account that ordered the certificate */
 	char *directory_url;          /* and its directory */
+	/* the host key (DANE, RFC 7672): SPKI SHA-256 digests in lower-case hex, "" when unknown */
+	int key_compromised;          /* revoked for keyCompromise: never reused */
+	char key_spki_sha256[65];     /* the installed key */
+	char next_key_spki_sha256[65];/* key_rollover "announce": the next key */
+	char key_rollover_state[16];  /* "" | waiting | ready | switched */
+	time_t next_key_created_time;
+	time_t next_key_tlsa_seen_time; /* its TLSA records first seen at the resolver (0: not seen) */
+	time_t next_key_ready_time;   /* from then on the next renewal switches to it */
+	time_t key_switched_time;     /* the last switch to an announced key */
+	char key_rollover_note[512];  /* why the current key is kept, "" when nothing to say */
 	mc_valfail *valfail;  /* failed validations of the last MC_VALFAIL_WINDOW seconds */
 	size_t nvalfail;
 } mc_state;

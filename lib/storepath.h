@@ -18,7 +18,8 @@ typedef enum {
 	MC_AREA_ACCOUNTS, /* STORE/accounts: ACME accounts (0700) */
 	MC_AREA_LOCKS,    /* STORE/locks: one lock file per host, .run for a whole run */
 	MC_AREA_RETIRED,  /* STORE/retired: hosts no longer configured */
-	MC_AREA_PENDING   /* STORE/pending: keys made by `mailcert csr`, not yet active */
+	MC_AREA_PENDING,  /* STORE/pending: keys made by `mailcert csr`, not yet active */
+	MC_AREA_NEXTKEY   /* STORE/nextkey: announced next keys (key_rollover, danekey.h) */
 } mc_store_area;
 
 /* the files of the run area and the MTA areas */
