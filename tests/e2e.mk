@@ -54,6 +54,8 @@ EXTRA_DIST += tests/e2e/import-lib.sh
 
 # the RFC 2136 dns-01 hook against a throwaway BIND 9 (and Pebble resolving with it)
 E2E_TESTS += tests/e2e/rfc2136.sh
+# DANE-safe keys: key_reuse and an announced key rollover (Pebble, and BIND serving TLSA)
+E2E_TESTS += tests/e2e/dane.sh
 EXTRA_DIST += tests/e2e/rfc2136-lib.sh
 
 # dns01.challenge_file: a script plays the operator's DNS utility, publishing through Pebble's DNS

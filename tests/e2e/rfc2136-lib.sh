@@ -3,7 +3,8 @@
 #
 #   bind_start DIR ZONE     named on 127.0.0.1:BIND_PORT (a free port), authoritative
 #                           for ZONE, taking TXT updates signed with the TSIG key
-#                           DIR/tsig.key (name mailcert-test); also DIR/wrong.key (same
+#                           DIR/tsig.key (name mailcert-test; the types in
+#                           BIND_UPDATE_TYPES, default TXT); also DIR/wrong.key (same
 #                           name, another secret) and DIR/other.key (another name).
 #                           Stopped at exit. Exports BIND_PORT, BIND_PID.
 #   bind_txt NAME           the TXT values of NAME, one per line, sorted
@@ -40,7 +41,7 @@ controls { };
 zone "$zone" {
     type primary;
     file "$d/zones/$zone.zone";
-    update-policy { grant mailcert-test zonesub TXT; };
+    update-policy { grant mailcert-test zonesub ${BIND_UPDATE_TYPES:-TXT}; };
 };
 EOC
         named -g -c "$d/named.conf" -n 1 >"$d/named.log" 2>&1 </dev/null &
