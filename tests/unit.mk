@@ -13,6 +13,7 @@ UNIT_TESTS = \
 	tests/unit/test_store \
 	tests/unit/test_jws \
 	tests/unit/test_keys \
+	tests/unit/test_danekey \
 	tests/unit/test_acme_problem \
 	tests/unit/test_http01 \
 	tests/unit/test_loaded \
@@ -125,6 +126,11 @@ tests_unit_test_jws_SOURCES = tests/unit/test_jws.c $(UNIT_COMMON)
 tests_unit_test_jws_CFLAGS = $(UNIT_CF)
 tests_unit_test_jws_CPPFLAGS = $(UNIT_CPPF)
 tests_unit_test_jws_LDADD = $(UNIT_LINK)
+
+tests_unit_test_danekey_SOURCES = tests/unit/test_danekey.c $(UNIT_COMMON)
+tests_unit_test_danekey_CFLAGS = $(UNIT_CF)
+tests_unit_test_danekey_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_danekey_LDADD = $(UNIT_LINK)
 
 tests_unit_test_keys_SOURCES = tests/unit/test_keys.c $(UNIT_COMMON)
 tests_unit_test_keys_CFLAGS = $(UNIT_CF)

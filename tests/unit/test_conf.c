@@ -485,6 +485,46 @@ START_TEST(err_bad_values)
 	main_fails("http01 {\n  public_port = 0\n}\n", 2, "public_port: must be a port number");
 	main_fails("\ntlsalpn01 {\n  public_port = 65536\n}\n", 3, "public_port: must be a port number");
 	main_fails("host \"a.example.com\" {\n  self_check = maybe\n}\n", 2, "self_check");
+	main_fails("host \"a.example.com\" {\n\n  key_rollover = \"now\"\n}\n", 3,
+		   "key_rollover: invalid key rollover (\"\" or \"announce\")");
+	main_fails("host \"a.example.com\" {\n  key_reuse = sometimes\n}\n", 2, "key_reuse");
+	main_fails("host \"a.example.com\" {\n  key_rollover_wait = -1\n}\n", 2,
+		   "key_rollover_wait: must be a number of seconds");
+	main_fails("host \"a.example.com\" {\n  key_rollover_wait = 2h\n}\n", 2, "key_rollover_wait");
+	main_fails("host \"a.example.com\" {\n  tlsa_ports = { 25, 0 }\n}\n", 2, "tlsa_ports: must be a port number");
+	main_fails("\nhost \"a.example.com\" {\n  source = \"manual\"\n  key_reuse = true\n}\n", 2,
+		   "key_reuse needs a source that makes keys");
+	main_fails("host \"a.example.com\" {\n  source = \"manual\"\n  key_rollover = \"announce\"\n}\n", 1,
+		   "key_rollover needs a source that makes keys");
+}
+END_TEST
+
+/* key_reuse, key_rollover and their defaults */
+START_TEST(dane_keys)
+{
+	cfdir d;
+	mc_config *c;
+
+	cf_open(&d);
+	unit_write(d.main, "host \"a.example.com\" {}\nhost \"b.example.com\" {\n  key_reuse = true\n"
+			   "  tlsa_ports = { 25, 465 }\n}\nhost \"c.example.com\" {\n  key_rollover = \"announce\"\n"
+			   "  key_rollover_wait = 7200\n}\n");
+	c = load_ok(d.main);
+	ck_assert_int_eq(c->hosts[0].key_reuse, 0);
+	ck_assert_int_eq(c->hosts[0].key_rollover, MC_ROLLOVER_NONE);
+	ck_assert_int_eq(c->hosts[0].key_rollover_wait, 0);
+	ck_assert_int_eq((int)c->hosts[0].ntlsa_ports, 1);
+	ck_assert_int_eq(c->hosts[0].tlsa_ports[0], 25);
+	ck_assert_int_eq(c->hosts[1].key_reuse, 1);
+	ck_assert_int_eq(c->hosts[1].key_rollover, MC_ROLLOVER_NONE);
+	ck_assert_int_eq((int)c->hosts[1].ntlsa_ports, 2);
+	ck_assert_int_eq(c->hosts[1].tlsa_ports[1], 465);
+	/* a rollover keeps the key between switches */
+	ck_assert_int_eq(c->hosts[2].key_reuse, 1);
+	ck_assert_int_eq(c->hosts[2].key_rollover, MC_ROLLOVER_ANNOUNCE);
+	ck_assert_int_eq(c->hosts[2].key_rollover_wait, 7200);
+	mc_config_free(c);
+	cf_close(&d);
 }
 END_TEST
 
@@ -727,6 +767,7 @@ int main(void)
 	tcase_add_test(good, host_where);
 	tcase_add_test(good, defaults);
 	tcase_add_test(good, selfcheck_keys);
+	tcase_add_test(good, dane_keys);
 	tcase_add_test(good, dns01_with_hook_ok);
 	tcase_add_test(good, confd_order);
 	tcase_add_test(good, confd_sections_merge);
