@@ -129,9 +129,15 @@ issue --force $R
 expect_eq "$(spki_cert "$W/store/certs/$R/fullchain.pem")" "$cur" "next key announced for one name of two: kept"
 grep -q "_25._tcp.mx2.dane.test. IN TLSA 3 1 1 $next is not visible" "$W/out" && pass "the missing name is named" || fail "log: $(cat "$W/out")"
 
-# published for both: seen now, but not yet for twice the TTL (60 s)
-publish _25._tcp.mx2.dane.test. "$cur"
-publish _25._tcp.mx2.dane.test. "$next"
+# published for both (for mx2 as README.md shows: `mailcert tlsa` through awk into
+# nsupdate): seen now, but not yet for twice the TTL (60 s)
+{
+    echo "server 127.0.0.1 $BIND_PORT"
+    "$MAILCERT" -c "$conf" tlsa $R 2>/dev/null | grep '^_25\._tcp\.mx2\.' |
+        awk '{ print "update add", $1, 60, $2, $3, $4, $5, $6, $7 } END { print "send" }'
+} | nsupdate -k "$B/tsig.key" > "$W/nsupdate" 2>&1 || die "nsupdate: $(cat "$W/nsupdate")"
+expect_eq "$(dig +short @127.0.0.1 -p "$BIND_PORT" TLSA _25._tcp.mx2.dane.test | tr -d ' ' | tr 'A-F' 'a-f' | sort | tr '\n' ' ')" \
+    "$(printf '311%s\n311%s\n' "$cur" "$next" | sort | tr '\n' ' ')" "BIND serves both records of mx2"
 "$MAILCERT" -c "$conf" renew $R > "$W/out" 2>&1
 status_json r1
 seen=$(jget "$W/r1" $R next_key_tlsa_seen_time)
