@@ -186,6 +186,10 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 				printf("not served: %s\n", refused);
 			} else if (wrong) {
 				printf("%s\n", wrong[0]);
+			} else if (st.has_cert && st.revoked_time) {
+				fmt_time(st.revoked_time, fail);
+				printf("revoked at %s (%s); the next issue or renew replaces it\n", fail,
+				       st.revocation_reason[0] ? st.revocation_reason : "unspecified");
 			} else if (stale) {
 				fmt_time(st.last_failure_time, fail);
 				printf("ok (the failure at %s happened under an earlier configuration)\n", fail);
