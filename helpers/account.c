@@ -53,25 +53,6 @@ int mc_revoke_reason_code(const char *name)
 	return -1;
 }
 
-int mc_spki_sha256_hex(X509 *x, char out[65])
-{
-	unsigned char *der = NULL, md[32];
-	unsigned int mdlen = 0;
-	int len, i;
-
-	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
-	if (len <= 0)
-		return -1;
-	if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		OPENSSL_free(der);
-		return -1;
-	}
-	OPENSSL_free(der);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 /* one account command or revocation at a time, and never during an issue or renew run */
 static int run_lock(const char *store, mc_err *e)
 {
@@ -537,7 +518,7 @@ static int revoke_host(mc_config *cfg, const mc_host *h, const char *reason_name
 		goto out;
 	}
 	leaf = current_leaf(cfg, h, &e);
-	if (!leaf || mc_cert_info(leaf, &ci) < 0 || mc_spki_sha256_hex(leaf, spki) < 0 ||
+	if (!leaf || mc_cert_info(leaf, &ci) < 0 || mc_key_spki_sha256(X509_get0_pubkey(leaf), spki) < 0 ||
 	    (len = i2d_X509(leaf, &der)) <= 0) {
 		fprintf(stderr, "mailcert: revoke: %s: cannot read its certificate%s%s\n", h->name, leaf ? "" : ": ",
 			leaf ? "" : e.msg);

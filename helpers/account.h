@@ -13,12 +13,8 @@
 #ifndef MC_ACCOUNT_H
 #define MC_ACCOUNT_H
 
-#include <openssl/x509.h>
-
 /* the RFC 5280 code of a reason mailcert revoke takes by name, or -1 */
 int mc_revoke_reason_code(const char *name);
-/* SHA-256 of X's SubjectPublicKeyInfo, lower-case hex (as in a TLSA 3 1 1 record) */
-int mc_spki_sha256_hex(X509 *x, char out[65]);
 
 int mc_account_main(const char *config_file, int argc, char **argv);
 int mc_revoke_main(const char *config_file, int argc, char **argv);
