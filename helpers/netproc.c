@@ -306,6 +306,20 @@ static int revoke_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
 	return mc_ipc_sendl(s->store, "store", &e, MC_MSG_OK, NULL);
 }
 
+static int serve_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
+{
+	switch (m->type) {
+	case MC_MSG_ARI:
+		return ari_one(s, conn, m);
+	case MC_MSG_REVOKE:
+		return revoke_one(s, conn, m);
+	case MC_MSG_ISSUE:
+		return issue_one(s, conn, m);
+	default:
+		return account_one(s, conn, m);
+	}
+}
+
 static void *worker(void *arg)
 {
 	static const int accept[] = { MC_MSG_ISSUE, MC_MSG_ARI, MC_MSG_ACCT_GET, MC_MSG_ACCT_DEACTIVATE,
@@ -326,10 +340,7 @@ static void *worker(void *arg)
 					mc_error("network process: %s", e.msg);
 				break;
 			}
-			if ((m.type == MC_MSG_ARI		 ? ari_one(s, &conn, &m)
-			     : m.type == MC_MSG_REVOKE	 ? revoke_one(s, &conn, &m)
-			     : m.type == MC_MSG_ISSUE	 ? issue_one(s, &conn, &m)
-							 : account_one(s, &conn, &m)) < 0) {
+			if (serve_one(s, &conn, &m) < 0) {
 				mc_msg_free(&m);
 				break;
 			}
