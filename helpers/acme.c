@@ -394,16 +394,17 @@ void mc_acme_conn_free(mc_acme_conn *c)
 
 /* ---- the account itself ---- */
 
-/* *STATUS and *CONTACT of the account object in R */
-static int account_fields(mc_http_resp *r, char **status, char **contact, mc_err *e)
+int mc_acme_account_parse(const char *body, size_t len, char **status, char **contact, mc_err *e)
 {
-	json_t *j = body_json(r, "account", e), *v;
+	json_t *j = json_loadb(body, len, 0, NULL), *v;
 	const char *st;
 	mc_buf b;
 	size_t i;
 
-	if (!j)
-		return -1;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return mc_err_set(e, "account: the server's answer is not a JSON object");
+	}
 	st = jstr(j, "status");
 	if (!st || !*st || strlen(st) > 64) {
 		json_decref(j);
@@ -438,7 +439,7 @@ static int account_post(mc_acme_conn *c, const char *payload, char **status, cha
 	mc_http_resp_init(&r);
 	rc = mc_acme_post(c, c->a->kid, payload, NULL, &r, e);
 	if (rc == 0)
-		rc = account_fields(&r, status, contact, e);
+		rc = mc_acme_account_parse(r.body.data ? r.body.data : "", r.body.len, status, contact, e);
 	mc_http_resp_free(&r);
 	return rc;
 }

@@ -107,6 +107,8 @@ struct mc_ari_info;
 int mc_acme_renewal_info(mc_acme_conn *c, const char *certid, struct mc_ari_info *info, long *retry_after,
 			 mc_err *e);
 
+/* an account object's status and contact (one line each, no control characters) */
+int mc_acme_account_parse(const char *body, size_t len, char **status, char **contact, mc_err *e);
 /* the account as the CA has it (POST-as-GET): *STATUS and *CONTACT (", "-joined) */
 int mc_acme_account_get(mc_acme_conn *c, char **status, char **contact, mc_err *e);
 /* deactivate the account (RFC 8555 section 7.3.6); its new status as above */
