@@ -375,7 +375,20 @@ static int account_rollover(mc_config *cfg, const char *dir)
 	}
 	if (net_ask(&ps, MC_MSG_ACCT_ROLLOVER, NULL, 0, MC_MSG_ACCT_INFO, &m, &e) < 0) {
 		mc_err ae;
-		/* the CA refused (or was never reached): the old key stays the account key */
+		/*
+		 * Refused, or no answer at all (the CA may have taken the change and the
+		 * answer been lost): the next key goes only once a request signed with the
+		 * old one has worked.
+		 */
+		if (net_ask(&ps, MC_MSG_ACCT_GET, NULL, 0, MC_MSG_ACCT_INFO, &m, &ae) < 0) {
+			fprintf(stderr, "mailcert: account rollover: %s\n"
+				"mailcert: account rollover: whether the CA kept the old key could not be confirmed "
+				"(%s): the new key stays in %s/key.pem.next; if mailcert account fails, the CA took "
+				"it: as root, mv %s/key.pem.next %s/key.pem; otherwise remove %s/key.pem.next\n",
+				e.msg, ae.msg, dir, dir, dir, dir);
+			return stop(&ps, 1);
+		}
+		mc_msg_free(&m);
 		if (key_end(&ps, "abort", &ae) < 0)
 			fprintf(stderr, "mailcert: account rollover: %s\n", ae.msg);
 		fprintf(stderr, "mailcert: account rollover: %s; the account key is unchanged\n", e.msg);

@@ -182,6 +182,8 @@ static int rollover_end(struct kp *k, int fd, const char *what)
 			return reply_err(fd, "store", "cannot remove key.pem.old");
 		return mc_ipc_sendl(fd, "store", &e, MC_MSG_OK, NULL);
 	}
+	if (strcmp(what, "abort") == 0 && !k->next) /* nothing made: a key.pem.next on disk is not ours */
+		return mc_ipc_sendl(fd, "store", &e, MC_MSG_OK, NULL);
 	if (!k->next || !k->akey)
 		return reply_err(fd, "store", "no key change under way");
 	if (strcmp(what, "abort") == 0) {

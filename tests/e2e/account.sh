@@ -5,8 +5,12 @@
 # a local switch that fails after the CA took the new key (test build: the message
 # says what to do, and doing it works), and deactivation: confirmation refused
 # without a terminal, the local record, issue failing with the way out, and a new
-# account once the operator removed the old one.
+# account once the operator removed the old one. The scripted fake CA refuses a key
+# change (the old key stays, nothing left) and loses the answer to one (the new key is
+# kept in key.pem.next and the message says how to finish).
 . "$(dirname "$0")/e2e.sh"
+# shellcheck source=tests/lib/fakeca.sh
+. "$TOP_SRCDIR/tests/lib/fakeca.sh"
 set -u
 e2e_workdir
 export PEBBLE_VA_NOSLEEP=1
@@ -145,5 +149,29 @@ mc issue --force > "$W/issue4.out" 2>&1; rc=$?
 expect_eq "$rc" 0 "issue after removing the deactivated account"
 url2=$(jfield "$acct_dir/account.json" url)
 [ -n "$url2" ] && [ "$url2" != "$url1" ] && pass "a new account was registered ($url2)" || fail "account URL $url2"
+
+# ---- key changes Pebble always takes: the scripted fake CA refuses one, loses the answer to another ----
+fakeca_start "$W/fake" good >/dev/null
+fconf=$W/fake.conf
+sed -e "s|$W/store|$W/fstore|" "$conf" > "$fconf"
+sed -i -e "s|directory = \".*\"|directory = \"$FAKECA_DIR_URL\"|" -e "s|ca_bundle = \".*\"|ca_bundle = \"$FAKECA_API_CA\"|" \
+    -e 's|^resolver = .*||' -e 's|names = { *}|names = { } self_check = false|' "$fconf"
+"$MAILCERT" -c "$fconf" issue > "$W/fissue.out" 2>&1 || fail "issue against the fake CA: $(cat "$W/fissue.out")"
+fdir=$(dirname "$(ls "$W"/fstore/accounts/*/key.pem)")
+cp "$fdir/key.pem" "$W/fkey.pem"
+echo refuse > "$FAKECA_WORKDIR/key-change"
+"$MAILCERT" -c "$fconf" account rollover > "$W/frefuse.out" 2>&1; rc=$?
+expect_eq "$rc" 1 "a key change the CA refuses"
+grep -q "conflict: the fake CA refuses this key change; the account key is unchanged" "$W/frefuse.out" &&
+    pass "says the CA refused and nothing changed" || fail "refused: $(cat "$W/frefuse.out")"
+cmp -s "$W/fkey.pem" "$fdir/key.pem" && [ ! -e "$fdir/key.pem.next" ] && [ ! -e "$fdir/key.pem.old" ] &&
+    pass "the old key stays, no other key file" || fail "after refusal: $(ls "$fdir")"
+echo lost > "$FAKECA_WORKDIR/key-change"
+"$MAILCERT" -c "$fconf" account rollover > "$W/flost.out" 2>&1; rc=$?
+expect_eq "$rc" 1 "a key change whose answer is lost"
+grep -q "whether the CA kept the old key could not be confirmed .*the new key stays in $fdir/key.pem.next; if mailcert account fails, the CA took it: as root, mv $fdir/key.pem.next $fdir/key.pem" "$W/flost.out" &&
+    pass "the new key is kept and the way to finish is said" || fail "lost: $(cat "$W/flost.out")"
+cmp -s "$W/fkey.pem" "$fdir/key.pem" && [ -s "$fdir/key.pem.next" ] && pass "key.pem unchanged, key.pem.next kept" ||
+    fail "after a lost answer: $(ls "$fdir")"
 
 finish
