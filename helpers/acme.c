@@ -128,8 +128,9 @@ static void pause_ms(long ms)
 		;
 }
 
-int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const char *accept,
-		 mc_http_resp *r, mc_err *e)
+/* ROLLOVER: the body is the keyChange request the key process builds (PAYLOAD unused) */
+static int post_signed(mc_acme_conn *c, const char *url, const char *payload, const char *accept, int rollover,
+		       mc_http_resp *r, mc_err *e)
 {
 	int attempt, server_errors = 0;
 
@@ -138,7 +139,8 @@ int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const ch
 
 		if (!nonce)
 			return -1;
-		jws = c->a->ops->sign(c->ctx, c->a->kid, nonce, url, payload, e);
+		jws = rollover ? c->a->ops->rollover(c->ctx, c->a->kid, nonce, url, e)
+			       : c->a->ops->sign(c->ctx, c->a->kid, nonce, url, payload, e);
 		free(nonce);
 		if (!jws)
 			return -1;
@@ -177,6 +179,12 @@ int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const ch
 		free(prob);
 		return http_error(url, r, e);
 	}
+}
+
+int mc_acme_post(mc_acme_conn *c, const char *url, const char *payload, const char *accept,
+		 mc_http_resp *r, mc_err *e)
+{
+	return post_signed(c, url, payload, accept, 0, r, e);
 }
 
 static json_t *body_json(mc_http_resp *r, const char *what, mc_err *e)
@@ -269,6 +277,10 @@ static int register_account(mc_acme_conn *c, mc_err *e)
 	char *payload;
 	int rc = -1;
 
+	if (a->only_existing) {
+		json_object_set_new(req, "onlyReturnExisting", json_true());
+		goto send;
+	}
 	json_object_set_new(req, "termsOfServiceAgreed", json_true());
 	if (cfg->acme_email[0]) {
 		char *mailto = mc_asprintf("mailto:%s", cfg->acme_email);
@@ -287,11 +299,14 @@ static int register_account(mc_acme_conn *c, mc_err *e)
 		json_decref(req);
 		return mc_err_set(e, "%s requires external account binding: set acme.eab_kid and acme.eab_hmac_key", a->dir_url);
 	}
+send:
 	payload = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	mc_http_resp_init(&r);
 	if (mc_acme_post(c, a->u_account, payload, NULL, &r, e) < 0) {
-		if (a->have_eab) /* most likely the binding: say which, never the key */
+		if (a->only_existing)
+			mc_err_prefix(e, "looking up the account of this key at %s", a->dir_url);
+		else if (a->have_eab) /* most likely the binding: say which, never the key */
 			mc_err_prefix(e, "account registration at %s with external account binding (acme.eab_kid \"%s\") "
 				      "failed; check acme.eab_kid and acme.eab_hmac_key", a->dir_url, cfg->acme_eab_kid);
 		else
@@ -310,7 +325,7 @@ out:
 	return rc;
 }
 
-int mc_acme_open(mc_acme *a, const mc_config *cfg, const mc_acme_ops *ops, void *ctx, int have_eab,
+int mc_acme_open(mc_acme *a, const mc_config *cfg, const mc_acme_ops *ops, void *ctx, int flags,
 		 mc_err *e)
 {
 	mc_acme_conn c;
@@ -319,14 +334,15 @@ int mc_acme_open(mc_acme *a, const mc_config *cfg, const mc_acme_ops *ops, void 
 	memset(a, 0, sizeof *a);
 	a->cfg = cfg;
 	a->ops = ops;
-	a->have_eab = have_eab;
+	a->have_eab = (flags & MC_ACME_EAB) != 0;
+	a->only_existing = (flags & MC_ACME_EXISTING) != 0;
 	a->dir_url = mc_strdup(cfg->acme_directory);
 	a->poll_deadline_s = 300;
 	pthread_mutex_init(&a->lock, NULL);
 	if (mc_acme_conn_init(&c, a, ctx, e) < 0)
 		return -1;
 	rc = load_directory(&c, e);
-	if (rc == 0 && !cfg->acme_agree_tos)
+	if (rc == 0 && !cfg->acme_agree_tos && !a->only_existing)
 		rc = mc_err_set(e, "acme.agree_tos is false: read the CA's terms of service%s%s and set agree_tos = true before any certificate is ordered",
 				a->tos ? " at " : "", a->tos ? a->tos : "");
 	if (rc == 0) {
@@ -374,6 +390,104 @@ int mc_acme_conn_init(mc_acme_conn *c, mc_acme *a, void *ctx, mc_err *e)
 void mc_acme_conn_free(mc_acme_conn *c)
 {
 	mc_http_free(&c->http);
+}
+
+/* ---- the account itself ---- */
+
+int mc_acme_account_parse(const char *body, size_t len, char **status, char **contact, mc_err *e)
+{
+	json_t *j = json_loadb(body, len, 0, NULL), *v;
+	const char *st;
+	mc_buf b;
+	size_t i;
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return mc_err_set(e, "account: the server's answer is not a JSON object");
+	}
+	st = jstr(j, "status");
+	if (!st || !*st || strlen(st) > 64) {
+		json_decref(j);
+		return mc_err_set(e, "account: no usable status in the CA's answer");
+	}
+	*status = mc_strdup(st);
+	mc_buf_init(&b);
+	json_array_foreach(json_object_get(j, "contact"), i, v) {
+		if (json_is_string(v) && b.len + json_string_length(v) < 2048)
+			mc_buf_printf(&b, "%s%s", b.len ? ", " : "", json_string_value(v));
+	}
+	*contact = b.data ? mc_buf_steal(&b) : mc_strdup("");
+	mc_buf_free(&b);
+	json_decref(j);
+	/* one line, no control characters from the server */
+	for (i = 0; (*status)[i]; i++)
+		if ((unsigned char)(*status)[i] < 0x20 || (*status)[i] == 0x7f)
+			(*status)[i] = ' ';
+	for (i = 0; (*contact)[i]; i++)
+		if ((unsigned char)(*contact)[i] < 0x20 || (*contact)[i] == 0x7f)
+			(*contact)[i] = ' ';
+	return 0;
+}
+
+static int account_post(mc_acme_conn *c, const char *payload, char **status, char **contact, mc_err *e)
+{
+	mc_http_resp r;
+	int rc;
+
+	if (!c->a->kid)
+		return mc_err_set(e, "no account");
+	mc_http_resp_init(&r);
+	rc = mc_acme_post(c, c->a->kid, payload, NULL, &r, e);
+	if (rc == 0)
+		rc = mc_acme_account_parse(r.body.data ? r.body.data : "", r.body.len, status, contact, e);
+	mc_http_resp_free(&r);
+	return rc;
+}
+
+int mc_acme_account_get(mc_acme_conn *c, char **status, char **contact, mc_err *e)
+{
+	return account_post(c, NULL, status, contact, e);
+}
+
+int mc_acme_account_deactivate(mc_acme_conn *c, char **status, char **contact, mc_err *e)
+{
+	return account_post(c, "{\"status\":\"deactivated\"}", status, contact, e);
+}
+
+int mc_acme_key_change(mc_acme_conn *c, mc_err *e)
+{
+	mc_http_resp r;
+	int rc;
+
+	if (!c->a->u_keychange)
+		return mc_err_set(e, "%s offers no keyChange: the account key cannot be changed", c->a->dir_url);
+	if (!c->a->kid || !c->a->ops->rollover)
+		return mc_err_set(e, "no account");
+	mc_http_resp_init(&r);
+	rc = post_signed(c, c->a->u_keychange, NULL, NULL, 1, &r, e);
+	mc_http_resp_free(&r);
+	return rc;
+}
+
+int mc_acme_revoke(mc_acme_conn *c, const char *der_b64, int reason, mc_err *e)
+{
+	mc_http_resp r;
+	char *payload;
+	int rc;
+
+	if (!c->a->u_revoke)
+		return mc_err_set(e, "%s offers no revokeCert", c->a->dir_url);
+	if (!mc_b64url_valid(der_b64, 65536) || !*der_b64)
+		return mc_err_set(e, "malformed certificate");
+	if (reason >= 0)
+		payload = mc_asprintf("{\"certificate\":\"%s\",\"reason\":%d}", der_b64, reason);
+	else
+		payload = mc_asprintf("{\"certificate\":\"%s\"}", der_b64);
+	mc_http_resp_init(&r);
+	rc = mc_acme_post(c, c->a->u_revoke, payload, NULL, &r, e);
+	mc_http_resp_free(&r);
+	free(payload);
+	return rc;
 }
 
 /* ---- polling ---- */

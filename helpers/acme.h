@@ -43,6 +43,8 @@ typedef struct mc_acme_ops {
 	void (*deprovision)(void *ctx, mc_challenge type, const char *identifier, const char *token);
 	/* the CA failed the validation of NAME ("*." for a wildcard's): its answer was "invalid" */
 	void (*invalid)(void *ctx, const char *name);
+	/* the keyChange request for URL (RFC 8555 section 7.3.5), signed by the next and the current key */
+	char *(*rollover)(void *ctx, const char *kid, const char *nonce, const char *url, mc_err *e);
 } mc_acme_ops;
 
 typedef struct mc_acme {
@@ -55,6 +57,7 @@ typedef struct mc_acme {
 	json_t *caa_identities; /* meta.caaIdentities (an array of strings), or NULL */
 	const mc_acme_ops *ops;
 	int have_eab;          /* acme.eab_kid and eab_hmac_key are set (the key process has the key) */
+	int only_existing;     /* find the account of the key, never register one (onlyReturnExisting) */
 	char *kid;
 	char *thumbprint;
 	pthread_mutex_t lock;
@@ -70,8 +73,10 @@ typedef struct mc_acme_conn {
 	long rate_limited;     /* Retry-After (s) of the last rateLimited problem, -1: none */
 } mc_acme_conn;
 
+#define MC_ACME_EAB 0x1       /* acme.eab_kid and eab_hmac_key are set */
+#define MC_ACME_EXISTING 0x2  /* only find the existing account of the key (account, revoke) */
 /* fetch the directory and register (or find) the account; CTX for OPS meanwhile */
-int mc_acme_open(mc_acme *a, const mc_config *cfg, const mc_acme_ops *ops, void *ctx, int have_eab,
+int mc_acme_open(mc_acme *a, const mc_config *cfg, const mc_acme_ops *ops, void *ctx, int flags,
 		 mc_err *e);
 void mc_acme_close(mc_acme *a);
 
@@ -101,6 +106,17 @@ struct mc_ari_info;
  */
 int mc_acme_renewal_info(mc_acme_conn *c, const char *certid, struct mc_ari_info *info, long *retry_after,
 			 mc_err *e);
+
+/* an account object's status and contact (one line each, no control characters) */
+int mc_acme_account_parse(const char *body, size_t len, char **status, char **contact, mc_err *e);
+/* the account as the CA has it (POST-as-GET): *STATUS and *CONTACT (", "-joined) */
+int mc_acme_account_get(mc_acme_conn *c, char **status, char **contact, mc_err *e);
+/* deactivate the account (RFC 8555 section 7.3.6); its new status as above */
+int mc_acme_account_deactivate(mc_acme_conn *c, char **status, char **contact, mc_err *e);
+/* change the account key (RFC 8555 section 7.3.5): 0 once the CA accepted it */
+int mc_acme_key_change(mc_acme_conn *c, mc_err *e);
+/* revoke the certificate DER_B64 (base64url); REASON an RFC 5280 code, -1: none given */
+int mc_acme_revoke(mc_acme_conn *c, const char *der_b64, int reason, mc_err *e);
 
 /* STORE/accounts/HASH: where the account for directory DIR_URL is kept */
 void mc_acme_account_dir(const char *store, const char *dir_url, char *out, size_t outlen);

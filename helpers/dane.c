@@ -129,11 +129,6 @@ void mc_dane_choose(const mc_config *cfg, const mc_host *h, mc_state *st, EVP_PK
 	*sw = 0;
 	if (!h->key_reuse)
 		return;
-	if (st->key_compromised) {
-		mc_warn("%s: the installed key was revoked as compromised: a new key is made%s", h->name,
-			h->key_rollover ? ", and a new next key (announce it before the next switch)" : "");
-		return;
-	}
 	if (!st->has_cert || !mc_store_has_cert(cfg->store, h->dir) || strcmp(st->source, MC_SOURCE_FALLBACK) == 0)
 		return; /* nothing to keep yet: the first key is new */
 	if (mc_store_load(cfg->store, h->dir, &cur, &chain, &e) < 0) {
@@ -141,6 +136,17 @@ void mc_dane_choose(const mc_config *cfg, const mc_host *h, mc_state *st, EVP_PK
 		return;
 	}
 	sk_X509_pop_free(chain, X509_free);
+	{
+		char spki[MC_SPKI_HEX_LEN];
+
+		/* revoked as compromised (state key_compromised): never again */
+		if (mc_spki_sha256(cur, spki, &e) == 0 && mc_state_key_compromised(st, spki)) {
+			mc_warn("%s: the installed key was revoked as compromised: a new key is made%s", h->name,
+				h->key_rollover ? ", and a new next key (announce it before the next switch)" : "");
+			EVP_PKEY_free(cur);
+			return;
+		}
+	}
 	/* a rollover changes the type only by announcing a next key of the new type */
 	if (!h->key_rollover && !mc_dane_key_is_type(cur, cfg->acme_key_type)) {
 		mc_info("%s: the installed key is not a %s key (acme.key_type): a new key is made", h->name,

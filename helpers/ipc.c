@@ -48,6 +48,13 @@ static const struct bounds {
 	[MC_MSG_ARI_OK] = { "ARI_OK", 4, 4, 32, F },
 	[MC_MSG_NOARI] = { "NOARI", 0, 0, 0, 0 },
 	[MC_MSG_REUSE] = { "REUSE", 3, 2 + MC_MSG_NAMES_MAX, 65536, 256 },
+	[MC_MSG_ROLLOVER] = { "ROLLOVER", 3, 3, F, F },
+	[MC_MSG_ROLLOVER_END] = { "ROLLOVER_END", 1, 1, 16, 0 },
+	[MC_MSG_ACCT_GET] = { "ACCT_GET", 0, 0, 0, 0 },
+	[MC_MSG_ACCT_DEACTIVATE] = { "ACCT_DEACTIVATE", 0, 0, 0, 0 },
+	[MC_MSG_ACCT_ROLLOVER] = { "ACCT_ROLLOVER", 0, 0, 0, 0 },
+	[MC_MSG_ACCT_INFO] = { "ACCT_INFO", 5, 5, F, F },
+	[MC_MSG_REVOKE] = { "REVOKE", 2, 2, 65536, 4 },
 };
 
 const char *mc_msg_name(int type)

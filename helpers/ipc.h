@@ -21,17 +21,28 @@
  *   from net:   JWK ()                                    -> JWK_OK (alg, jwk, thumbprint)
  *               SIGN (kid or "", nonce, url, payload)      -> JWS (flattened JWS) | ERR
  *               EAB (url)                                  -> JWS | ERR
+ *               ROLLOVER (kid, nonce, keyChange url)       -> JWS | ERR: the key process makes the
+ *                 next account key (same type), writes it to key.pem.next and signs the
+ *                 keyChange request (RFC 8555 section 7.3.5) it builds itself: the inner JWS
+ *                 {account, oldKey} with the next key, the outer with the current one
  *   from store: KEYGEN (type, name...)                     -> KEY (key PEM, CSR base64url) | ERR
  *               SELFSIGNED (type, days, name...)           -> KEY (key PEM, certificate PEM) | ERR
  *               REUSE (key PEM, days or "", name...)       -> KEY ("", CSR base64url, or with days
  *                                                            the self-signed certificate PEM) | ERR
  *                 (key_reuse: the store's own key, the installed or the announced next one)
+ *               ROLLOVER_END ("commit" | "abort" | "finish") -> OK | ERR: commit makes the next key
+ *                 the account key (key.pem, the old one kept as key.pem.old), abort forgets it,
+ *                 finish removes key.pem.old once the CA accepted a request signed with the new key
  * net process
  *   from store: ISSUE (host, challenge, CSR base64url, replaces certID or "", name...)
  *                 -> any number of PROVISION / DEPROVISION, then DONE | FAIL
  *               ARI (certID)                              -> ARI_OK (start, end, explanationURL or "",
  *                                                            seconds until the next check) | NOARI () | ERR
  *                 (start and end in seconds since the epoch; NOARI: the CA has no renewalInfo)
+ *               ACCT_GET () | ACCT_DEACTIVATE () | ACCT_ROLLOVER ()
+ *                 -> ACCT_INFO (account URL, status, contact, key alg, thumbprint) | ERR
+ *                 (ACCT_ROLLOVER answers once the CA accepted the key change, before any switch)
+ *               REVOKE (certificate DER base64url, reason code or "")  -> OK | ERR
  * store process
  *   from net (control):  ACCOUNT (url, contact)            -> OK | ERR
  *                        READY () | NOACME (reason)         (once, at start)
@@ -75,6 +86,13 @@ enum mc_msg_type {
 	MC_MSG_ARI_OK,
 	MC_MSG_NOARI,
 	MC_MSG_REUSE,
+	MC_MSG_ROLLOVER,
+	MC_MSG_ROLLOVER_END,
+	MC_MSG_ACCT_GET,
+	MC_MSG_ACCT_DEACTIVATE,
+	MC_MSG_ACCT_ROLLOVER,
+	MC_MSG_ACCT_INFO,
+	MC_MSG_REVOKE,
 	MC_MSG_NTYPES
 };
 

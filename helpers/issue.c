@@ -149,6 +149,9 @@ int mc_issue_cert_current(const mc_state *st, time_t now)
 	/* a stand-in is never what the host should keep */
 	if (strcmp(st->source, MC_SOURCE_FALLBACK) == 0)
 		return 0;
+	/* nor is a revoked one */
+	if (st->revoked_time)
+		return 0;
 	return st->has_cert && now < st->cert_expiration_time && now < st->renewal_time;
 }
 
@@ -157,7 +160,7 @@ time_t mc_issue_due_time(const mc_config *cfg, const mc_host *h, const mc_state 
 	time_t t;
 
 	if (!st->has_cert || !mc_store_has_cert(cfg->store, h->dir) || !names_match(st, h) ||
-	    strcmp(st->source, MC_SOURCE_FALLBACK) == 0)
+	    strcmp(st->source, MC_SOURCE_FALLBACK) == 0 || st->revoked_time)
 		return now;
 	t = st->renewal_time;
 	if (!t || (st->cert_expiration_time && st->cert_expiration_time < t))
@@ -260,6 +263,8 @@ static void state_from_chain(mc_state *st, const mc_host *h, STACK_OF(X509) *cha
 	copy_names(st, h);
 	snprintf(st->source, sizeof st->source, "%s", source);
 	st->has_cert = 1;
+	st->revoked_time = 0;
+	st->revocation_reason[0] = '\0';
 	snprintf(st->serial, sizeof st->serial, "%s", ci.serial);
 	snprintf(st->issuer, sizeof st->issuer, "%s", ci.issuer);
 	st->not_before = ci.not_before;
@@ -393,11 +398,6 @@ static int dane_state(struct slot *s, const mc_host *h, mc_state *st, EVP_PKEY *
 	*next = NULL;
 	if (mc_spki_sha256(key, st->key_spki_sha256, e) < 0)
 		return -1;
-	if (!reused) {
-		if (st->key_compromised)
-			mc_info("%s: a new key replaces the compromised one", h->name);
-		st->key_compromised = 0;
-	}
 	if (sw) {
 		st->key_switched_time = now;
 		mc_info("%s: switched to the announced key; a new next key is made: publish its TLSA record "

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +30,32 @@
 struct kp {
 	const mc_config *cfg;
 	EVP_PKEY *akey;
+	EVP_PKEY *next;  /* a rollover's next account key, once made (also in key.pem.next) */
 };
+
+/* a deactivated account (account.json says so) signs nothing more */
+static int deactivated(const char *dir, mc_err *e)
+{
+	char path[4200];
+	json_t *j;
+	const char *st;
+	int rc = 0;
+
+	mc_pathf(path, sizeof path, "%s/account.json", dir);
+	j = json_load_file(path, 0, NULL);
+	st = json_string_value(json_object_get(j, "status"));
+	if (st && strcmp(st, "deactivated") == 0)
+		rc = mc_err_set(e, "the ACME account %s for %s was deactivated (mailcert account deactivate): no "
+				"request is signed with its key; to register a new account, remove %s (as root: "
+				"rm -r %s) and run mailcert issue again",
+				json_string_value(json_object_get(j, "url")) ? json_string_value(json_object_get(j, "url"))
+									      : "",
+				json_string_value(json_object_get(j, "directory")) ? json_string_value(json_object_get(j, "directory"))
+										    : "this directory",
+				dir, dir);
+	json_decref(j);
+	return rc;
+}
 
 
 static int account_key(struct kp *k, mc_err *e)
@@ -41,6 +67,8 @@ static int account_key(struct kp *k, mc_err *e)
 	if (k->akey)
 		return 0;
 	mc_acme_account_dir(k->cfg->store, k->cfg->acme_directory, dir, sizeof dir);
+	if (deactivated(dir, e) < 0)
+		return -1;
 	mc_pathf(path, sizeof path, "%s/key.pem", dir);
 	mc_buf_init(&b);
 	if (access(path, F_OK) == 0) {
@@ -69,6 +97,137 @@ static int account_key(struct kp *k, mc_err *e)
 	return rc;
 }
 
+static int reply_err(int fd, const char *peer, const char *msg)
+{
+	mc_err e;
+
+	return mc_ipc_sendl(fd, peer, &e, MC_MSG_ERR, msg, NULL);
+}
+
+/* ec256 ... rsa4096: the type of KEY, for a next key of the same kind */
+static const char *key_type(EVP_PKEY *key)
+{
+	int bits = EVP_PKEY_get_bits(key);
+
+	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC)
+		return bits == 384 ? "ec384" : "ec256";
+	return bits >= 4096 ? "rsa4096" : bits >= 3072 ? "rsa3072" : "rsa2048";
+}
+
+/*
+ * The keyChange request (RFC 8555 section 7.3.5) for account KID at URL: the
+ * inner JWS (the next key's JWK, no nonce) over {account, oldKey}, signed by
+ * the next key, as the payload of the outer one signed by the current key.
+ * The next key is made once and written to key.pem.next before anything is
+ * signed with it: if the CA takes the change, the new key is on disk.
+ */
+static char *rollover_sign(struct kp *k, const char *kid, const char *nonce, const char *url, mc_err *e)
+{
+	char dir[4096], path[4200], *oldjwk, *payload, *inner, *out;
+	json_t *req;
+	mc_buf b;
+	int rc;
+
+	mc_acme_account_dir(k->cfg->store, k->cfg->acme_directory, dir, sizeof dir);
+	if (!k->next) {
+		mc_pathf(path, sizeof path, "%s/key.pem.next", dir);
+		if (access(path, F_OK) == 0) {
+			mc_err_set(e, "%s is left from a key change that did not finish: if the CA refuses the key in "
+				   "key.pem (mailcert account fails), it took the change: as root, mv %s %s/key.pem; "
+				   "otherwise remove %s", path, path, dir, path);
+			return NULL;
+		}
+		if (mc_key_generate(key_type(k->akey), &k->next, e) < 0)
+			return NULL;
+		mc_buf_init(&b);
+		mc_pem_append_key(&b, k->next);
+		rc = mc_file_write_atomic(dir, "key.pem.next", b.data, b.len, 0600, (gid_t)-1, e);
+		mc_buf_cleanse(&b);
+		if (rc < 0) {
+			EVP_PKEY_free(k->next);
+			k->next = NULL;
+			mc_err_prefix(e, "writing the next account key");
+			return NULL;
+		}
+	}
+	oldjwk = mc_jwk_json(k->akey, e);
+	if (!oldjwk)
+		return NULL;
+	req = json_object();
+	json_object_set_new(req, "account", json_string(kid));
+	json_object_set_new(req, "oldKey", json_loads(oldjwk, 0, NULL));
+	payload = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	free(oldjwk);
+	inner = payload ? mc_jws_sign(k->next, NULL, NULL, url, payload, e) : NULL;
+	out = inner ? mc_jws_sign(k->akey, kid, nonce, url, inner, e) : NULL;
+	free(payload);
+	free(inner);
+	return out;
+}
+
+/* the store process's word on a key change: the CA took it (commit), refused it (abort), all done (finish) */
+static int rollover_end(struct kp *k, int fd, const char *what)
+{
+	char dir[4096], path[4200], next[4200];
+	mc_buf b;
+	mc_err e;
+	int rc;
+
+	mc_acme_account_dir(k->cfg->store, k->cfg->acme_directory, dir, sizeof dir);
+	mc_pathf(path, sizeof path, "%s/key.pem.old", dir);
+	mc_pathf(next, sizeof next, "%s/key.pem.next", dir);
+	if (strcmp(what, "finish") == 0) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return reply_err(fd, "store", "cannot remove key.pem.old");
+		return mc_ipc_sendl(fd, "store", &e, MC_MSG_OK, NULL);
+	}
+	if (strcmp(what, "abort") == 0 && !k->next) /* nothing made: a key.pem.next on disk is not ours */
+		return mc_ipc_sendl(fd, "store", &e, MC_MSG_OK, NULL);
+	if (!k->next || !k->akey)
+		return reply_err(fd, "store", "no key change under way");
+	if (strcmp(what, "abort") == 0) {
+		EVP_PKEY_free(k->next);
+		k->next = NULL;
+		if (unlink(next) < 0 && errno != ENOENT)
+			return reply_err(fd, "store", "cannot remove key.pem.next");
+		return mc_ipc_sendl(fd, "store", &e, MC_MSG_OK, NULL);
+	}
+	if (strcmp(what, "commit") != 0)
+		return reply_err(fd, "store", "unknown key change step");
+	/* the old key stays beside it until the new one has been seen to work */
+	mc_buf_init(&b);
+	mc_pem_append_key(&b, k->akey);
+	rc = mc_file_write_atomic(dir, "key.pem.old", b.data, b.len, 0600, (gid_t)-1, &e);
+	mc_buf_cleanse(&b);
+#ifdef MAILCERT_TEST_HOOKS
+	/* a test build: what an operator sees when the switch fails after the CA took the key */
+	if (rc == 0 && getenv("MAILCERT_TEST_FAIL_KEY_SWITCH"))
+		rc = mc_err_set(&e, "MAILCERT_TEST_FAIL_KEY_SWITCH is set");
+#endif
+	if (rc == 0) {
+		mc_pem_append_key(&b, k->next);
+		rc = mc_file_write_atomic(dir, "key.pem", b.data, b.len, 0600, (gid_t)-1, &e);
+		mc_buf_cleanse(&b);
+	}
+	if (rc < 0) {
+		char *msg = mc_asprintf("the CA accepted the new account key, but it could not be made the "
+					"account key (%s): the new key is in %s and the old key no longer works; as "
+					"root, run: mv %s %s/key.pem", e.msg, next, next, dir);
+		if (strlen(msg) >= MC_MSG_FIELD_MAX)
+			msg[MC_MSG_FIELD_MAX - 1] = '\0';
+		rc = reply_err(fd, "store", msg);
+		free(msg);
+		return rc;
+	}
+	if (unlink(next) < 0 && errno != ENOENT)
+		mc_warn("cannot remove %s: %s", next, strerror(errno));
+	EVP_PKEY_free(k->akey);
+	k->akey = k->next;
+	k->next = NULL;
+	return mc_ipc_sendl(fd, "store", &e, MC_MSG_OK, NULL);
+}
+
 /* a JWS payload is empty (POST-as-GET) or one JSON object */
 static int payload_ok(const char *p)
 {
@@ -81,13 +240,6 @@ static int payload_ok(const char *p)
 	ok = json_is_object(j);
 	json_decref(j);
 	return ok;
-}
-
-static int reply_err(int fd, const char *peer, const char *msg)
-{
-	mc_err e;
-
-	return mc_ipc_sendl(fd, peer, &e, MC_MSG_ERR, msg, NULL);
 }
 
 static int net_request(struct kp *k, int fd, const mc_msg *m)
@@ -112,6 +264,12 @@ static int net_request(struct kp *k, int fd, const mc_msg *m)
 		    !mc_ipc_https_url(m->f[2]) || !payload_ok(m->f[3]))
 			return reply_err(fd, "network", "refusing to sign a malformed request");
 		out = mc_jws_sign(k->akey, m->f[0][0] ? m->f[0] : NULL, m->f[1], m->f[2], m->f[3], &e);
+		break;
+	case MC_MSG_ROLLOVER:
+		if (!mc_ipc_https_url(m->f[0]) || !mc_b64url_valid(m->f[1], 512) || !m->f[1][0] ||
+		    !mc_ipc_https_url(m->f[2]))
+			return reply_err(fd, "network", "refusing to sign a malformed key change");
+		out = rollover_sign(k, m->f[0], m->f[1], m->f[2], &e);
 		break;
 	case MC_MSG_EAB:
 		if (!mc_ipc_https_url(m->f[0]))
@@ -140,7 +298,7 @@ static int names_ok(char *const *names, size_t n, mc_err *e)
 	return 0;
 }
 
-static int store_request(int fd, const mc_msg *m)
+static int store_request(struct kp *k, int fd, const mc_msg *m)
 {
 	size_t first = m->type == MC_MSG_KEYGEN ? 1 : 2;
 	int reuse = m->type == MC_MSG_REUSE, selfsigned = m->type == MC_MSG_SELFSIGNED || (reuse && m->f[1][0]);
@@ -151,6 +309,8 @@ static int store_request(int fd, const mc_msg *m)
 	mc_err e;
 	int rc = -1, days = 0;
 
+	if (m->type == MC_MSG_ROLLOVER_END)
+		return rollover_end(k, fd, m->f[0]);
 	mc_buf_init(&pem);
 	mc_buf_init(&out);
 	if (selfsigned) {
@@ -211,11 +371,12 @@ static void sandbox(const mc_config *cfg)
 
 void mc_keyproc_main(const mc_config *cfg, int *store_fds, size_t nstore, int *net_fds, size_t nnet)
 {
-	static const int from_net[] = { MC_MSG_JWK, MC_MSG_SIGN, MC_MSG_EAB, MC_MSG_NONE };
-	static const int from_store[] = { MC_MSG_KEYGEN, MC_MSG_SELFSIGNED, MC_MSG_REUSE, MC_MSG_NONE };
+	static const int from_net[] = { MC_MSG_JWK, MC_MSG_SIGN, MC_MSG_EAB, MC_MSG_ROLLOVER, MC_MSG_NONE };
+	static const int from_store[] = { MC_MSG_KEYGEN, MC_MSG_SELFSIGNED, MC_MSG_REUSE, MC_MSG_ROLLOVER_END,
+					  MC_MSG_NONE };
 	size_t i, n = nstore + nnet, open_store = 0;
 	struct pollfd *pfd = mc_calloc(n + 1, sizeof *pfd);
-	struct kp k = { cfg, NULL };
+	struct kp k = { cfg, NULL, NULL };
 
 	sandbox(cfg);
 	for (i = 0; i < n; i++) {
@@ -240,7 +401,7 @@ void mc_keyproc_main(const mc_config *cfg, int *store_fds, size_t nstore, int *n
 			rc = mc_ipc_recv(pfd[i].fd, is_store ? "store" : "network", is_store ? from_store : from_net,
 					 &m, &eof, &e);
 			if (rc == 0)
-				rc = is_store ? store_request(pfd[i].fd, &m) : net_request(&k, pfd[i].fd, &m);
+				rc = is_store ? store_request(&k, pfd[i].fd, &m) : net_request(&k, pfd[i].fd, &m);
 			else if (!eof)
 				mc_error("key process: %s", e.msg);
 			mc_msg_cleanse(&m); /* a REUSE brings a host key */
@@ -253,6 +414,7 @@ void mc_keyproc_main(const mc_config *cfg, int *store_fds, size_t nstore, int *n
 		}
 	}
 	EVP_PKEY_free(k.akey);
+	EVP_PKEY_free(k.next);
 	free(pfd);
 	_exit(0);
 }

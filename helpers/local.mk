@@ -2,6 +2,7 @@
 sbin_PROGRAMS += helpers/mailcert
 noinst_LIBRARIES += helpers/libhelper.a
 helpers_libhelper_a_SOURCES = \
+	helpers/account.c helpers/account.h \
 	helpers/acme.c helpers/acme.h \
 	helpers/aia.c helpers/aia.h \
 	helpers/ari.c helpers/ari.h \

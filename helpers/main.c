@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "conf.h"
 #include "csr.h"
 #include "daemon.h"
@@ -49,6 +50,11 @@ static void usage(FILE *f)
 		"                                    make a pending key, print a CSR for another CA\n"
 		"  install HOST FILE...              activate the CA's certificate for that pending key\n"
 		"  tlsa HOST                         TLSA 3 1 1 records of the installed and the next key\n"
+		"  revoke HOST [--reason R]          revoke the host's certificate (R: unspecified, keyCompromise,\n"
+		"                                    superseded, cessationOfOperation, affiliationChanged)\n"
+		"  account [--json]                  show the ACME account of the configured directory\n"
+		"  account rollover                  change the account key (RFC 8555 7.3.5)\n"
+		"  account deactivate [--yes]        deactivate the account (asks first)\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE   configuration (default %s)\n"
@@ -319,6 +325,10 @@ int main(int argc, char **argv)
 		return mc_csr_main(config_file, argc, argv);
 	if (strcmp(cmd, "tlsa") == 0)
 		return mc_tlsa_main(config_file, argc, argv);
+	if (strcmp(cmd, "account") == 0)
+		return mc_account_main(config_file, argc, argv);
+	if (strcmp(cmd, "revoke") == 0)
+		return mc_revoke_main(config_file, argc, argv);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -99,6 +99,13 @@ static char *np_eab(void *ctx, const char *url, mc_err *e)
 	return jws_reply(ctx, MC_MSG_EAB, f, 1, e);
 }
 
+static char *np_rollover(void *ctx, const char *kid, const char *nonce, const char *url, mc_err *e)
+{
+	char *f[] = { (char *)kid, (char *)nonce, (char *)url };
+
+	return jws_reply(ctx, MC_MSG_ROLLOVER, f, 3, e);
+}
+
 static int np_save_account(void *ctx, const char *url, const char *contact, mc_err *e)
 {
 	struct slot *s = ctx;
@@ -153,7 +160,7 @@ static void np_invalid(void *ctx, const char *name)
 }
 
 static const mc_acme_ops ops = {
-	np_thumbprint, np_sign, np_eab, np_save_account, np_provision, np_deprovision, np_invalid,
+	np_thumbprint, np_sign, np_eab, np_save_account, np_provision, np_deprovision, np_invalid, np_rollover,
 };
 
 /* ---- the workers ---- */
@@ -253,9 +260,70 @@ static int ari_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
 	return mc_ipc_sendl(s->store, "store", &e, MC_MSG_ARI_OK, start, end, info.url, next, NULL);
 }
 
+/* the account: show it, deactivate it, change its key; the answer is its state at the CA */
+static int account_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
+{
+	char *status = NULL, *contact = NULL;
+	mc_msg jwk;
+	mc_err e;
+	int rc = 0;
+
+	if (m->type == MC_MSG_ACCT_ROLLOVER) {
+		/* the store process switches the key files only on this answer */
+		if (mc_acme_key_change(conn, &e) < 0)
+			return mc_ipc_sendl(s->store, "store", &e, MC_MSG_ERR, e.msg, NULL);
+		return mc_ipc_sendl(s->store, "store", &e, MC_MSG_ACCT_INFO, s->acme->kid, "", "", "", "", NULL);
+	}
+	if (m->type == MC_MSG_ACCT_DEACTIVATE)
+		rc = mc_acme_account_deactivate(conn, &status, &contact, &e);
+	else
+		rc = mc_acme_account_get(conn, &status, &contact, &e);
+	if (rc == 0 && ask(s->key, "key", MC_MSG_JWK_OK, &jwk, &e, MC_MSG_JWK, NULL, 0) == 0) {
+		rc = mc_ipc_sendl(s->store, "store", &e, MC_MSG_ACCT_INFO, s->acme->kid, status, contact, jwk.f[0],
+				  jwk.f[2], NULL);
+		mc_msg_free(&jwk);
+	} else {
+		rc = mc_ipc_sendl(s->store, "store", &e, MC_MSG_ERR, e.msg, NULL);
+	}
+	free(status);
+	free(contact);
+	return rc;
+}
+
+static int revoke_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
+{
+	char *end;
+	long reason = -1;
+	mc_err e;
+
+	if (m->f[1][0]) {
+		reason = strtol(m->f[1], &end, 10);
+		if (*end || reason < 0 || reason > 10)
+			return mc_ipc_sendl(s->store, "store", &e, MC_MSG_ERR, "malformed revocation reason", NULL);
+	}
+	if (mc_acme_revoke(conn, m->f[0], (int)reason, &e) < 0)
+		return mc_ipc_sendl(s->store, "store", &e, MC_MSG_ERR, e.msg, NULL);
+	return mc_ipc_sendl(s->store, "store", &e, MC_MSG_OK, NULL);
+}
+
+static int serve_one(struct slot *s, mc_acme_conn *conn, const mc_msg *m)
+{
+	switch (m->type) {
+	case MC_MSG_ARI:
+		return ari_one(s, conn, m);
+	case MC_MSG_REVOKE:
+		return revoke_one(s, conn, m);
+	case MC_MSG_ISSUE:
+		return issue_one(s, conn, m);
+	default:
+		return account_one(s, conn, m);
+	}
+}
+
 static void *worker(void *arg)
 {
-	static const int accept[] = { MC_MSG_ISSUE, MC_MSG_ARI, MC_MSG_NONE };
+	static const int accept[] = { MC_MSG_ISSUE, MC_MSG_ARI, MC_MSG_ACCT_GET, MC_MSG_ACCT_DEACTIVATE,
+				      MC_MSG_ACCT_ROLLOVER, MC_MSG_REVOKE, MC_MSG_NONE };
 	struct slot *s = arg;
 	mc_acme_conn conn;
 	mc_err e;
@@ -272,7 +340,7 @@ static void *worker(void *arg)
 					mc_error("network process: %s", e.msg);
 				break;
 			}
-			if ((m.type == MC_MSG_ARI ? ari_one(s, &conn, &m) : issue_one(s, &conn, &m)) < 0) {
+			if (serve_one(s, &conn, &m) < 0) {
 				mc_msg_free(&m);
 				break;
 			}
@@ -351,9 +419,10 @@ static void wait_store(int fd)
 }
 
 void mc_netproc_main(mc_config *cfg, int ctl_store, int ctl_key, const int *store_fds, const int *key_fds,
-		     size_t nslots)
+		     size_t nslots, int only_existing)
 {
-	int have_eab = cfg->acme_eab_kid[0] && cfg->acme_eab_hmac_key[0];
+	int flags = (cfg->acme_eab_kid[0] && cfg->acme_eab_hmac_key[0] ? MC_ACME_EAB : 0) |
+		    (only_existing ? MC_ACME_EXISTING : 0);
 	struct slot ctl = { .store = ctl_store, .key = ctl_key }, *slots;
 	pthread_t *threads;
 	unsigned long reqs, conns;
@@ -363,7 +432,7 @@ void mc_netproc_main(mc_config *cfg, int ctl_store, int ctl_key, const int *stor
 	mc_err e;
 
 	sandbox(cfg);
-	if (mc_acme_open(&acme, cfg, &ops, &ctl, have_eab, &e) < 0) {
+	if (mc_acme_open(&acme, cfg, &ops, &ctl, flags, &e) < 0) {
 		mc_ipc_sendl(ctl_store, "store", &e, MC_MSG_NOACME, e.msg, NULL);
 		wait_store(ctl_store);
 		_exit(0);

@@ -17,9 +17,10 @@
 
 /*
  * CTL_STORE/CTL_KEY: control sockets for the account set-up; STORE_FDS and
- * KEY_FDS: NSLOTS sockets, one per worker thread.  Never returns.
+ * KEY_FDS: NSLOTS sockets, one per worker thread; ONLY_EXISTING: find the
+ * account of the key, never register one.  Never returns.
  */
 void mc_netproc_main(mc_config *cfg, int ctl_store, int ctl_key, const int *store_fds, const int *key_fds,
-		     size_t nslots) __attribute__((noreturn));
+		     size_t nslots, int only_existing) __attribute__((noreturn));
 
 #endif

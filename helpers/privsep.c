@@ -132,7 +132,7 @@ int mc_privsep_start(mc_config *cfg, size_t nslots, int with_net, mc_privsep *ps
 			keep[nkeep++] = csn[1];
 			keep[nkeep++] = cnk[0];
 			keep_only(keep, nkeep);
-			mc_netproc_main(cfg, csn[1], cnk[0], a, b, nslots);
+			mc_netproc_main(cfg, csn[1], cnk[0], a, b, nslots, with_net == MC_PRIVSEP_NET_EXISTING);
 		}
 	}
 	for (i = 0; i < nslots; i++) {

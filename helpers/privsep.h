@@ -32,6 +32,7 @@ typedef struct mc_privsep {
 	char account_url[4097];   /* the account it uses at the CA (ACCOUNT), "" before */
 } mc_privsep;
 
+#define MC_PRIVSEP_NET_EXISTING 2 /* WITH_NET: the account must exist already (account, revoke) */
 /* fork the key process, and the network process when WITH_NET, with NSLOTS slots */
 int mc_privsep_start(mc_config *cfg, size_t nslots, int with_net, mc_privsep *ps, mc_err *e);
 /*

@@ -104,7 +104,7 @@ static void dane_line(const mc_host *h, const mc_state *st)
 
 	if (!h->key_reuse || !st->key_spki_sha256[0])
 		return;
-	printf("  key SPKI SHA-256 %s%s\n", st->key_spki_sha256, st->key_compromised ? " (compromised: replaced at the next renewal)" : "");
+	printf("  key SPKI SHA-256 %s%s\n", st->key_spki_sha256, mc_state_key_compromised(st, st->key_spki_sha256) ? " (compromised: replaced at the next renewal)" : "");
 	if (!h->key_rollover)
 		return;
 	if (st->key_switched_time) {
@@ -214,6 +214,10 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 				printf("not served: %s\n", refused);
 			} else if (wrong) {
 				printf("%s\n", wrong[0]);
+			} else if (st.has_cert && st.revoked_time) {
+				fmt_time(st.revoked_time, fail);
+				printf("revoked at %s (%s); the next issue or renew replaces it\n", fail,
+				       st.revocation_reason[0] ? st.revocation_reason : "unspecified");
 			} else if (stale) {
 				fmt_time(st.last_failure_time, fail);
 				printf("ok (the failure at %s happened under an earlier configuration)\n", fail);

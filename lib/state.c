@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -28,6 +29,7 @@ void mc_state_free(mc_state *s)
 	free(s->account_url);
 	free(s->directory_url);
 	free(s->valfail);
+	mc_strv_free(s->key_compromised);
 	mc_state_init(s);
 }
 
@@ -96,6 +98,29 @@ static json_t *str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
+int mc_state_key_compromised(const mc_state *s, const char *spki_hex)
+{
+	size_t i;
+
+	for (i = 0; s->key_compromised && s->key_compromised[i]; i++)
+		if (strcasecmp(s->key_compromised[i], spki_hex) == 0)
+			return 1;
+	return 0;
+}
+
+void mc_state_add_key_compromised(mc_state *s, const char *spki_hex)
+{
+	size_t n = 0;
+
+	if (mc_state_key_compromised(s, spki_hex))
+		return;
+	while (s->key_compromised && s->key_compromised[n])
+		n++;
+	s->key_compromised = mc_realloc(s->key_compromised, (n + 2) * sizeof *s->key_compromised);
+	s->key_compromised[n] = mc_strdup(spki_hex);
+	s->key_compromised[n + 1] = NULL;
+}
+
 json_t *mc_state_to_json(const mc_state *s)
 {
 	json_t *j = json_object(), *names = json_array(), *vf;
@@ -136,7 +161,6 @@ json_t *mc_state_to_json(const mc_state *s)
 	json_object_set_new(j, "ari_explanation_url", str_or_null(s->ari_explanation_url));
 	json_object_set_new(j, "account_url", str_or_null(s->account_url));
 	json_object_set_new(j, "directory_url", str_or_null(s->directory_url));
-	json_object_set_new(j, "key_compromised", json_boolean(s->key_compromised));
 	json_object_set_new(j, "key_spki_sha256", str_or_null(s->key_spki_sha256));
 	json_object_set_new(j, "next_key_spki_sha256", str_or_null(s->next_key_spki_sha256));
 	json_object_set_new(j, "key_rollover_state", str_or_null(s->key_rollover_state));
@@ -145,6 +169,12 @@ json_t *mc_state_to_json(const mc_state *s)
 	json_object_set_new(j, "next_key_ready_time", time_or_null(s->next_key_ready_time));
 	json_object_set_new(j, "key_switched_time", time_or_null(s->key_switched_time));
 	json_object_set_new(j, "key_rollover_note", str_or_null(s->key_rollover_note));
+	json_object_set_new(j, "revoked_time", time_or_null(s->revoked_time));
+	json_object_set_new(j, "revocation_reason", str_or_null(s->revocation_reason));
+	vf = json_array();
+	for (i = 0; s->key_compromised && s->key_compromised[i]; i++)
+		json_array_append_new(vf, json_string(s->key_compromised[i]));
+	json_object_set_new(j, "key_compromised", vf);
 	return j;
 }
 
@@ -209,7 +239,6 @@ int mc_state_from_json(json_t *j, mc_state *s, mc_err *e)
 	s->ari_explanation_url = get_dup(j, "ari_explanation_url");
 	s->account_url = get_dup(j, "account_url");
 	s->directory_url = get_dup(j, "directory_url");
-	s->key_compromised = json_is_true(json_object_get(j, "key_compromised"));
 	get_str(j, "key_spki_sha256", s->key_spki_sha256, sizeof s->key_spki_sha256);
 	get_str(j, "next_key_spki_sha256", s->next_key_spki_sha256, sizeof s->next_key_spki_sha256);
 	get_str(j, "key_rollover_state", s->key_rollover_state, sizeof s->key_rollover_state);
@@ -218,6 +247,11 @@ int mc_state_from_json(json_t *j, mc_state *s, mc_err *e)
 	s->next_key_ready_time = get_time(j, "next_key_ready_time");
 	s->key_switched_time = get_time(j, "key_switched_time");
 	get_str(j, "key_rollover_note", s->key_rollover_note, sizeof s->key_rollover_note);
+	s->revoked_time = get_time(j, "revoked_time");
+	get_str(j, "revocation_reason", s->revocation_reason, sizeof s->revocation_reason);
+	json_array_foreach(json_object_get(j, "key_compromised"), i, v)
+		if (json_is_string(v) && json_string_length(v) == 64)
+			mc_state_add_key_compromised(s, json_string_value(v));
 	json_array_foreach(json_object_get(j, "failed_validations"), i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
 		time_t t = get_time(v, "time");

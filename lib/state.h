@@ -50,7 +50,6 @@ typedef struct mc_state {
 	char *account_url;            /* the ACME account that ordered the certificate */
 	char *directory_url;          /* and its directory */
 	/* the host key (DANE, RFC 7672): SPKI SHA-256 digests in lower-case hex, "" when unknown */
-	int key_compromised;          /* revoked for keyCompromise: never reused */
 	char key_spki_sha256[65];     /* the installed key */
 	char next_key_spki_sha256[65];/* key_rollover "announce": the next key */
 	char key_rollover_state[16];  /* "" | waiting | ready | switched */
@@ -61,6 +60,12 @@ typedef struct mc_state {
 	char key_rollover_note[512];  /* why the current key is kept, "" when nothing to say */
 	mc_valfail *valfail;  /* failed validations of the last MC_VALFAIL_WINDOW seconds */
 	size_t nvalfail;
+	/* mailcert revoke: when the current certificate was revoked and why (RFC 5280 name) */
+	time_t revoked_time;
+	char revocation_reason[32];
+	/* SHA-256 (hex) of the SubjectPublicKeyInfo of every key revoked as compromised:
+	 * never to be used again for this host (NULL-terminated, or NULL) */
+	char **key_compromised;
 } mc_state;
 
 void mc_state_init(mc_state *s);
@@ -75,6 +80,10 @@ void mc_state_add_valfail(mc_state *s, const char *name, time_t now);
  * is the budget or more, *UNTIL is when the oldest of them leaves the window.
  */
 int mc_state_valfail_count(const mc_state *s, const char *name, time_t now, time_t *until);
+/* 1 when the key with SPKI digest SPKI_HEX was revoked as compromised */
+int mc_state_key_compromised(const mc_state *s, const char *spki_hex);
+/* record it */
+void mc_state_add_key_compromised(mc_state *s, const char *spki_hex);
 /* read PATH; a missing file gives an empty state and returns 1 */
 int mc_state_load(const char *path, mc_state *s, mc_err *e);
 

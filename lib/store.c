@@ -318,16 +318,37 @@ static int write_set(int dfd, EVP_PKEY *key, STACK_OF(X509) *chain, const mc_sta
 int mc_store_install(const char *store, const char *dir, EVP_PKEY *key, STACK_OF(X509) *chain,
 		     char *const *names, size_t nnames, const mc_state *state, mc_err *e)
 {
-	char gen[128], old[128], path[PATH_MAX];
+	char gen[128], old[128], path[PATH_MAX], spki[65];
+	mc_state cur, merged;
+	size_t i;
 	int dfd, rc;
 
 	if (mc_certset_check(key, chain, names, nnames, mc_now(), e) < 0)
 		return mc_err_prefix(e, "refusing the new certificate");
 	if (mc_store_prepare(store, e) < 0)
 		return -1;
+	/* a key revoked as compromised (mailcert revoke) never comes back, whoever offers it;
+	 * and the list of such keys outlives every set */
+	mc_state_init(&cur);
+	mc_store_state_load(store, dir, &cur, NULL);
+	merged = *state;
+	merged.key_compromised = NULL;
+	for (i = 0; state->key_compromised && state->key_compromised[i]; i++)
+		mc_state_add_key_compromised(&merged, state->key_compromised[i]);
+	for (i = 0; cur.key_compromised && cur.key_compromised[i]; i++)
+		mc_state_add_key_compromised(&merged, cur.key_compromised[i]);
+	mc_state_free(&cur);
+	if (mc_key_spki_sha256(key, spki) < 0 || mc_state_key_compromised(&merged, spki)) {
+		mc_strv_free(merged.key_compromised);
+		return mc_err_set(e, "refusing the new certificate: its key (SPKI SHA-256 %s) was revoked as "
+				  "compromised and is never used again for %s", spki, dir);
+	}
+	state = &merged;
 	current_gen(store, dir, old, sizeof old);
-	if (new_version(store, dir, gen, sizeof gen, path, sizeof path, e) < 0)
+	if (new_version(store, dir, gen, sizeof gen, path, sizeof path, e) < 0) {
+		mc_strv_free(merged.key_compromised);
 		return -1;
+	}
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		rc = mc_err_set(e, "open %s: %s", path, strerror(errno));
@@ -339,6 +360,7 @@ int mc_store_install(const char *store, const char *dir, EVP_PKEY *key, STACK_OF
 		rc = mc_fsync_dir(path, e);
 	if (rc == 0)
 		rc = publish(store, dir, gen, e);
+	mc_strv_free(merged.key_compromised);
 	if (rc < 0) {
 		/* publish failed before its rename: the published set was never
 		 * touched and nothing points at the half-made one; drop it */

@@ -266,3 +266,21 @@ int mc_certset_check(EVP_PKEY *key, STACK_OF(X509) *chain, char *const *names, s
 	}
 	return 0;
 }
+
+int mc_key_spki_sha256(EVP_PKEY *key, char out[65])
+{
+	unsigned char *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	int len, i, ok;
+
+	len = i2d_PUBKEY(key, &der);
+	if (len <= 0)
+		return -1;
+	ok = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) && mdlen == 32;
+	OPENSSL_free(der);
+	if (!ok)
+		return -1;
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}

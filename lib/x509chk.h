@@ -36,6 +36,8 @@ void mc_pem_append_cert(mc_buf *b, X509 *x);
 void mc_pem_append_key(mc_buf *b, EVP_PKEY *k);
 
 int mc_cert_info(X509 *x, mc_certinfo *ci);
+/* SHA-256 of KEY's SubjectPublicKeyInfo, lower-case hex (the digest of a TLSA 3 1 1 record) */
+int mc_key_spki_sha256(EVP_PKEY *key, char out[65]);
 int mc_asn1_time_to_time_t(const ASN1_TIME *at, time_t *t);
 /* 1 if the leaf's subjectAltName covers NAME (the CN is not looked at: RFC 6125) */
 int mc_cert_covers(X509 *leaf, const char *name);

@@ -52,6 +52,9 @@ EXTRA_DIST += tests/e2e/fault-fsync.c
 E2E_TESTS += tests/e2e/import.sh tests/e2e/csr-install.sh
 EXTRA_DIST += tests/e2e/import-lib.sh
 
+# the ACME account (show, key rollover, deactivation) and revocation
+E2E_TESTS += tests/e2e/account.sh tests/e2e/revoke.sh
+
 # the RFC 2136 dns-01 hook against a throwaway BIND 9 (and Pebble resolving with it)
 E2E_TESTS += tests/e2e/rfc2136.sh
 # DANE-safe keys: key_reuse and an announced key rollover (Pebble, and BIND serving TLSA)

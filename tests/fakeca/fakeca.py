@@ -80,6 +80,10 @@ ACME Renewal Information (RFC 9773), orthogonal to the mode:
                 its content (seconds)
   DIR/server-error  a number N: the next N POST requests fail with 503 serverInternal
                 and Retry-After: 1 (N counts down in the file)
+  DIR/key-change  "refuse": keyChange fails with 409 conflict; "lost": keyChange is
+                taken but the connection is closed without an answer, and from then on
+                the account object answers 401 unauthorized (as a real CA does to the
+                old key)
 
 Files written to DIR:
   requests.log     one JSON object per request: time, method, path, status, and the
@@ -302,6 +306,7 @@ class State:
         self.lock = threading.Lock()
         self.nonces = set()
         self.accounts = {}      # canonical jwk -> account id
+        self.rekeyed = set()    # accounts whose key change was taken, answer lost ("lost")
         self.orders = {}        # id -> dict
         self.next_id = 1
         self.ca = FakeCA(args.workdir, args.days)
@@ -548,7 +553,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m = re.fullmatch(r"/(acct|order|authz|chall|finalize|cert)/(\d+)(?:/(\d+))?", path)
         if path == "/new-order":
             return self._new_order(acct, payload)
-        if path in ("/revoke", "/key-change"):
+        if path == "/key-change":
+            how = self.st.control("key-change", "")
+            if how == "refuse":
+                raise AcmeError(409, "conflict", "the fake CA refuses this key change")
+            if how == "lost":
+                self.st.rekeyed.add(acct)
+                self.entry["dropped"] = True
+                self.close_connection = True
+                return None
+            return self._send(200, b"", None)
+        if path == "/revoke":
             return self._send(200, b"", None)
         if not m:
             raise AcmeError(404, "malformed", "no such resource %s" % path)
@@ -556,6 +571,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "acct":
             if num != acct:
                 raise AcmeError(403, "unauthorized", "not your account")
+            if acct in self.st.rekeyed:
+                raise AcmeError(401, "unauthorized", "this account has another key now")
             return self._json(200, {"status": "valid", "contact": [],
                                     "orders": self.st.base + "/acct/%d/orders" % num})
         order = self.st.orders.get(num)

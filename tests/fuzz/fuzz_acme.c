@@ -1,6 +1,7 @@
 /*
  * fuzz_acme - what a CA sends back: problem documents, response headers
- * (Replay-Nonce, Location, Retry-After, Link), and certificate chains.
+ * (Replay-Nonce, Location, Retry-After, Link), certificate chains and account
+ * objects.
  * The first byte picks the parser.
  */
 #include "config.h"
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	copy = mc_strndup((const char *)data + 1, size - 1);
 	text = copy;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: {
 		char *p = mc_acme_problem(text, size - 1);
 		if (p && strchr(p, '\n'))
@@ -41,6 +42,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		mc_http_parse_header(&r, line, strlen(line));
 		mc_http_resp_free(&r);
+		break;
+	}
+	case 3: {
+		char *status = NULL, *contact = NULL, *p;
+		mc_err e;
+		if (mc_acme_account_parse(text, strlen(text), &status, &contact, &e) == 0) {
+			for (p = status; *p; p++)
+				if ((unsigned char)*p < 0x20)
+					__builtin_trap(); /* shown on a terminal: no control characters */
+			for (p = contact; *p; p++)
+				if ((unsigned char)*p < 0x20)
+					__builtin_trap();
+		}
+		free(status);
+		free(contact);
 		break;
 	}
 	default: {

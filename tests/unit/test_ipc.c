@@ -75,6 +75,49 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* the account and revocation messages: their bounds hold */
+START_TEST(account_messages)
+{
+	static const int revoke[] = { MC_MSG_REVOKE, MC_MSG_NONE };
+	static const int end[] = { MC_MSG_ROLLOVER_END, MC_MSG_NONE };
+	static const int info[] = { MC_MSG_ACCT_INFO, MC_MSG_NONE };
+	int sv[2];
+	mc_msg m;
+	mc_err e;
+
+	pair(sv);
+	ck_assert_int_eq(mc_ipc_sendl(sv[0], "store", &e, MC_MSG_REVOKE, "MIIB", "4", NULL), 0);
+	ck_assert_int_eq(mc_ipc_recv(sv[1], "store", revoke, &m, NULL, &e), 0);
+	ck_assert_str_eq(m.f[1], "4");
+	mc_msg_free(&m);
+	/* a reason code is a few digits at most */
+	ck_assert_int_eq(mc_ipc_sendl(sv[0], "store", &e, MC_MSG_REVOKE, "MIIB", "12345", NULL), 0);
+	ck_assert_int_eq(mc_ipc_recv(sv[1], "store", revoke, &m, NULL, &e), -1);
+	ck_assert_msg(strstr(e.msg, "REVOKE with field 1 too long") != NULL, "%s", e.msg);
+	close(sv[0]);
+	close(sv[1]);
+	pair(sv);
+	ck_assert_int_eq(mc_ipc_sendl(sv[0], "store", &e, MC_MSG_ROLLOVER_END, "commit", "x", NULL), 0);
+	ck_assert_int_eq(mc_ipc_recv(sv[1], "store", end, &m, NULL, &e), -1);
+	ck_assert_msg(strstr(e.msg, "ROLLOVER_END with 2 fields") != NULL, "%s", e.msg);
+	close(sv[0]);
+	close(sv[1]);
+	pair(sv);
+	ck_assert_int_eq(mc_ipc_sendl(sv[0], "network", &e, MC_MSG_ACCT_INFO, "https://ca/acct/1", "valid", "", "ES256",
+				      "t", NULL), 0);
+	ck_assert_int_eq(mc_ipc_recv(sv[1], "network", info, &m, NULL, &e), 0);
+	ck_assert_uint_eq(m.n, 5);
+	mc_msg_free(&m);
+	/* one the store did not ask for is not taken */
+	ck_assert_int_eq(mc_ipc_sendl(sv[0], "network", &e, MC_MSG_ACCT_INFO, "https://ca/acct/1", "valid", "", "ES256",
+				      "t", NULL), 0);
+	ck_assert_int_eq(mc_ipc_recv(sv[1], "network", revoke, &m, NULL, &e), -1);
+	ck_assert_msg(strstr(e.msg, "unexpected message") != NULL, "%s", e.msg);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* each hostile frame is refused with a reason, never taken */
 START_TEST(hostile_frames)
 {
@@ -203,6 +246,7 @@ int main(void)
 	tcase_add_test(tc, hostile_frames);
 	tcase_add_test(tc, big_fields);
 	tcase_add_test(tc, challenge_requests_checked);
+	tcase_add_test(tc, account_messages);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -232,6 +232,45 @@ START_TEST(set_error)
 }
 END_TEST
 
+/* mailcert revoke's fields: a revocation and the keys revoked as compromised */
+START_TEST(revocation)
+{
+	static const char k1[] = "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988";
+	static const char k2[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	mc_state a, b;
+	json_t *j;
+	mc_err e;
+
+	mc_state_init(&a);
+	j = mc_state_to_json(&a);
+	ck_assert(json_is_null(json_object_get(j, "revoked_time")));
+	ck_assert(json_is_null(json_object_get(j, "revocation_reason")));
+	ck_assert_int_eq(json_array_size(json_object_get(j, "key_compromised")), 0);
+	json_decref(j);
+	a.revoked_time = 1800000000;
+	snprintf(a.revocation_reason, sizeof a.revocation_reason, "keyCompromise");
+	mc_state_add_key_compromised(&a, k1);
+	mc_state_add_key_compromised(&a, k2);
+	mc_state_add_key_compromised(&a, k1); /* once only */
+	j = mc_state_to_json(&a);
+	ck_assert_str_eq(jstr(j, "revoked_time"), "2027-01-15T08:00:00Z");
+	ck_assert_str_eq(jstr(j, "revocation_reason"), "keyCompromise");
+	ck_assert_int_eq(json_array_size(json_object_get(j, "key_compromised")), 2);
+	/* something that is not a SHA-256 digest is dropped on reading */
+	json_array_append_new(json_object_get(j, "key_compromised"), json_string("../../etc"));
+	ck_assert_int_eq(mc_state_from_json(j, &b, &e), 0);
+	ck_assert_int_eq((int)b.revoked_time, 1800000000);
+	ck_assert_str_eq(b.revocation_reason, "keyCompromise");
+	ck_assert_int_eq(mc_state_key_compromised(&b, k1), 1);
+	ck_assert_int_eq(mc_state_key_compromised(&b, k2), 1);
+	ck_assert_int_eq(mc_state_key_compromised(&b, "../../etc"), 0);
+	ck_assert_ptr_null(b.key_compromised[2]);
+	json_decref(j);
+	mc_state_free(&a);
+	mc_state_free(&b);
+}
+END_TEST
+
 START_TEST(load_files)
 {
 	char *dir = unit_tmpdir(), path[512];
@@ -274,6 +313,7 @@ int main(void)
 	tcase_add_test(tc, set_error);
 	tcase_add_test(tc, load_files);
 	tcase_add_test(tc, failed_validations);
+	tcase_add_test(tc, revocation);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -387,6 +387,44 @@ START_TEST(bad_first_install)
 }
 END_TEST
 
+/* a key revoked as compromised is refused, and the record survives every later set */
+START_TEST(compromised_key_refused)
+{
+	fixture f;
+	EVP_PKEY *k2;
+	X509 *leaf2;
+	STACK_OF(X509) *ch2;
+	mc_state st;
+	char spki[65];
+	mc_err e;
+
+	fx_open(&f);
+	install_ok(&f, HOST, f.pki.leaf_key, f.chain);
+	ck_assert_int_eq(mc_key_spki_sha256(f.pki.leaf_key, spki), 0);
+	ck_assert_int_eq((int)strlen(spki), 64);
+	mc_state_add_key_compromised(&f.st, spki);
+	ck_assert_int_eq(mc_store_state_save(f.store, HOST, &f.st, &e), 0);
+	/* the state the caller passes need not carry the list: state.json's counts */
+	mc_state_free(&f.st);
+	mc_state_init(&f.st);
+	snprintf(f.st.source, sizeof f.st.source, "acme");
+	f.st.has_cert = 1;
+	refused_unchanged(&f, f.pki.leaf_key, f.chain, names, 2, "was revoked as compromised");
+	/* another key goes in, and the compromised one stays recorded */
+	k2 = unit_key("ec256");
+	leaf2 = unit_cert(k2, HOST, leaf_names, f.pki.inter, f.pki.inter_key, -60, 30L * 86400, 0);
+	ch2 = unit_chain(leaf2, f.pki.inter, NULL);
+	install_ok(&f, HOST, k2, ch2);
+	ck_assert_int_eq(mc_store_state_load(f.store, HOST, &st, &e), 0);
+	ck_assert_int_eq(mc_state_key_compromised(&st, spki), 1);
+	mc_state_free(&st);
+	sk_X509_pop_free(ch2, X509_free);
+	X509_free(leaf2);
+	EVP_PKEY_free(k2);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(load_refuses_world_readable)
 {
 	fixture f;
@@ -695,6 +733,7 @@ int main(void)
 	tcase_add_test(list, list_many);
 	tcase_add_test(list, list_no_store);
 	tcase_add_test(list, lock_host);
+	tcase_add_test(list, compromised_key_refused);
 	suite_add_tcase(s, inst);
 	suite_add_tcase(s, load);
 	suite_add_tcase(s, state);
