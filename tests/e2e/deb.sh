@@ -161,28 +161,56 @@ grep -q '^/etc/mailcert/mailcert.conf ' <(dpkg-query -W -f='${Conffiles}\n' mail
     pass "dpkg knows /etc/mailcert/mailcert.conf as a conffile" || fail "conffile not registered: $(dpkg-query -W -f='${Conffiles}' mailcert)"
 getent group mailcert >/dev/null && pass "the group mailcert exists" || fail "no group mailcert after installation"
 expect_eq "$(stat -c '%a %U:%G' /var/lib/mailcert)" "755 root:root" "the store folder /var/lib/mailcert"
+# the installed program writes a set into the installed store (a stand-in: no CA,
+# no network) with the modes the README promises: keys 0640 root:mailcert
+if /usr/sbin/mailcert -c /etc/mailcert/mailcert.conf self-signed mail.example.com >"$W/ss.out" 2>&1; then
+    pass "the installed mailcert writes a self-signed set into /var/lib/mailcert"
+    for f in key.pem cert.pem; do
+        expect_eq "$(stat -L -c '%a %U:%G' "/var/lib/mailcert/certs/mail.example.com/$f")" "640 root:mailcert" \
+            "installed store: $f is 0640 root:mailcert"
+    done
+    expect_eq "$(stat -L -c '%a %U:%G' /var/lib/mailcert/certs/mail.example.com/fullchain.pem)" "644 root:root" \
+        "installed store: fullchain.pem is 0644"
+    expect_eq "$(stat -c '%a' /var/lib/mailcert/accounts)" 700 "installed store: accounts/ is 0700"
+else
+    fail "self-signed with the installed program: $(cat "$W/ss.out")"
+fi
 [ -e /var/spool/postfix/mailcert ] && log "note: /var/spool/postfix/mailcert exists (made by a milter, not by the package)"
 # no unit enabled (no symlink in a .wants folder) and none running
 wants_after=$(find /etc/systemd/system -name 'mailcert*' 2>/dev/null | sort)
-expect_eq "$wants_after" "$wants_before" "no mailcert unit enabled by the installation"
+expect_eq "$wants_after" "$wants_before" "no mailcert unit enabled by the installation (no link in /etc/systemd/system)"
+# nor recorded as enabled by the maintainer scripts (deb-systemd-helper's state)
+recorded=$(find /var/lib/systemd/deb-systemd-helper-enabled -path '*.wants/mailcert*' 2>/dev/null)
+expect_eq "$recorded" "" "no mailcert unit recorded as enabled by deb-systemd-helper"
+for u in mailcert.service mailcert-renew.timer mailcert-milter.service; do
+    if command -v systemctl >/dev/null; then
+        # reads the unit files; works without a running systemd too
+        expect_eq "$(systemctl is-enabled "$u" 2>/dev/null)" disabled "systemctl: $u is not enabled"
+    fi
+done
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     for u in mailcert.service mailcert-renew.timer mailcert-milter.service; do
-        expect_eq "$(systemctl is-enabled "$u" 2>/dev/null)" disabled "$u is not enabled"
         expect_eq "$(systemctl is-active "$u" 2>/dev/null)" inactive "$u is not running"
     done
 else
-    log "systemd is not running here: enablement checked through /etc/systemd/system only"
+    log "systemd is not running here: no unit can have been started"
 fi
+pgrep -x mailcert-milter -U 0 >/dev/null 2>&1 && ps -o pid=,args= -C mailcert-milter | grep -q '^ *[0-9]* /usr/sbin/' &&
+    fail "a mailcert-milter from /usr/sbin runs: $(ps -o pid=,args= -C mailcert-milter)"
 # an operator's edit survives reinstallation of the same package
 echo "# edited by the operator" >>/etc/mailcert/mailcert.conf
 dpkg_locked dpkg -i "$DEB" >>"$W/install.log" 2>&1 || fail "reinstalling mailcert failed: $(tail -5 "$W/install.log")"
 tail -1 /etc/mailcert/mailcert.conf | grep -q 'edited by the operator' &&
     pass "reinstalling keeps the operator's edit of the configuration" || fail "the operator's edit was overwritten"
 
-# purge: the configuration and the store go (here an empty store and one file in
-# it), the group stays; KEEP-ON-PURGE keeps the store
-mkdir -p /var/lib/mailcert/certs
-echo test >/var/lib/mailcert/certs/marker
+# purge: the configuration and the store (with the set above) go, the group
+# stays; KEEP-ON-PURGE keeps the store. The milter's socket folder in Postfix's
+# queue directory (made by the milter at start) goes with mailcert-milter.
+spool=0
+if [ -d /var/spool/postfix ] && [ ! -e /var/spool/postfix/mailcert ]; then
+    mkdir -m 0750 /var/spool/postfix/mailcert && : >/var/spool/postfix/mailcert/milter.sock && spool=1
+    on_exit "rm -rf /var/spool/postfix/mailcert"
+fi
 if dpkg_locked dpkg --purge mailcert-milter mailcert >"$W/purge.log" 2>&1; then
     pass "dpkg --purge removed both packages"
 else
@@ -195,6 +223,10 @@ left=$(ls -d /etc/mailcert /var/lib/mailcert /usr/sbin/mailcert /usr/sbin/mailce
     /lib/systemd/system/mailcert* /usr/libexec/mailcert /usr/share/doc/mailcert* 2>/dev/null)
 [ -z "$left" ] && pass "purge left nothing of the packages" || fail "left after purge: $left"
 getent group mailcert >/dev/null && pass "the group mailcert stays after purge" || fail "purge removed the group"
+if [ "$spool" = 1 ]; then
+    [ ! -e /var/spool/postfix/mailcert ] && pass "purge removed /var/spool/postfix/mailcert" ||
+        fail "left after purge: $(ls -la /var/spool/postfix/mailcert)"
+fi
 
 dpkg_locked dpkg -i "$DEB" >>"$W/install.log" 2>&1 || fail "installing again failed: $(tail -5 "$W/install.log")"
 touch /var/lib/mailcert/KEEP-ON-PURGE
