@@ -37,10 +37,11 @@ done < <(ls "$OUT"/*.deb)
 for f in "$DEB" "$MDEB"; do log "$(basename "$f"): $(stat -c %s "$f") bytes"; done
 
 # ---- lintian: no E: and no W: (I: and P: are fine) ----
-lintian -I --pedantic "$CHANGES" >"$W/lintian.out" 2>"$W/lintian.err"
+lrc=0
+lintian -I --pedantic --fail-on error,warning "$CHANGES" >"$W/lintian.out" 2>"$W/lintian.err" || lrc=$?
 sed 's/^/lintian: /' "$W/lintian.out" >&2
-if grep -q '^[EW]: ' "$W/lintian.out"; then
-    fail "lintian reports errors or warnings: $(grep '^[EW]: ' "$W/lintian.out" | tr '\n' ' ')"
+if grep -q '^[EW]: ' "$W/lintian.out" || [ "$lrc" != 0 ]; then
+    fail "lintian (exit $lrc) reports errors or warnings: $(grep '^[EW]: ' "$W/lintian.out" | tr '\n' ' ') $(cat "$W/lintian.err")"
 elif grep -qv '^[IPNOX]: \|^$' "$W/lintian.out" || grep -qi 'error' "$W/lintian.err"; then
     fail "lintian did not run cleanly: $(cat "$W/lintian.out" "$W/lintian.err")"
 else
