@@ -22,8 +22,9 @@ done
 # ---- build ----
 OUT=$W/out
 # make check's own make settings (jobserver, -n ...) must not reach the package build
+t0=$SECONDS
 if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$TOP_SRCDIR/packaging/build-deb" "$OUT" >"$W/build.out" 2>"$W/build.err"; then
-    pass "packaging/build-deb built: $(tr '\n' ' ' <"$W/build.out")"
+    pass "packaging/build-deb built in $((SECONDS - t0)) s: $(tr '\n' ' ' <"$W/build.out")"
 else
     die "packaging/build-deb failed: $(tail -40 "$W/build.err")"
 fi
