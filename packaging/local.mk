@@ -33,3 +33,12 @@ packaging/systemd/mailcert-renew.timer: $(srcdir)/packaging/systemd/mailcert-ren
 	$(systemd_unit_subst)
 packaging/systemd/mailcert.service: $(srcdir)/packaging/systemd/mailcert.service.in Makefile
 	$(systemd_unit_subst)
+
+# Debian packages: packaging/build-deb OUTDIR (README, "Debian package")
+EXTRA_DIST += packaging/build-deb \
+	packaging/debian/changelog packaging/debian/control packaging/debian/copyright \
+	packaging/debian/rules packaging/debian/source/format \
+	packaging/debian/mailcert.install packaging/debian/mailcert.dirs \
+	packaging/debian/mailcert.docs packaging/debian/mailcert.postinst \
+	packaging/debian/mailcert.postrm packaging/debian/mailcert-milter.install \
+	packaging/debian/mailcert-milter.postrm
