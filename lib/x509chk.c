@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "danekey.h"
 #include "x509chk.h"
 
 static int count_cert_blocks(const char *pem, size_t len)
@@ -269,18 +270,7 @@ int mc_certset_check(EVP_PKEY *key, STACK_OF(X509) *chain, char *const *names, s
 
 int mc_key_spki_sha256(EVP_PKEY *key, char out[65])
 {
-	unsigned char *der = NULL, md[32];
-	unsigned int mdlen = 0;
-	int len, i, ok;
+	mc_err e;
 
-	len = i2d_PUBKEY(key, &der);
-	if (len <= 0)
-		return -1;
-	ok = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) && mdlen == 32;
-	OPENSSL_free(der);
-	if (!ok)
-		return -1;
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
+	return mc_spki_sha256(key, out, &e);
 }
