@@ -5,5 +5,6 @@ dist_mailcertexamples_DATA = \
 	conf.d/mailcert.conf \
 	conf.d/postfix-main.cf \
 	conf.d/postfix-master.cf \
+	conf.d/postfix-trust.cf \
 	conf.d/dovecot-99-mailcert.conf \
 	conf.d/sendmail-mailcert.mc

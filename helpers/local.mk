@@ -32,7 +32,8 @@ helpers_libhelper_a_SOURCES = \
 	helpers/sandbox.c helpers/sandbox.h \
 	helpers/selfcheck.c helpers/selfcheck.h \
 	helpers/status.c helpers/status.h \
-	helpers/tlsalpn.c helpers/tlsalpn.h
+	helpers/tlsalpn.c helpers/tlsalpn.h \
+	helpers/trust.c helpers/trust.h
 helpers_mailcert_SOURCES = helpers/main.c
 helpers_mailcert_LDADD = helpers/libhelper.a $(MAILCERT_LIBS) $(SECCOMP_LIBS)
 

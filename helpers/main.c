@@ -25,6 +25,7 @@
 #include "log.h"
 #include "status.h"
 #include "store.h"
+#include "trust.h"
 
 #define DEFAULT_JOBS 10
 
@@ -55,6 +56,12 @@ static void usage(FILE *f)
 		"  account [--json]                  show the ACME account of the configured directory\n"
 		"  account rollover                  change the account key (RFC 8555 7.3.5)\n"
 		"  account deactivate [--yes]        deactivate the account (asks first)\n"
+		"  trust add HOST[:PORT] [--host DEST] [--yes]\n"
+		"  trust add FILE --host DEST [--yes]\n"
+		"                                    trust a peer's (self-signed) certificate for outgoing\n"
+		"                                    mail: a Postfix smtp_tls_policy_maps entry (asks first)\n"
+		"  trust list                        the trusted peers\n"
+		"  trust remove DEST                 stop trusting DEST's certificate\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE   configuration (default %s)\n"
@@ -329,6 +336,8 @@ int main(int argc, char **argv)
 		return mc_account_main(config_file, argc, argv);
 	if (strcmp(cmd, "revoke") == 0)
 		return mc_revoke_main(config_file, argc, argv);
+	if (strcmp(cmd, "trust") == 0)
+		return mc_trust_main(config_file, argc, argv);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

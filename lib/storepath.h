@@ -13,7 +13,7 @@ typedef enum {
 	MC_AREA_VERSIONS, /* STORE/versions: HOST/GEN, immutable generation directories */
 	MC_AREA_RUN,      /* STORE/run: what mailcert-milter keeps (default.pem, milter.json) */
 	MC_AREA_KEPT,     /* STORE/run/kept: copies of loaded sets the store may prune */
-	MC_AREA_POSTFIX,  /* STORE/postfix: the SNI table */
+	MC_AREA_POSTFIX,  /* STORE/postfix: the SNI table, the outgoing TLS policy table */
 	MC_AREA_DOVECOT,  /* STORE/dovecot: the include */
 	MC_AREA_ACCOUNTS, /* STORE/accounts: ACME accounts (0700) */
 	MC_AREA_LOCKS,    /* STORE/locks: one lock file per host, .run for a whole run */
@@ -27,6 +27,10 @@ typedef enum {
 #define MC_STORE_SNI_TABLE "sni"           /* in MC_AREA_POSTFIX */
 #define MC_STORE_DOVECOT_INC "mailcert.conf" /* in MC_AREA_DOVECOT */
 #define MC_STORE_NOTIFY_FILE "notify.json" /* in MC_AREA_RUN: what was mailed (helpers/notify.c) */
+/* outgoing trust (helpers/trust.c), in MC_AREA_POSTFIX */
+#define MC_STORE_TLS_POLICY "tls_policy"           /* smtp_tls_policy_maps source */
+#define MC_STORE_TLS_POLICY_INDEX "tls_policy.json" /* what `trust list` shows */
+#define MC_STORE_TRUSTED_PEERS "trusted-peers.pem"  /* the trusted certificates, a CA file */
 
 /* STORE/AREA into OUT, or STORE/AREA/NAME when NAME is not NULL */
 void mc_store_area_path(const char *store, mc_store_area area, const char *name, char *out,
