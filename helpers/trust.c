@@ -22,9 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -35,6 +38,7 @@
 #include "conf.h"
 #include "fsutil.h"
 #include "hostname.h"
+#include "privdrop.h"
 #include "spawn.h"
 #include "storepath.h"
 #include "timefmt.h"
@@ -49,6 +53,7 @@
 #define INDEX_MAX (16 * 1024 * 1024)
 #define PEM_MAX (64 * 1024)
 #define DEST_MAX (MC_HOSTNAME_MAX + 16)
+#define CHILD_MS (EXCHANGE_MS + CONNECT_MS * 4 + 5000) /* a look-up, up to 4 addresses, the exchange */
 
 /* ---- the peer ---------------------------------------------------------- */
 
@@ -329,6 +334,122 @@ out:
 	return leaf;
 }
 
+/* a certificate's text is the peer's: anything but printable ASCII becomes '?' */
+static void clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+/*
+ * The fetch runs in a child that is not root (the peer's bytes are parsed
+ * there) and answers on a pipe: "C" and the certificate's DER, or "E" and
+ * the message.  It is forked before the configuration is read, so it holds
+ * nothing of it.
+ */
+static void fetch_child(peer *p, int out)
+{
+	unsigned char *der = NULL;
+	mc_buf b;
+	mc_err e;
+	X509 *leaf = NULL;
+	uid_t uid;
+	gid_t gid;
+	int n;
+
+	mc_buf_init(&b);
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (geteuid() == 0 && (mc_priv_identity(&uid, &gid, &e) < 0 || mc_priv_become(uid, gid, &e) < 0))
+		mc_err_prefix(&e, "giving up root before connecting");
+	else
+		leaf = fetch_leaf(p, &e);
+	if (leaf && (n = i2d_X509(leaf, &der)) > 0) {
+		mc_buf_append(&b, "C", 1);
+		mc_buf_append(&b, der, (size_t)n);
+	} else {
+		mc_buf_printf(&b, "E%s", leaf ? "cannot encode the certificate" : e.msg);
+	}
+	(void)!write(out, b.data, b.len);
+	_exit(0);
+}
+
+static X509 *fetch_leaf_unprivileged(peer *p, mc_err *e)
+{
+	static unsigned char buf[PEM_MAX + 1];
+	const unsigned char *q;
+	size_t len = 0;
+	X509 *leaf = NULL;
+	pid_t pid;
+	long deadline;
+	int fds[2], st;
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		mc_err_set(e, "pipe: %s", strerror(errno));
+		return NULL;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		mc_err_set(e, "fork: %s", strerror(errno));
+		return NULL;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		fetch_child(p, fds[1]);
+	}
+	close(fds[1]);
+	deadline = mc_mono_ms() + CHILD_MS;
+	for (;;) {
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		long left = deadline - mc_mono_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			mc_err_set(e, "%s:%u: no answer within %d s", p->host, p->port, CHILD_MS / 1000);
+			kill(pid, SIGKILL);
+			len = 0;
+			break;
+		}
+		n = read(fds[0], buf + len, sizeof buf - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof buf) {
+			mc_err_set(e, "%s:%u: a certificate larger than %d bytes", p->host, p->port, PEM_MAX);
+			kill(pid, SIGKILL);
+			len = 0;
+			break;
+		}
+	}
+	close(fds[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (len == 0) {
+		if (!e->msg[0])
+			mc_err_set(e, "%s:%u: the fetching process ended without an answer", p->host, p->port);
+		return NULL;
+	}
+	if (buf[0] == 'E') {
+		mc_err_set(e, "%.*s", (int)(len - 1 < 900 ? len - 1 : 900), (const char *)buf + 1);
+		clean(e->msg);
+		return NULL;
+	}
+	q = buf + 1;
+	if (buf[0] != 'C' || !(leaf = d2i_X509(NULL, &q, (long)(len - 1))) || q != buf + len) {
+		X509_free(leaf);
+		mc_err_set(e, "%s:%u: the fetching process sent no certificate", p->host, p->port);
+		ERR_clear_error();
+		return NULL;
+	}
+	return leaf;
+}
+
 /* ---- the entries ------------------------------------------------------- */
 
 /* SHA-256 of the certificate, "AA:BB:..." as Postfix and openssl print it */
@@ -342,14 +463,6 @@ static int cert_fingerprint(X509 *x, char out[96], mc_err *e)
 	for (i = 0; i < n; i++)
 		sprintf(out + 3 * i, "%02X%s", md[i], i + 1 < n ? ":" : "");
 	return 0;
-}
-
-/* a certificate's text is the peer's: anything but printable ASCII becomes '?' */
-static void clean(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
 }
 
 /* DEST: a next-hop as Postfix looks it up: DOMAIN, [HOST] or [HOST]:PORT */
@@ -567,8 +680,9 @@ static X509 *read_file_leaf(const char *path, mc_err *e)
 	return leaf;
 }
 
-static int trust_add(const mc_config *cfg, const char *target, const char *dest_opt, int yes)
+static int trust_add(const char *config_file, const char *target, const char *dest_opt, int yes)
 {
+	mc_config *cfg = NULL;
 	char dest[DEST_MAX], fp[96], nb[32], na[32], now[32], dir[4096], q[1400];
 	mc_certinfo ci;
 	X509 *leaf = NULL;
@@ -579,6 +693,11 @@ static int trust_add(const mc_config *cfg, const char *target, const char *dest_
 	mc_err e;
 
 	mc_buf_init(&pem);
+	e.msg[0] = '\0';
+	if (dest_opt && dest_check(dest_opt, dest, &e) < 0) {
+		fprintf(stderr, "mailcert: trust add: --host %s\n", e.msg);
+		return MC_EX_USAGE;
+	}
 	if (strchr(target, '/')) {
 		if (!dest_opt) {
 			fprintf(stderr, "mailcert: trust add %s: a certificate file needs --host DEST "
@@ -598,16 +717,16 @@ static int trust_add(const mc_config *cfg, const char *target, const char *dest_
 			else
 				snprintf(dest, sizeof dest, "[%s]:%u", p.host, p.port);
 		}
-		leaf = fetch_leaf(&p, &e);
-	}
-	if (dest_opt && dest_check(dest_opt, dest, &e) < 0) {
-		fprintf(stderr, "mailcert: trust add: --host %s\n", e.msg);
-		X509_free(leaf);
-		return MC_EX_USAGE;
+		leaf = fetch_leaf_unprivileged(&p, &e);
 	}
 	if (!leaf) {
 		fprintf(stderr, "mailcert: trust add: %s\n", e.msg);
 		return 1;
+	}
+	if (mc_config_load(config_file, &cfg, &e) < 0) {
+		fprintf(stderr, "%s\n", e.msg);
+		rc = MC_EX_CONFIG;
+		goto out;
 	}
 	if (cert_fingerprint(leaf, fp, &e) < 0 || mc_cert_info(leaf, &ci) < 0) {
 		fprintf(stderr, "mailcert: trust add: %s\n", e.msg[0] ? e.msg : "unreadable certificate");
@@ -656,6 +775,7 @@ out:
 	json_decref(a);
 	mc_buf_free(&pem);
 	X509_free(leaf);
+	mc_config_free(cfg);
 	return rc;
 }
 
@@ -760,13 +880,15 @@ int mc_trust_main(const char *config_file, int argc, char **argv)
 			"trust add FILE --host DEST [--yes] | trust list | trust remove DEST\n");
 		return MC_EX_USAGE;
 	}
+	/* add reads the configuration only once the peer answered: its fetching
+	 * process must not hold any of it */
+	if (strcmp(sub, "add") == 0)
+		return trust_add(config_file, argv[optind], dest, yes);
 	if (mc_config_load(config_file, &cfg, &e) < 0) {
 		fprintf(stderr, "%s\n", e.msg);
 		return MC_EX_CONFIG;
 	}
-	if (strcmp(sub, "add") == 0)
-		rc = trust_add(cfg, argv[optind], dest, yes);
-	else if (strcmp(sub, "list") == 0)
+	if (strcmp(sub, "list") == 0)
 		rc = trust_list(cfg);
 	else
 		rc = trust_remove(cfg, argv[optind]);
