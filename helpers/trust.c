@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -209,9 +210,11 @@ static int read_reply(peer *p, char **lines_out, mc_err *e)
 
 		/* the last complete line decides whether the reply is over */
 		while ((nl = memchr(start, '\n', p->rlen - (size_t)(start - p->rbuf)))) {
-			if (nl - start < 4 || start[0] < '2' || start[0] > '5')
+			if (nl - start < 3 || start[0] < '2' || start[0] > '5' || !isdigit((unsigned char)start[1]) ||
+			    !isdigit((unsigned char)start[2]) || (nl - start > 3 && start[3] != ' ' &&
+								   start[3] != '-' && start[3] != '\r'))
 				return mc_err_set(e, "%s:%u: not an SMTP reply: %.60s", p->host, p->port, p->rbuf);
-			if (start[3] == ' ' || start[3] == '\r') {
+			if (nl - start == 3 || start[3] != '-') {
 				int code = atoi(start);
 				*nl = '\0';
 				if (lines_out)

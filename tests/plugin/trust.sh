@@ -95,7 +95,29 @@ mc trust add "127.0.0.1:$SILENT" --yes >"$T/silent.out" 2>&1
 rc=$?
 [ $rc = 1 ] && grep -q "timed out waiting for the SMTP reply" "$T/silent.out" ||
     bad "trust add to a silent server: exit $rc: $(cat "$T/silent.out")"
-[ ! -e "$STORE/postfix/tls_policy" ] && ok "closed port and silent server: clear errors, nothing written" ||
+# a server without STARTTLS (its greeting has a control character: shown as '?')
+read -r PLAIN < <(freeport 1)
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
+while True:  # wait_port connects too
+    c = s.accept()[0]
+    try:
+        c.sendall(b"220 plain\x1b[31m.test\r\n")
+        c.recv(1000)
+        c.sendall(b"250-plain.test\r\n250 8BITMIME\r\n")
+        c.recv(1000)
+    except OSError:
+        pass
+    c.close()' "$PLAIN" &
+on_exit "kill $! 2>/dev/null"
+wait_port 127.0.0.1 "$PLAIN" 10 || die "the plain server did not start"
+mc trust add "127.0.0.1:$PLAIN" --yes >"$T/plain.out" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "does not offer STARTTLS" "$T/plain.out" ||
+    bad "trust add to a server without STARTTLS: exit $rc: $(cat "$T/plain.out")"
+[ ! -e "$STORE/postfix/tls_policy" ] && ok "closed port, silent server, no STARTTLS: clear errors, nothing written" ||
     bad "a failed trust add wrote $(ls "$STORE/postfix")"
 
 # the peer's certificate, fetched over STARTTLS
