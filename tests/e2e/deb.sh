@@ -65,6 +65,7 @@ expect_entry "$DEB" -rw-r--r-- lib/systemd/system/mailcert-renew.timer
 expect_entry "$DEB" -rw-r--r-- usr/share/man/man8/mailcert.8.gz
 expect_entry "$DEB" -rw-r--r-- usr/share/man/man5/mailcert.conf.5.gz
 expect_entry "$DEB" -rwxr-xr-x usr/libexec/mailcert/mailcert-hook-rfc2136
+expect_entry "$DEB" -rw-r--r-- usr/share/doc/mailcert/examples/postfix-trust.cf
 expect_entry "$MDEB" -rwxr-xr-x usr/sbin/mailcert-milter
 expect_entry "$MDEB" -rw-r--r-- lib/systemd/system/mailcert-milter.service
 expect_entry "$MDEB" -rw-r--r-- usr/share/man/man8/mailcert-milter.8.gz
