@@ -66,6 +66,15 @@ if [ $rc = 64 ] && [ ! -e "$STORE/postfix/tls_policy" ] && [ ! -e "$STORE/postfi
 else
     bad "no terminal, no --yes: exit $rc, $(ls "$STORE/postfix" 2>&1): $(cat "$T/noyes.out")"
 fi
+# on a terminal it asks; anything but y/yes: exit 1, nothing written
+printf 'n\n' | script -qec "$MAILCERT -c $conf trust add 127.0.0.1:$PSMTP" /dev/null >"$T/tty-no.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "\[y/N\]" "$T/tty-no.out" && grep -q "not confirmed" "$T/tty-no.out" &&
+    [ ! -e "$STORE/postfix/tls_policy.json" ]; then
+    ok "on a terminal, answered n: exit 1, nothing written"
+else
+    bad "on a terminal, answered n: exit $rc: $(cat "$T/tty-no.out")"
+fi
 # names are checked before anything is done
 for t in 'bad_name!' 'a..b:25' '127.0.0.1:0' '127.0.0.1:99999' '::1:25'; do
     mc trust add "$t" --yes >"$T/badname.out" 2>&1
@@ -151,8 +160,9 @@ else
 fi
 
 # a second entry from a file, for a domain: both in the table, both in the CA file
-mc trust add "$T/peer2.crt" --host Other.Example --yes >"$T/addfile.out" 2>&1 ||
-    bad "trust add FILE --host: $(cat "$T/addfile.out")"
+# (confirmed with "y" on a terminal)
+printf 'y\n' | script -qec "$MAILCERT -c $conf trust add $T/peer2.crt --host Other.Example" /dev/null \
+    >"$T/addfile.out" 2>&1 || bad "trust add FILE --host, answered y: $(cat "$T/addfile.out")"
 grep -qxF "other.example fingerprint match=$(fp_of "$T/peer2.crt")" "$STORE/postfix/tls_policy" ||
     bad "no other.example entry: $(cat "$STORE/postfix/tls_policy")"
 n=$(grep -c 'BEGIN CERTIFICATE' "$STORE/postfix/trusted-peers.pem")
