@@ -210,3 +210,20 @@ gid_t mc_group_gid(void)
 	/* no such group: leave the file's group as created (root's, when run as root) */
 	return gr ? gr->gr_gid : (gid_t)-1;
 }
+
+int mc_private_dir(const char *path, mc_err *e)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return mc_err_set(e, "mkdir %s: %s", path, strerror(errno));
+	if (lstat(path, &st) < 0)
+		return mc_err_set(e, "stat %s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return mc_err_set(e, "%s: not a directory", path);
+	if (st.st_uid != geteuid())
+		return mc_err_set(e, "%s: owned by uid %lu, not by us", path, (unsigned long)st.st_uid);
+	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
+		return mc_err_set(e, "chmod %s: %s", path, strerror(errno));
+	return 0;
+}

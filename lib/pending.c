@@ -18,23 +18,6 @@
 
 #define PENDING_FILE_MAX (64 * 1024)
 
-/* make PATH a directory of ours with mode 0700, whatever was there */
-static int private_dir(const char *path, mc_err *e)
-{
-	struct stat st;
-
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return mc_err_set(e, "mkdir %s: %s", path, strerror(errno));
-	if (lstat(path, &st) < 0)
-		return mc_err_set(e, "stat %s: %s", path, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return mc_err_set(e, "%s: not a directory", path);
-	if (st.st_uid != geteuid())
-		return mc_err_set(e, "%s: owned by uid %lu, not by us", path, (unsigned long)st.st_uid);
-	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
-		return mc_err_set(e, "chmod %s: %s", path, strerror(errno));
-	return 0;
-}
 
 static void pending_dir(const char *store, const char *dir, char *out, size_t outlen)
 {
@@ -51,10 +34,10 @@ int mc_pending_save(const char *store, const char *dir, EVP_PKEY *key, const cha
 	if (mc_mkdir_p(store, 0755, e) < 0)
 		return mc_err_prefix(e, "store");
 	mc_store_area_path(store, MC_AREA_PENDING, NULL, path, sizeof path);
-	if (private_dir(path, e) < 0)
+	if (mc_private_dir(path, e) < 0)
 		return -1;
 	pending_dir(store, dir, path, sizeof path);
-	if (private_dir(path, e) < 0)
+	if (mc_private_dir(path, e) < 0)
 		return -1;
 	mc_buf_init(&pem);
 	mc_pem_append_key(&pem, key);

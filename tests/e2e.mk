@@ -44,7 +44,7 @@ E2E_TESTS = \
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
-	tests/lib/common.sh tests/lib/pebble.sh tests/lib/fakeca.sh tests/fakeca/fakeca.py
+	tests/lib/common.sh tests/lib/pebble.sh tests/lib/fakeca.sh tests/fakeca/fakeca.py tests/lib/memscan.py
 # the LD_PRELOAD fault shim store-publish-fault.sh builds at test time
 EXTRA_DIST += tests/e2e/fault-fsync.c
 

@@ -96,30 +96,7 @@ done
 if [ -z "$net" ] || [ "$(id -u)" != 0 ]; then
     fail "cannot search the network process (pid '${net}', uid $(id -u); reading its memory needs root)"
 else
-    python3 - "$KEY" "$net" >"$W/scan" 2>&1 <<'EOP'
-import base64, sys
-text = sys.argv[1].encode()
-raw = base64.urlsafe_b64decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 4))
-pid, found, scanned = sys.argv[2], 0, 0
-with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
-    for line in maps:
-        f = line.split()
-        lo, hi = (int(x, 16) for x in f[0].split("-"))
-        if not f[1].startswith("rw") or hi - lo > 1 << 30 or "[vvar" in line or "[vsyscall]" in line:
-            continue
-        try:
-            mem.seek(lo)
-            data = mem.read(hi - lo)
-        except OSError:
-            continue
-        scanned += len(data)
-        for what, n in (("MAC key text", text), ("MAC key bytes", raw)):
-            if data.find(n) >= 0:
-                found += 1
-                print("%s at %#x (%s)" % (what, lo + data.find(n), " ".join(f[5:]) or "anon"))
-print("%d bytes of writable memory searched" % scanned)
-sys.exit(1 if found or not scanned else 0)
-EOP
+    python3 "$TOP_SRCDIR/tests/lib/memscan.py" "$net" -- "text:MAC key text:$KEY" "b64url:MAC key bytes:$KEY" >"$W/scan" 2>&1
     src=$?
     [ "$src" = 0 ] && pass "no copy of the EAB MAC key in the network process ($(tail -1 "$W/scan"))" ||
         fail "the network process holds the EAB MAC key: $(cat "$W/scan")"

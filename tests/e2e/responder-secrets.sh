@@ -76,41 +76,9 @@ done
 expect_eq "$(echo $pids | wc -w)" 2 "both responders are running (pids:$pids)"
 
 # search every writable mapping of each responder
-python3 - "$EAB_KEY" "$akey" $pids > "$W/scan" 2>&1 <<'EOP'
-import base64, re, subprocess, sys
-key_text = sys.argv[1].encode()
-key_raw = base64.urlsafe_b64decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 4))
-pem = open(sys.argv[2]).read()
-body = "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
-txt = subprocess.run(["openssl", "pkey", "-in", sys.argv[2], "-noout", "-text"],
-                     capture_output=True, text=True, check=True).stdout
-priv = re.search(r"priv:\s*\n((?:\s+[0-9a-f:]+\n)+)", txt)
-scalar = bytes.fromhex(re.sub(r"[^0-9a-f]", "", priv.group(1)))[-32:]
-needles = {"EAB key text": key_text, "EAB key bytes": key_raw,
-           "account key PEM": body[:64].encode(), "account key scalar": scalar}
-found = 0
-for pid in sys.argv[3:]:
-    scanned = 0
-    with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
-        for line in maps:
-            f = line.split()
-            lo, hi = (int(x, 16) for x in f[0].split("-"))
-            if not f[1].startswith("rw") or hi - lo > 1 << 30 or "[vvar" in line or "[vsyscall]" in line:
-                continue
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except OSError:
-                continue  # a guard page
-            scanned += len(data)
-            for what, n in needles.items():
-                at = data.find(n)
-                if at >= 0:
-                    found += 1
-                    print("pid %s: %s at %#x (%s)" % (pid, what, lo + at, " ".join(f[5:]) or "anon"))
-    print("pid %s: %d bytes of writable memory searched" % (pid, scanned))
-sys.exit(1 if found else 0)
-EOP
+# shellcheck disable=SC2086
+python3 "$TOP_SRCDIR/tests/lib/memscan.py" $pids -- "text:EAB key text:$EAB_KEY" "b64url:EAB key bytes:$EAB_KEY" \
+    "eckey:account key:$akey" > "$W/scan" 2>&1
 src=$?
 cat "$W/scan" >&2
 if [ "$src" = 0 ] && grep -q "bytes of writable memory searched" "$W/scan"; then
