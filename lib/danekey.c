@@ -110,30 +110,11 @@ int mc_nextkey_load(const char *store, const char *dir, EVP_PKEY **key, mc_err *
 int mc_nextkey_remove(const char *store, const char *dir, mc_err *e)
 {
 	char path[PATH_MAX], file[PATH_MAX];
-	struct stat st;
-	int fd;
 
 	mc_store_area_path(store, MC_AREA_NEXTKEY, dir, path, sizeof path);
 	mc_pathf(file, sizeof file, "%s/key.pem", path);
 	/* zeros over the key before it goes */
-	fd = open(file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		char zero[4096];
-		off_t done = 0;
-
-		memset(zero, 0, sizeof zero);
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-			while (done < st.st_size) {
-				size_t n = (size_t)(st.st_size - done) < sizeof zero ? (size_t)(st.st_size - done)
-										     : sizeof zero;
-				ssize_t w = write(fd, zero, n);
-				if (w <= 0)
-					break;
-				done += w;
-			}
-		fsync(fd);
-		close(fd);
-	}
+	mc_file_wipe(file);
 	if (unlink(file) < 0 && errno != ENOENT)
 		return mc_err_set(e, "unlink %s: %s", file, strerror(errno));
 	if (rmdir(path) < 0 && errno != ENOENT)

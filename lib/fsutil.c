@@ -227,3 +227,28 @@ int mc_private_dir(const char *path, mc_err *e)
 		return mc_err_set(e, "chmod %s: %s", path, strerror(errno));
 	return 0;
 }
+
+/* overwrite a key file with zeros before it goes: no copy stays in its blocks
+ * that a later reader of the disk could find (as far as the filesystem lets us) */
+void mc_file_wipe(const char *path)
+{
+	struct stat st;
+	char zero[4096];
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	off_t done = 0;
+
+	if (fd < 0)
+		return;
+	memset(zero, 0, sizeof zero);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		while (done < st.st_size) {
+			size_t n = (size_t)(st.st_size - done) < sizeof zero ? (size_t)(st.st_size - done)
+									     : sizeof zero;
+			ssize_t w = write(fd, zero, n);
+			if (w <= 0)
+				break;
+			done += w;
+		}
+	fsync(fd);
+	close(fd);
+}

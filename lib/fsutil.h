@@ -35,6 +35,8 @@ int mc_file_read_private(const char *path, size_t maxlen, mc_buf *out, mc_err *e
 int mc_fsync_dir(const char *dir, mc_err *e);
 /* remove a directory holding only files (the store's version directories) */
 int mc_rmdir_files(const char *dir);
+/* overwrite the regular file PATH with zeros (a key about to be removed) */
+void mc_file_wipe(const char *path);
 /* make PATH a directory of ours with mode 0700, whatever was there (not a link, not another's) */
 int mc_private_dir(const char *path, mc_err *e);
 /* the gid of the "mailcert" group, or (gid_t)-1 (leave it) when it does not exist */

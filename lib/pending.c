@@ -84,30 +84,6 @@ int mc_pending_csr(const char *store, const char *dir, mc_buf *csr, mc_err *e)
 	return mc_file_read(path, PENDING_FILE_MAX, csr, e);
 }
 
-/* overwrite a key file with zeros before it goes: no copy stays in its blocks
- * that a later reader of the disk could find (as far as the filesystem lets us) */
-static void wipe(const char *path)
-{
-	struct stat st;
-	char zero[4096];
-	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	off_t done = 0;
-
-	if (fd < 0)
-		return;
-	memset(zero, 0, sizeof zero);
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		while (done < st.st_size) {
-			size_t n = (size_t)(st.st_size - done) < sizeof zero ? (size_t)(st.st_size - done)
-									     : sizeof zero;
-			ssize_t w = write(fd, zero, n);
-			if (w <= 0)
-				break;
-			done += w;
-		}
-	fsync(fd);
-	close(fd);
-}
 
 int mc_pending_remove(const char *store, const char *dir, mc_err *e)
 {
@@ -115,7 +91,7 @@ int mc_pending_remove(const char *store, const char *dir, mc_err *e)
 
 	pending_dir(store, dir, path, sizeof path);
 	mc_pathf(file, sizeof file, "%s/key.pem", path);
-	wipe(file);
+	mc_file_wipe(file);
 	if (unlink(file) < 0 && errno != ENOENT)
 		return mc_err_set(e, "unlink %s: %s", file, strerror(errno));
 	mc_pathf(file, sizeof file, "%s/csr.pem", path);
