@@ -40,11 +40,13 @@ E2E_TESTS = \
 	tests/e2e/staging.sh \
 	tests/e2e/store-full.sh \
 	tests/e2e/metrics.sh \
-	tests/e2e/ca-bundle.sh
+	tests/e2e/ca-bundle.sh \
+	tests/e2e/demo.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \
-	tests/lib/common.sh tests/lib/pebble.sh tests/lib/fakeca.sh tests/fakeca/fakeca.py tests/lib/memscan.py
+	scripts/demo scripts/install-deps \
+	tests/lib/common.sh tests/lib/mta.sh tests/lib/pebble.sh tests/lib/fakeca.sh tests/fakeca/fakeca.py tests/lib/memscan.py
 # the LD_PRELOAD fault shim store-publish-fault.sh builds at test time
 EXTRA_DIST += tests/e2e/fault-fsync.c
 
