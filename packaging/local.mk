@@ -42,3 +42,7 @@ EXTRA_DIST += packaging/build-deb \
 	packaging/debian/mailcert.docs packaging/debian/mailcert.postinst \
 	packaging/debian/mailcert.postrm packaging/debian/mailcert-milter.install \
 	packaging/debian/mailcert-milter.postrm
+
+# RPM packages: packaging/build-rpm OUTDIR (README, "RPM package"); the tarball
+# holds the spec, so `rpmbuild -tb mailcert-VERSION.tar.gz` works as well
+EXTRA_DIST += packaging/build-rpm packaging/rpm/mailcert.spec

@@ -74,3 +74,6 @@ E2E_TESTS += tests/e2e/run-daemon.sh tests/e2e/run-kill.sh
 
 # the Debian packages: packaging/build-deb, lintian, contents, dpkg -i and purge
 E2E_TESTS += tests/e2e/deb.sh
+
+# the RPM packages: packaging/build-rpm, contents, scriptlets, rpm --root install and erase
+E2E_TESTS += tests/e2e/rpm.sh
