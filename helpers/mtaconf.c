@@ -41,14 +41,16 @@ static void add(struct problems *p, const char *fmt, ...)
 	p->v[p->n] = NULL;
 }
 
-/* run ARGV; its output in OUT (NUL-terminated); -1 with the reason in E */
+/* run ARGV; its output in OUT (NUL-terminated, also when it failed); -1 with
+ * the reason in E */
 static int ask(const char *const argv[], mc_buf *out, mc_err *e)
 {
+	int rc;
+
 	mc_buf_init(out);
-	if (mc_spawn((char *const *)argv, NULL, MTACONF_TIMEOUT_MS, out, e) < 0)
-		return -1;
+	rc = mc_spawn((char *const *)argv, NULL, MTACONF_TIMEOUT_MS, out, e);
 	mc_buf_append(out, "", 1);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* is WANT one of VALUE's items (separated by commas and white space)? */
@@ -412,6 +414,17 @@ static void dc_walk(struct dcwalk *w, const char *file, int depth, int generated
 	fclose(f);
 }
 
+/* why doveconf failed: its "Fatal:" line (the last line may be a banner) or E */
+static const char *doveconf_error(mc_buf *out, mc_err *e)
+{
+	char *fatal = strstr(out->data, "Fatal: ");
+
+	if (!fatal)
+		return e->msg;
+	fatal[strcspn(fatal, "\n")] = '\0';
+	return fatal;
+}
+
 static void check_dovecot(const mc_config *cfg, struct problems *p)
 {
 	const char *argv[6];
@@ -438,7 +451,7 @@ static void check_dovecot(const mc_config *cfg, struct problems *p)
 	argv[i] = NULL;
 	have = ask(argv, &out, &e) == 0;
 	if (!have)
-		add(p, "dovecot: cannot read its configuration (doveconf -n): %s", e.msg);
+		add(p, "dovecot: cannot read its configuration (doveconf -n): %s", doveconf_error(&out, &e));
 	/* the include names the store's version paths: with it in effect, they show */
 	mc_pathf(store, sizeof store, "%s/", cfg->store);
 	generated = access(inc, F_OK) == 0;
