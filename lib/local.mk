@@ -11,6 +11,7 @@ lib_libmailcert_a_SOURCES = \
 	lib/hostname.c lib/hostname.h \
 	lib/log.c lib/log.h \
 	lib/mailaddr.c lib/mailaddr.h \
+	lib/mtasyntax.c lib/mtasyntax.h \
 	lib/privdrop.c lib/privdrop.h \
 	lib/pending.c lib/pending.h \
 	lib/spawn.c lib/spawn.h \

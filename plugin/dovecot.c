@@ -22,6 +22,7 @@
 #include "spawn.h"
 #include "log.h"
 #include "mta.h"
+#include "mtasyntax.h"
 #include "xalloc.h"
 #include "storepath.h"
 
@@ -30,34 +31,26 @@
 
 int dovecot_version(void)
 {
-	const char *argv[] = { "dovecot", "--version", NULL };
-	int major = 0, minor = 0;
-	mc_buf out;
+	int version;
 	mc_err e;
 
-	mc_buf_init(&out);
-	if (mta_run_output(argv, MTA_CMD_TIMEOUT_MS, &out, &e) < 0 || !out.data ||
-	    sscanf(out.data, "%d.%d", &major, &minor) != 2) {
-		mc_buf_free(&out);
+	if (mc_dovecot_version(&version, &e) < 0)
 		return 203;
-	}
-	mc_buf_free(&out);
-	return major * 100 + minor;
+	return version;
 }
 
-static void cert_lines(mc_buf *b, const char *indent, const char *file, int v24)
+static void cert_lines(mc_buf *b, const char *indent, const char *file, int version)
 {
-	if (v24)
-		mc_buf_printf(b, "%sssl_server_cert_file = %s\n%sssl_server_key_file = %s\n", indent,
-			      file, indent, file);
-	else
-		mc_buf_printf(b, "%sssl_cert = <%s\n%sssl_key = <%s\n", indent, file, indent, file);
+	/* 2.4 takes file names, 2.3 the contents ('<' reads a file) */
+	const char *lt = version >= MC_DOVECOT_24 ? "" : "<";
+
+	mc_buf_printf(b, "%s%s = %s%s\n%s%s = %s%s\n", indent, mc_dovecot_ssl_name(version, 0), lt, file,
+		      indent, mc_dovecot_ssl_name(version, 1), lt, file);
 }
 
 /* the include for DIR, into B */
 static void dovecot_text(const mta_ctx *c, const char *dir, int version, mc_buf *b)
 {
-	int v24 = version >= 204;
 	mh_name *names;
 	size_t i, n;
 
@@ -69,7 +62,7 @@ static void dovecot_text(const mta_ctx *c, const char *dir, int version, mc_buf 
 	if (c->def) {
 		mc_buf_printf(b, "# default: %s (clients without SNI or with an unknown name)\n",
 			      c->def->dir);
-		cert_lines(b, "", c->def->file, v24);
+		cert_lines(b, "", c->def->file, version);
 	}
 	names = mh_names(c->hosts, &n);
 	if (n >= DOVECOT_MANY_NAMES)
@@ -78,7 +71,7 @@ static void dovecot_text(const mta_ctx *c, const char *dir, int version, mc_buf 
 			      n, (size_t)256 + n * DOVECOT_MB_PER_100_NAMES / 100);
 	for (i = 0; i < n; i++) {
 		mc_buf_printf(b, "\nlocal_name %s {\n", names[i].name);
-		cert_lines(b, "  ", names[i].host->file, v24);
+		cert_lines(b, "  ", names[i].host->file, version);
 		mc_buf_puts(b, "}\n");
 	}
 	free(names);

@@ -21,17 +21,9 @@
 #include "fsutil.h"
 #include "log.h"
 #include "mta.h"
+#include "mtasyntax.h"
 #include "xalloc.h"
 #include "storepath.h"
-
-static const char *map_suffix(const char *type)
-{
-	if (strcmp(type, "lmdb") == 0)
-		return ".lmdb";
-	if (strcmp(type, "cdb") == 0)
-		return ".cdb";
-	return ".db";
-}
 
 static const char *map_type(const mta_ctx *c)
 {
@@ -65,7 +57,7 @@ int postfix_current(const mta_ctx *c)
 	int same;
 
 	mc_store_area_path(c->store, MC_AREA_POSTFIX, MC_STORE_SNI_TABLE, src, sizeof src);
-	mc_pathf(db, sizeof db, "%s%s", src, map_suffix(map_type(c)));
+	mc_pathf(db, sizeof db, "%s%s", src, mc_postfix_map_suffix(map_type(c)));
 	/* the compiled map is renamed into place before its source */
 	if (stat(src, &ss) < 0 || stat(db, &ds) < 0 || !S_ISREG(ds.st_mode) ||
 	    ds.st_mtim.tv_sec < ss.st_mtim.tv_sec)
@@ -82,7 +74,7 @@ int postfix_write(const mta_ctx *c, mc_err *e)
 	char dir[PATH_MAX], src[PATH_MAX], map[PATH_MAX], db[PATH_MAX], dbnew[PATH_MAX];
 	char live[PATH_MAX];
 	const char *type = map_type(c);
-	const char *sfx = map_suffix(type);
+	const char *sfx = mc_postfix_map_suffix(type);
 	gid_t gid = mc_group_gid();
 	mc_buf b;
 	int rc;

@@ -31,3 +31,4 @@ PLUGIN_TESTS += tests/plugin/milter-hostile.sh
 EXTRA_DIST += tests/plugin/hostile-filter.py
 PLUGIN_TESTS += tests/plugin/served.sh
 PLUGIN_TESTS += tests/plugin/trust.sh
+PLUGIN_TESTS += tests/plugin/check-mtaconf.sh
