@@ -97,6 +97,23 @@ static const char *load_word(int judged)
 	}
 }
 
+/*
+ * The host whose set Sendmail serves: Sendmail has no SNI, so every client gets
+ * run/default.pem, whatever name it asks for.  That is the host mailcert-milter
+ * points run/default.pem at (milter.json's default_host, a store directory), else
+ * the configured default.
+ */
+static const mc_host *sendmail_host(const mc_config *cfg, json_t *loaded)
+{
+	const char *dir = json_string_value(json_object_get(loaded, "default_host"));
+	size_t i;
+
+	for (i = 0; dir && i < cfg->nhosts; i++)
+		if (strcmp(cfg->hosts[i].dir, dir) == 0)
+			return &cfg->hosts[i];
+	return mc_config_default(cfg);
+}
+
 /* key_reuse, key_rollover: the keys' digests and where the rollover stands, under the host's row */
 static void dane_line(const mc_host *h, const mc_state *st)
 {
@@ -129,6 +146,7 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 {
 	json_t *arr = json_array(), *loaded = mc_loaded_read(cfg->store);
 	const int enabled[3] = { cfg->listen_postfix, cfg->listen_dovecot, cfg->listen_sendmail };
+	const mc_host *smhost = cfg->listen_sendmail ? sendmail_host(cfg, loaded) : NULL;
 	int listeners = enabled[0] || enabled[1] || enabled[2];
 	int running = mc_loaded_milter_running(loaded);
 	time_t now = mc_now();
@@ -184,9 +202,8 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			mc_state_set_error(&st, NULL); /* for the table and the exit status */
 		/* is the current set live in every enabled MTA?  If not, why: the
 		 * plugin refused it, a reload fails, the plugin is not running */
-		judged = mc_loaded_judge(j, loaded, enabled,
-					 cfg->default_host && strcmp(cfg->default_host, h->name) == 0,
-					 running, st.last_success_time, now);
+		json_object_set_new(j, "sendmail_serves_host", smhost ? json_string(smhost->name) : json_null());
+		judged = mc_loaded_judge(j, loaded, enabled, smhost == h, running, st.last_success_time, now);
 		refused = judged == MC_LOAD_ERROR ? json_string_value(json_object_get(j, "load_error")) : NULL;
 		/* what the listeners really serve (mailcert-milter probes them after each
 		 * reload): anything but the loaded leaf is an error */
@@ -234,6 +251,9 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			} else {
 				printf("%s\n", st.has_cert ? "ok" : "no certificate yet");
 			}
+			if (smhost && smhost != h)
+				printf("  sendmail: serves %s's certificate to clients asking for %s (Sendmail has no SNI)\n",
+				       smhost->name, h->name);
 			dane_line(h, &st);
 			json_decref(j);
 		}
