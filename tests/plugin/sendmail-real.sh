@@ -201,14 +201,16 @@ fi
 
 # (2) another host's renewal: no SIGHUP (no reload recorded), same certificate
 reloads_before=$(jq -r '.mta.sendmail.last_reload' "$STORE/run/milter.json")
+pidfile_time=$(date -r "$SMD/sendmail.pid" +%s%N)
 leaf_make "$T/ca" "$T/b2" 10 b.test
 B2=$(serial_of "$T/b2.pem")
 install b.test "$T/b2"
 b_taken() { [ "$(jq -r '.hosts["b.test"].serial' "$STORE/run/milter.json" 2>/dev/null | sed 's/^0*//')" = "$B2" ]; }
 wait_for 60 b_taken || { log "FAIL the milter never took b.test's new set"; fail=1; }
 if [ "$(jq -r '.mta.sendmail.last_reload' "$STORE/run/milter.json")" = "$reloads_before" ] &&
+    [ "$(date -r "$SMD/sendmail.pid" +%s%N)" = "$pidfile_time" ] &&
     [ "$(served_serial smtp "$PORT" a.test "$ROOT")" = "$A1" ]; then
-    log "ok   b.test's renewal: no Sendmail reload, a.test's certificate still served"
+    log "ok   b.test's renewal: no Sendmail reload or restart, a.test's certificate still served"
 else
     log "FAIL b.test's renewal: reloaded at $(jq -r '.mta.sendmail.last_reload' "$STORE/run/milter.json") (before: $reloads_before), serving $(served_serial smtp "$PORT" a.test)"
     fail=1
@@ -229,10 +231,12 @@ fi
 [ "$(jq -r '.mta.sendmail.last_reload' "$STORE/run/milter.json")" != "$reloads_before" ] &&
     log "ok   milter.json records the Sendmail reload" ||
     { log "FAIL milter.json records no Sendmail reload after a.test's renewal"; fail=1; }
-if [ "$(head -1 "$SMD/sendmail.pid")" = "$SM_PID" ] && kill -0 "$SM_PID" 2>/dev/null; then
-    log "ok   the same daemon ($SM_PID) re-executed itself"
+# a restart writes the pid file again
+if [ "$(head -1 "$SMD/sendmail.pid")" = "$SM_PID" ] && kill -0 "$SM_PID" 2>/dev/null &&
+    [ "$(date -r "$SMD/sendmail.pid" +%s%N)" != "$pidfile_time" ]; then
+    log "ok   the same daemon ($SM_PID) re-executed itself (pid file written again)"
 else
-    log "FAIL the daemon is not $SM_PID any more (pid file: $(head -1 "$SMD/sendmail.pid"))"
+    log "FAIL no restart of daemon $SM_PID seen (pid file: $(head -1 "$SMD/sendmail.pid"), $(date -r "$SMD/sendmail.pid" +%s%N), before $pidfile_time)"
     fail=1
 fi
 s=$(served_serial smtp "$PORT" b.test)
