@@ -488,6 +488,7 @@ static cfg_opt_t listener_opts[] = {
 	CFG_BOOL("postfix", cfg_true, CFGF_NONE),
 	CFG_BOOL("dovecot", cfg_true, CFGF_NONE),
 	CFG_BOOL("sendmail", cfg_false, CFGF_NONE),
+	CFG_BOOL("exim", cfg_false, CFGF_NONE),
 	CFG_STR_CB("postfix_config_dir", "/etc/postfix", CFGF_NONE, p_path),
 	CFG_STR_CB("postfix_map_type", "hash", CFGF_NONE, p_map_type),
 	CFG_STR_CB("dovecot_config", "", CFGF_NONE, p_path),
@@ -952,6 +953,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	c->listen_postfix = cfg_getbool(sec, "postfix");
 	c->listen_dovecot = cfg_getbool(sec, "dovecot");
 	c->listen_sendmail = cfg_getbool(sec, "sendmail");
+	c->listen_exim = cfg_getbool(sec, "exim");
 	c->postfix_config_dir = dupstr(sec, "postfix_config_dir");
 	c->postfix_map_type = dupstr(sec, "postfix_map_type");
 	c->dovecot_config = dupstr(sec, "dovecot_config");

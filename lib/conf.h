@@ -77,6 +77,7 @@ typedef struct mc_config {
 	int listen_postfix;
 	int listen_dovecot;
 	int listen_sendmail;
+	int listen_exim;
 	char *postfix_config_dir;
 	char *postfix_map_type;
 	char *dovecot_config;

@@ -104,14 +104,18 @@ enum {
 /* how long a newly installed set may wait for the plugin before status calls it an error */
 #define MC_LOAD_GRACE_S 120
 
+/* the MTAs milter.json reports on, in this order: postfix, dovecot, sendmail, exim */
+#define MC_LOADED_MTAS 4
+#define MC_LOADED_SENDMAIL 2
+
 /*
  * After mc_loaded_annotate: is HOST_OBJ's current set really live in every enabled
- * MTA (ENABLED indexed postfix, dovecot, sendmail; Sendmail only counts for the
+ * MTA (ENABLED indexed postfix, dovecot, sendmail, exim; Sendmail only counts for the
  * default host, IS_DEFAULT)?  When it is not because of a problem, "load_error" and
  * "load_error_time" are filled in with the reason (a failing reload and since when,
  * or the plugin not running).  INSTALLED: when the set was installed (0: unknown).
  */
-int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[3], int is_default,
+int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[MC_LOADED_MTAS], int is_default,
 		    int running, time_t installed, time_t now);
 
 #endif

@@ -25,7 +25,7 @@
 #include "xalloc.h"
 #include "storepath.h"
 
-const char *const mta_names[MTA_N] = { "postfix", "dovecot", "sendmail" };
+const char *const mta_names[MTA_N] = { "postfix", "dovecot", "sendmail", "exim" };
 
 mh_host *mh_find(mh_table *t, const char *dir)
 {
