@@ -32,3 +32,4 @@ EXTRA_DIST += tests/plugin/hostile-filter.py
 PLUGIN_TESTS += tests/plugin/served.sh
 PLUGIN_TESTS += tests/plugin/trust.sh
 PLUGIN_TESTS += tests/plugin/check-mtaconf.sh
+PLUGIN_TESTS += tests/plugin/exim.sh
