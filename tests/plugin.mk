@@ -33,3 +33,4 @@ PLUGIN_TESTS += tests/plugin/served.sh
 PLUGIN_TESTS += tests/plugin/trust.sh
 PLUGIN_TESTS += tests/plugin/check-mtaconf.sh
 PLUGIN_TESTS += tests/plugin/exim.sh
+EXTRA_DIST += tests/lib/exim-fetch.sh
