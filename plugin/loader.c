@@ -136,9 +136,13 @@ static int do_mta(loader *l, int m, const mta_ctx *c, mc_err *e)
 		s->dirty = 0;
 		return s->reload ? dovecot_reload(c, e) : 0;
 	case MTA_EXIM:
-		/* the next handshake reads the new file: there is no reload */
-		if (s->dirty && exim_write(c, e) < 0)
-			return -1;
+		/* the next handshake reads the new file: there is no reload,
+		 * but what is served changed as after one */
+		if (s->dirty) {
+			if (exim_write(c, e) < 0)
+				return -1;
+			l->reloads++;
+		}
 		s->dirty = 0;
 		s->reload = 0;
 		return 0;

@@ -14,7 +14,7 @@ const char *resume_instance(const mc_config *cfg, int m)
 	const char *v = m == MTA_POSTFIX ? cfg->postfix_config_dir
 		       : m == MTA_DOVECOT ? cfg->dovecot_config
 		       : m == MTA_SENDMAIL ? cfg->sendmail_pid_file
-					   : ""; /* Exim: the store is all it reads */
+					   : cfg->exim_config;
 
 	return v ? v : "";
 }

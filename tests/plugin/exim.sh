@@ -3,6 +3,10 @@
 # loopback, SMTP with STARTTLS and SMTPS, configured with conf.d/exim-mailcert.conf as
 # shipped (only the store path changed), running as its own user Debian-exim (in group
 # mailcert), with mailcert-milter and listeners { exim = true }:
+#  - mailcert-milter's own check (served.c, listeners from `exim -bP`) finds both
+#    listeners serving the loaded set, also after a renewal that reloaded nothing, and
+#    `mailcert status` says all is well; an Exim configuration without the snippet is
+#    a problem status reports;
 #  - every name by SNI gets its host's certificate (a SAN of a multi-name host, a name
 #    under a wildcard), verified against the test root; no SNI, an unknown name, the
 #    wildcard's parent and a name two labels under it get default_host's;
@@ -21,6 +25,7 @@ getent group mailcert >/dev/null || die "no group mailcert: run scripts/install-
 id -nG Debian-exim 2>/dev/null | tr ' ' '\n' | grep -qx mailcert ||
     die "Debian-exim is not in group mailcert: run scripts/install-deps"
 command -v jq >/dev/null || die "no jq"
+[ -x "${MAILCERT:-}" ] || die "mailcert not built (MAILCERT)"
 
 STORE_GROUP=mailcert
 ca_make "$T/ca"
@@ -72,7 +77,8 @@ exim_stop() {
 on_exit exim_stop
 wait_port 127.0.0.1 "$SMTP" 15 || die "exim not listening: $(cat "$X/daemon.out" "$X/log/paniclog" 2>/dev/null | tail -5)"
 
-write_conf "$T/mailcert.conf" "$STORE" b.test "exim=yes" a.test b.test
+EXIM_CMD=$EXIM EXIM_CONF=$X/exim.conf write_conf "$T/mailcert.conf" "$STORE" b.test "exim=yes" a.test b.test
+printf 'host "*.w.test" {\n  source = "manual"\n  challenge = "dns-01"\n}\n' >>"$T/mailcert.conf"
 milter_start "$T/mailcert.conf"
 MAP=$STORE/exim/sni
 wait_for 60 serves smtp "$SMTP" a.test "$A1" "$ROOT" ||
@@ -103,6 +109,36 @@ for l in "smtp $SMTP" "tls $SMTPS"; do
     check "$1" "$2" y.x.w.test "$B1"
 done
 
+# --- the plugin's own check of what is served (exim -bP finds both listeners), and status ---
+st_json() { "$MAILCERT" -c "$T/mailcert.conf" status --json >"$T/st.json" 2>"$T/st.err"; ST_RC=$?; }
+hq() { jq -r ".hosts[] | select(.host == \"$1\") | $2" "$T/st.json"; }
+exim_served() { # SERIAL: status exits 0, and the plugin saw a.test's SERIAL on both Exim listeners
+    local l
+    st_json
+    [ "$ST_RC" = 0 ] || return 1
+    for l in "exim smtp 127.0.0.1:$SMTP" "exim smtps 127.0.0.1:$SMTPS"; do
+        [ "$(hq a.test "[.served[] | select(.listener == \"$l\" and .result == \"ok\" and .serial == \"$1\")] | length")" -ge 1 ] ||
+            return 1
+    done
+    [ "$(hq a.test '[.served[] | select(.result != "ok")] | length')" = 0 ]
+}
+if wait_for 120 exim_served "$A1"; then
+    log "ok   mailcert status: both Exim listeners checked by the plugin, all ok"
+else
+    log "FAIL mailcert status (exit $ST_RC): $(jq -c '[.problems, (.hosts[] | {host, served})]' "$T/st.json" 2>&1) $(head -c 300 "$T/st.err")"
+    fail=1
+fi
+# an Exim configuration without the snippet is a problem status reports
+printf 'tls_advertise_hosts = *\n' >"$X/plain.conf"
+sed "s|exim_config = .*|exim_config = \"$X/plain.conf\"|" "$T/mailcert.conf" >"$T/plain-mailcert.conf"
+"$MAILCERT" -c "$T/plain-mailcert.conf" status >"$T/plain-status.out" 2>&1
+if grep -q "exim: its configuration $X/plain.conf .*does not look the SNI up in $STORE/exim/sni" "$T/plain-status.out"; then
+    log "ok   status reports an Exim configuration without the snippet"
+else
+    log "FAIL status about an Exim without the snippet: $(head -5 "$T/plain-status.out")"
+    fail=1
+fi
+
 # --- hostile SNI: only ever a lookup key; the TLS library may refuse it outright ---
 for n in '../../etc/passwd' '/etc/shadow' '${run{/bin/false}}' 'a.test:/etc/passwd' \
     '*.w.test/../a' '..' 'a.test/../../b.test' "$(printf 'x%.0s' {1..250}).test"; do
@@ -131,6 +167,8 @@ else
     fail=1
 fi
 check tls "$SMTPS" a.test "$A2" "$ROOT"
+# no reload happened, yet the new file owes the plugin's check: it sees the new set
+wait_for 120 exim_served "$A2" || { log "FAIL the plugin's check did not see $A2: $(hq a.test .served)"; fail=1; }
 A2GEN=$(readlink "$STORE/certs/a.test")
 
 # the default host renewed: clients without SNI follow run/default.pem

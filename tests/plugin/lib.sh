@@ -121,6 +121,8 @@ write_conf() {
         case " $listeners " in *" exim=yes "*) echo '  exim = true' ;; esac
         [ -n "${PF_DIR:-}" ] && printf '  postfix_config_dir = "%s"\n' "$PF_DIR"
         [ -n "${DC_CONF:-}" ] && printf '  dovecot_config = "%s"\n' "$DC_CONF"
+        [ -n "${EXIM_CMD:-}" ] && printf '  exim_command = "%s"\n' "$EXIM_CMD"
+        [ -n "${EXIM_CONF:-}" ] && printf '  exim_config = "%s"\n' "$EXIM_CONF"
         printf '}\n'
         for h in "$@"; do printf 'host "%s" {\n  source = "manual"\n}\n' "$h"; done
     } >"$file"
