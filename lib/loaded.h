@@ -18,7 +18,7 @@
  *         "file": "/var/lib/mailcert/versions/mail.example.com/GEN/cert.pem",
  *         "not_after": "2027-02-20T10:00:00Z",
  *         "loaded": {"postfix": "RFC 3339" | null,  (when that set went live in the MTA)
- *                    "dovecot": ..., "sendmail": ...},   (only the enabled MTAs)
+ *                    "dovecot": ..., "sendmail": ..., "exim": ...},   (only the enabled MTAs)
  *         "load_error": "why the current store set was refused" | null,
  *         "load_error_time": "RFC 3339" | null,
  *         "served": [                               (the last served check, for this set
@@ -38,8 +38,8 @@
  *     "mta": {
  *       "postfix": {"last_reload": T|null, "last_error": "..."|null,
  *                   "last_error_time": T|null, "failures": 0, "next_retry": T|null,
- *                   "instance": "/etc/postfix"}    (postfix_config_dir, dovecot_config
- *     },                                            or sendmail_pid_file)
+ *                   "instance": "/etc/postfix"}    (postfix_config_dir, dovecot_config,
+ *     },                                            sendmail_pid_file or exim_config)
  *     "listeners_since": "RFC 3339",
  *     "listeners": {                                (milter counts, per {daemon_name}/{daemon_addr})
  *       "smtpd/127.0.0.1": {"sessions": 10, "tls_sessions": 7,
@@ -60,7 +60,7 @@ json_t *mc_loaded_read(const char *store);
 
 /*
  * Add to HOST_OBJ (one host of `mailcert status --json`):
- *   "loaded": {"postfix": T|null, "dovecot": T|null[, "sendmail": T|null]}
+ *   "loaded": {"postfix": T|null, "dovecot": T|null[, "sendmail": T|null][, "exim": T|null]}
  *             - null when the host's current set (HOST_OBJ's "serial", when it
  *             has one) is not the one loaded;
  *   "loaded_serial": the serial the MTAs are serving for it, or null;
