@@ -81,6 +81,9 @@ EXIM_CMD=$EXIM EXIM_CONF=$X/exim.conf write_conf "$T/mailcert.conf" "$STORE" b.t
 printf 'host "*.w.test" {\n  source = "manual"\n  challenge = "dns-01"\n}\n' >>"$T/mailcert.conf"
 milter_start "$T/mailcert.conf"
 MAP=$STORE/exim/sni
+# (a handshake before the plugin made run/default.pem has nothing to load)
+wait_for 60 test -e "$MAP" -a -e "$STORE/run/default.pem" || die "no $MAP: $(tail -5 "$T/milter.log")"
+LOGSTART=$(wc -l <"$X/log/mainlog" 2>/dev/null || echo 0)
 wait_for 60 serves smtp "$SMTP" a.test "$A1" "$ROOT" ||
     die "a.test not served: $(served_serial smtp "$SMTP" a.test); map: $(cat "$MAP" 2>&1)"
 
@@ -255,8 +258,8 @@ done
 kill -0 "$EXIM_PID" 2>/dev/null || { log "FAIL the Exim daemon is gone"; fail=1; }
 [ "$(grep -c 'daemon started' "$X/log/mainlog")" = 1 ] ||
     { log "FAIL Exim was started more than once: $(grep 'daemon started' "$X/log/mainlog")"; fail=1; }
-if grep -q 'cert/key setup' "$X/log/mainlog"; then
-    log "FAIL Exim could not load a certificate: $(grep -m3 'cert/key setup' "$X/log/mainlog")"
+if tail -n +$((LOGSTART + 1)) "$X/log/mainlog" | grep -q 'cert/key setup'; then
+    log "FAIL Exim could not load a certificate: $(tail -n +$((LOGSTART + 1)) "$X/log/mainlog" | grep -m3 'cert/key setup')"
     fail=1
 fi
 [ ! -s "$X/log/paniclog" ] || { log "FAIL Exim paniclog: $(tail -3 "$X/log/paniclog")"; fail=1; }
