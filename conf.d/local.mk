@@ -7,4 +7,5 @@ dist_mailcertexamples_DATA = \
 	conf.d/postfix-master.cf \
 	conf.d/postfix-trust.cf \
 	conf.d/dovecot-99-mailcert.conf \
-	conf.d/sendmail-mailcert.mc
+	conf.d/sendmail-mailcert.mc \
+	conf.d/exim-mailcert.conf

@@ -480,6 +480,40 @@ static void check_dovecot(const mc_config *cfg, struct problems *p)
 	mc_buf_free(&out);
 }
 
+/* Exim's tls_certificate, as `exim -bP` shows it (macros substituted, not expanded),
+ * must look the SNI up in the store's file: otherwise nothing the plugin keeps is served */
+static void check_exim(const mc_config *cfg, struct problems *p)
+{
+	const char *argv[6];
+	char map[PATH_MAX];
+	const char *conf = cfg->exim_config && cfg->exim_config[0] ? cfg->exim_config : NULL;
+	mc_buf out;
+	mc_err e;
+	int i = 0;
+
+	if (!cfg->exim_command || !cfg->exim_command[0])
+		return;
+	mc_store_area_path(cfg->store, MC_AREA_EXIM, MC_STORE_EXIM_SNI, map, sizeof map);
+	argv[i++] = cfg->exim_command;
+	if (conf) {
+		argv[i++] = "-C";
+		argv[i++] = conf;
+	}
+	argv[i++] = "-bP";
+	argv[i++] = "tls_certificate";
+	argv[i] = NULL;
+	if (ask(argv, &out, &e) < 0) {
+		add(p, "exim: cannot read its configuration (%s -bP tls_certificate): %s",
+		    cfg->exim_command, e.msg);
+	} else if (!strstr(out.data, map) || !strstr(out.data, "tls_in_sni")) {
+		out.data[strcspn(out.data, "\n")] = '\0';
+		add(p, "exim: its configuration%s%s has %s, which does not look the SNI up in %s "
+		       "(see exim-mailcert.conf)",
+		    conf ? " " : "", conf ? conf : "", out.data[0] ? out.data : "no tls_certificate", map);
+	}
+	mc_buf_free(&out);
+}
+
 char **mc_mtaconf_problems(const mc_config *cfg)
 {
 	struct problems p = { NULL, 0 };
@@ -488,5 +522,7 @@ char **mc_mtaconf_problems(const mc_config *cfg)
 		check_postfix(cfg, &p);
 	if (cfg->listen_dovecot)
 		check_dovecot(cfg, &p);
+	if (cfg->listen_exim)
+		check_exim(cfg, &p);
 	return p.v;
 }

@@ -145,9 +145,10 @@ static void dane_line(const mc_host *h, const mc_state *st)
 int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 {
 	json_t *arr = json_array(), *loaded = mc_loaded_read(cfg->store);
-	const int enabled[3] = { cfg->listen_postfix, cfg->listen_dovecot, cfg->listen_sendmail };
+	const int enabled[MC_LOADED_MTAS] = { cfg->listen_postfix, cfg->listen_dovecot,
+					      cfg->listen_sendmail, cfg->listen_exim };
 	const mc_host *smhost = cfg->listen_sendmail ? sendmail_host(cfg, loaded) : NULL;
-	int listeners = enabled[0] || enabled[1] || enabled[2];
+	int listeners = enabled[0] || enabled[1] || enabled[2] || enabled[3];
 	int running = mc_loaded_milter_running(loaded);
 	time_t now = mc_now();
 	char **problems;

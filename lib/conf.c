@@ -488,10 +488,13 @@ static cfg_opt_t listener_opts[] = {
 	CFG_BOOL("postfix", cfg_true, CFGF_NONE),
 	CFG_BOOL("dovecot", cfg_true, CFGF_NONE),
 	CFG_BOOL("sendmail", cfg_false, CFGF_NONE),
+	CFG_BOOL("exim", cfg_false, CFGF_NONE),
 	CFG_STR_CB("postfix_config_dir", "/etc/postfix", CFGF_NONE, p_path),
 	CFG_STR_CB("postfix_map_type", "hash", CFGF_NONE, p_map_type),
 	CFG_STR_CB("dovecot_config", "", CFGF_NONE, p_path),
 	CFG_STR_CB("sendmail_pid_file", "/run/sendmail/mta/sendmail.pid", CFGF_NONE, p_path),
+	CFG_STR_CB("exim_command", "/usr/sbin/exim4", CFGF_NONE, p_path),
+	CFG_STR_CB("exim_config", "", CFGF_NONE, p_path),
 	CFG_END()
 };
 
@@ -952,10 +955,13 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	c->listen_postfix = cfg_getbool(sec, "postfix");
 	c->listen_dovecot = cfg_getbool(sec, "dovecot");
 	c->listen_sendmail = cfg_getbool(sec, "sendmail");
+	c->listen_exim = cfg_getbool(sec, "exim");
 	c->postfix_config_dir = dupstr(sec, "postfix_config_dir");
 	c->postfix_map_type = dupstr(sec, "postfix_map_type");
 	c->dovecot_config = dupstr(sec, "dovecot_config");
 	c->sendmail_pid_file = dupstr(sec, "sendmail_pid_file");
+	c->exim_command = dupstr(sec, "exim_command");
+	c->exim_config = dupstr(sec, "exim_config");
 
 	rc = convert_hosts(cfg, c, e);
 	if (rc == 0)
@@ -1009,6 +1015,8 @@ void mc_config_free(mc_config *c)
 	free(c->postfix_map_type);
 	free(c->dovecot_config);
 	free(c->sendmail_pid_file);
+	free(c->exim_command);
+	free(c->exim_config);
 	free(c);
 }
 

@@ -77,10 +77,13 @@ typedef struct mc_config {
 	int listen_postfix;
 	int listen_dovecot;
 	int listen_sendmail;
+	int listen_exim;
 	char *postfix_config_dir;
 	char *postfix_map_type;
 	char *dovecot_config;
 	char *sendmail_pid_file;
+	char *exim_command;     /* asked with -bP where Exim listens ("": not asked) */
+	char *exim_config;      /* passed to it as -C; "": Exim's own */
 
 	mc_host *hosts;
 	size_t nhosts;

@@ -166,7 +166,7 @@ json_t *mc_loaded_milter_json(json_t *loaded_doc, int running)
 			 str_or_null(json_object_get(loaded_doc, "updated")));
 }
 
-static const char *const mta_keys[3] = { "postfix", "dovecot", "sendmail" };
+static const char *const mta_keys[MC_LOADED_MTAS] = { "postfix", "dovecot", "sendmail", "exim" };
 
 /* the reason MTA M is not loading anything: its failing reload, or NULL */
 static int mta_failing(json_t *loaded_doc, int m, const char **err, const char **since)
@@ -190,7 +190,7 @@ static void set_load_error(json_t *host_obj, const char *msg, const char *when, 
 	json_object_set_new(host_obj, "load_error_time", json_string(when));
 }
 
-int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[3], int is_default,
+int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[MC_LOADED_MTAS], int is_default,
 		    int running, time_t installed, time_t now)
 {
 	json_t *lo = json_object_get(host_obj, "loaded");
@@ -200,8 +200,8 @@ int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[3], 
 
 	if (!json_is_true(json_object_get(host_obj, "has_cert")))
 		return MC_LOAD_NONE;
-	for (m = 0; m < 3; m++) {
-		if (!enabled[m] || (m == 2 && !is_default))
+	for (m = 0; m < MC_LOADED_MTAS; m++) {
+		if (!enabled[m] || (m == MC_LOADED_SENDMAIL && !is_default))
 			continue;
 		any = 1;
 		if (json_is_string(json_object_get(lo, mta_keys[m])))

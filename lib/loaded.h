@@ -18,7 +18,7 @@
  *         "file": "/var/lib/mailcert/versions/mail.example.com/GEN/cert.pem",
  *         "not_after": "2027-02-20T10:00:00Z",
  *         "loaded": {"postfix": "RFC 3339" | null,  (when that set went live in the MTA)
- *                    "dovecot": ..., "sendmail": ...},   (only the enabled MTAs)
+ *                    "dovecot": ..., "sendmail": ..., "exim": ...},   (only the enabled MTAs)
  *         "load_error": "why the current store set was refused" | null,
  *         "load_error_time": "RFC 3339" | null,
  *         "served": [                               (the last served check, for this set
@@ -38,8 +38,8 @@
  *     "mta": {
  *       "postfix": {"last_reload": T|null, "last_error": "..."|null,
  *                   "last_error_time": T|null, "failures": 0, "next_retry": T|null,
- *                   "instance": "/etc/postfix"}    (postfix_config_dir, dovecot_config
- *     },                                            or sendmail_pid_file)
+ *                   "instance": "/etc/postfix"}    (postfix_config_dir, dovecot_config,
+ *     },                                            sendmail_pid_file or exim_config)
  *     "listeners_since": "RFC 3339",
  *     "listeners": {                                (milter counts, per {daemon_name}/{daemon_addr})
  *       "smtpd/127.0.0.1": {"sessions": 10, "tls_sessions": 7,
@@ -60,7 +60,7 @@ json_t *mc_loaded_read(const char *store);
 
 /*
  * Add to HOST_OBJ (one host of `mailcert status --json`):
- *   "loaded": {"postfix": T|null, "dovecot": T|null[, "sendmail": T|null]}
+ *   "loaded": {"postfix": T|null, "dovecot": T|null[, "sendmail": T|null][, "exim": T|null]}
  *             - null when the host's current set (HOST_OBJ's "serial", when it
  *             has one) is not the one loaded;
  *   "loaded_serial": the serial the MTAs are serving for it, or null;
@@ -104,14 +104,18 @@ enum {
 /* how long a newly installed set may wait for the plugin before status calls it an error */
 #define MC_LOAD_GRACE_S 120
 
+/* the MTAs milter.json reports on, in this order: postfix, dovecot, sendmail, exim */
+#define MC_LOADED_MTAS 4
+#define MC_LOADED_SENDMAIL 2
+
 /*
  * After mc_loaded_annotate: is HOST_OBJ's current set really live in every enabled
- * MTA (ENABLED indexed postfix, dovecot, sendmail; Sendmail only counts for the
+ * MTA (ENABLED indexed postfix, dovecot, sendmail, exim; Sendmail only counts for the
  * default host, IS_DEFAULT)?  When it is not because of a problem, "load_error" and
  * "load_error_time" are filled in with the reason (a failing reload and since when,
  * or the plugin not running).  INSTALLED: when the set was installed (0: unknown).
  */
-int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[3], int is_default,
+int mc_loaded_judge(json_t *host_obj, json_t *loaded_doc, const int enabled[MC_LOADED_MTAS], int is_default,
 		    int running, time_t installed, time_t now);
 
 #endif

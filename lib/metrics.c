@@ -69,7 +69,7 @@ struct hostrow {
 
 static void per_host(mc_buf *b, const struct hostrow *rows, size_t n, json_t *doc)
 {
-	static const char *const mtas[] = { "postfix", "dovecot", "sendmail" };
+	static const char *const mtas[] = { "postfix", "dovecot", "sendmail", "exim" };
 	json_t *hosts = json_object_get(doc, "hosts");
 	size_t i, m;
 

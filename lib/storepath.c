@@ -12,7 +12,7 @@ static const char *const area_names[] = {
 	[MC_AREA_POSTFIX] = "postfix",   [MC_AREA_DOVECOT] = "dovecot",
 	[MC_AREA_ACCOUNTS] = "accounts", [MC_AREA_LOCKS] = "locks",
 	[MC_AREA_RETIRED] = "retired",   [MC_AREA_PENDING] = "pending",
-	[MC_AREA_NEXTKEY] = "nextkey",
+	[MC_AREA_NEXTKEY] = "nextkey",   [MC_AREA_EXIM] = "exim",
 };
 
 void mc_store_area_path(const char *store, mc_store_area area, const char *name, char *out,

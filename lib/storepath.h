@@ -19,13 +19,15 @@ typedef enum {
 	MC_AREA_LOCKS,    /* STORE/locks: one lock file per host, .run for a whole run */
 	MC_AREA_RETIRED,  /* STORE/retired: hosts no longer configured */
 	MC_AREA_PENDING,  /* STORE/pending: keys made by `mailcert csr`, not yet active */
-	MC_AREA_NEXTKEY   /* STORE/nextkey: announced next keys (key_rollover, danekey.h) */
+	MC_AREA_NEXTKEY,  /* STORE/nextkey: announced next keys (key_rollover, danekey.h) */
+	MC_AREA_EXIM      /* STORE/exim: the SNI lookup file Exim's tls_certificate reads */
 } mc_store_area;
 
 /* the files of the run area and the MTA areas */
 #define MC_STORE_DEFAULT_PEM "default.pem" /* in MC_AREA_RUN */
 #define MC_STORE_SNI_TABLE "sni"           /* in MC_AREA_POSTFIX */
 #define MC_STORE_DOVECOT_INC "mailcert.conf" /* in MC_AREA_DOVECOT */
+#define MC_STORE_EXIM_SNI "sni"            /* in MC_AREA_EXIM */
 #define MC_STORE_NOTIFY_FILE "notify.json" /* in MC_AREA_RUN: what was mailed (helpers/notify.c) */
 /* outgoing trust (helpers/trust.c), in MC_AREA_POSTFIX */
 #define MC_STORE_TLS_POLICY "tls_policy"           /* smtp_tls_policy_maps source */

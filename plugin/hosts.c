@@ -25,7 +25,7 @@
 #include "xalloc.h"
 #include "storepath.h"
 
-const char *const mta_names[MTA_N] = { "postfix", "dovecot", "sendmail" };
+const char *const mta_names[MTA_N] = { "postfix", "dovecot", "sendmail", "exim" };
 
 mh_host *mh_find(mh_table *t, const char *dir)
 {
@@ -104,6 +104,9 @@ static int keep_copy(mh_host *h, const char *store)
 		return 0;
 	mc_buf_init(&b);
 	rc = mc_mkdir_p(dir, 0750, &e);
+	/* the group's MTAs read the copy where they are not root (Exim) */
+	if (rc == 0 && (chown(dir, 0, mc_group_gid()) < 0 || chmod(dir, 0750) < 0))
+		rc = mc_err_set(&e, "%s: %s", dir, strerror(errno));
 	if (rc == 0)
 		rc = mc_file_read_private(h->file, MC_STORE_FILE_MAX, &b, &e);
 	if (rc == 0)

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <time.h>
 
-enum { MTA_POSTFIX, MTA_DOVECOT, MTA_SENDMAIL, MTA_N };
+enum { MTA_POSTFIX, MTA_DOVECOT, MTA_SENDMAIL, MTA_EXIM, MTA_N };
 
 extern const char *const mta_names[MTA_N];
 

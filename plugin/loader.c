@@ -23,6 +23,7 @@ void loader_init(loader *l, const mc_config *cfg)
 	l->mta[MTA_POSTFIX].enabled = cfg->listen_postfix;
 	l->mta[MTA_DOVECOT].enabled = cfg->listen_dovecot;
 	l->mta[MTA_SENDMAIL].enabled = cfg->listen_sendmail;
+	l->mta[MTA_EXIM].enabled = cfg->listen_exim;
 	l->dovecot_version = cfg->listen_dovecot ? dovecot_version() : 203;
 }
 
@@ -134,6 +135,17 @@ static int do_mta(loader *l, int m, const mta_ctx *c, mc_err *e)
 			return -1;
 		s->dirty = 0;
 		return s->reload ? dovecot_reload(c, e) : 0;
+	case MTA_EXIM:
+		/* the next handshake reads the new file: there is no reload,
+		 * but what is served changed as after one */
+		if (s->dirty) {
+			if (exim_write(c, e) < 0)
+				return -1;
+			l->reloads++;
+		}
+		s->dirty = 0;
+		s->reload = 0;
+		return 0;
 	default:
 		s->dirty = 0;
 		return s->reload ? sendmail_reload(c, e) : 0;
@@ -177,9 +189,10 @@ int loader_apply(loader *l, time_t now)
 			rc = -1;
 			continue;
 		}
-		if (link_rc < 0 && (m == MTA_POSTFIX || m == MTA_SENDMAIL)) {
-			/* they read run/default.pem: reloading them now would load
-			 * a stale default; they stay owed and go with the link */
+		if (link_rc < 0 && m != MTA_DOVECOT) {
+			/* Postfix, Sendmail and Exim read run/default.pem: loading
+			 * now would load a stale default; they stay owed and go
+			 * with the link */
 			s->next_try = l->link_next_try;
 			set_error(&s->last_error, &s->last_error_time, le.msg, now);
 			continue;
@@ -238,7 +251,8 @@ int loader_batch(loader *l, time_t now)
 	for (m = 0; m < MTA_N; m++) {
 		if (changed)
 			l->mta[m].dirty = 1;
-		if ((changed & MH_CHANGED_SETS) && m != MTA_SENDMAIL)
+		/* Sendmail: below; Exim: rewriting its file is all it takes */
+		if ((changed & MH_CHANGED_SETS) && m != MTA_SENDMAIL && m != MTA_EXIM)
 			l->mta[m].reload = 1;
 	}
 	if (def && (def->pending & (1u << MTA_SENDMAIL)))

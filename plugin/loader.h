@@ -41,7 +41,8 @@ typedef struct loader {
 	time_t link_next_try;   /* backoff: not before this */
 	char *link_error;
 	json_t *prev;           /* the previous run's milter.json, until the first batch */
-	unsigned long reloads;  /* successful reloads so far: each one owes a served check */
+	unsigned long reloads;  /* successful reloads (and Exim files written) so far: each
+				 * one owes a served check */
 	json_t *served;         /* the last served check (served.h), or NULL */
 } loader;
 

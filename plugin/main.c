@@ -94,12 +94,18 @@ static void record(const loader *l, int with_milter, time_t started)
 	}
 }
 
+/* some listener is probed by the served check (Sendmail's is not) */
+static int probed(const mc_config *cfg)
+{
+	return cfg->listen_postfix || cfg->listen_dovecot || cfg->listen_exim;
+}
+
 /* a served check (served.h) is owed: start it, or one more after the running one */
 static void check_served(loader *l, ms_proc *sp)
 {
 	mc_err e;
 
-	if (!l->cfg->listen_postfix && !l->cfg->listen_dovecot)
+	if (!probed(l->cfg))
 		return;
 	if (ms_proc_start(sp, l->cfg, &l->hosts, mh_default(&l->hosts, l->cfg->default_host), &e) < 0)
 		mc_error("%s", e.msg);
@@ -174,7 +180,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 			wake = mm_proc_next_start(&proc);
 		if (sp.pid && sp.started_ms + MS_KILL_MS < wake)
 			wake = sp.started_ms + MS_KILL_MS;
-		if (!sp.pid && (l->cfg->listen_postfix || l->cfg->listen_dovecot)) {
+		if (!sp.pid && probed(l->cfg)) {
 			long long due = t + ((long long)sp.last_start + MS_PERIOD_S - (long long)mc_now()) * 1000;
 			if (due < wake)
 				wake = due;
@@ -251,7 +257,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 		}
 		ms_proc_tick(&sp, t);
 		if (l->reloads != reloads ||
-		    (!sp.pid && (l->cfg->listen_postfix || l->cfg->listen_dovecot) &&
+		    (!sp.pid && probed(l->cfg) &&
 		     mc_now() >= sp.last_start + MS_PERIOD_S)) {
 			/* after every reload: does each listener serve what was loaded? */
 			reloads = l->reloads;

@@ -2,7 +2,8 @@
  * mta - what each MTA reads, and how it is told to read it again.
  *
  * postfix.c, dovecot.c and sendmail.c each provide a writer (regenerate
- * the files the MTA reads from the hosts' loaded sets) and a reloader.
+ * the files the MTA reads from the hosts' loaded sets) and a reloader;
+ * exim.c only a writer (Exim reads its lookup file in every handshake).
  * reload.c runs them once per batch, with backoff after a failure.
  */
 #ifndef MCM_MTA_H
@@ -43,6 +44,10 @@ int dovecot_write(const mta_ctx *c, int version, mc_err *e);
 int dovecot_reload(const mta_ctx *c, mc_err *e);
 
 int sendmail_reload(const mta_ctx *c, mc_err *e);
+
+/* STORE/exim/sni; nothing to reload: the next TLS handshake reads it */
+int exim_current(const mta_ctx *c);
+int exim_write(const mta_ctx *c, mc_err *e);
 
 /* STORE/run, 0755 */
 int mta_mkdir_run(const char *store, mc_err *e);

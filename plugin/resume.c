@@ -13,7 +13,8 @@ const char *resume_instance(const mc_config *cfg, int m)
 {
 	const char *v = m == MTA_POSTFIX ? cfg->postfix_config_dir
 		       : m == MTA_DOVECOT ? cfg->dovecot_config
-					  : cfg->sendmail_pid_file;
+		       : m == MTA_SENDMAIL ? cfg->sendmail_pid_file
+					   : cfg->exim_config;
 
 	return v ? v : "";
 }
@@ -81,6 +82,8 @@ int resume_current(json_t *prev, const mta_ctx *c, int m, int dovecot_version)
 		return postfix_current(c);
 	if (m == MTA_DOVECOT)
 		return dovecot_current(c, dovecot_version);
+	if (m == MTA_EXIM)
+		return exim_current(c);
 	return 1;
 }
 

@@ -317,6 +317,168 @@ size_t ms_parse_dovecot(const char *services, const char *protocols, const char 
 	return added;
 }
 
+/* the value of option NAME in `exim -bP` output BP, into OUT; 0 when it is there */
+static int exim_option(const char *bp, const char *name, char *out, size_t outlen)
+{
+	size_t k = strlen(name);
+	const char *p = bp;
+
+	while (p && *p) {
+		if (strncmp(p, name, k) == 0 && p[k] == ' ' && p[k + 1] == '=') {
+			const char *v = p + k + 2;
+			size_t len;
+			v += strspn(v, " \t");
+			len = strcspn(v, "\r\n");
+			if (len >= outlen)
+				return -1;
+			memcpy(out, v, len);
+			out[len] = '\0';
+			return 0;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+/* Exim's list separator for LIST ("<;" changes it from ':'), and where the items start */
+static int exim_sep(const char **list)
+{
+	const char *s = *list + strspn(*list, " \t");
+
+	if (s[0] == '<' && s[1] && ispunct((unsigned char)s[1])) {
+		*list = s + 2;
+		return s[1];
+	}
+	*list = s;
+	return ':';
+}
+
+/* the next item of an Exim list (a doubled separator stands for itself), trimmed,
+ * into OUT (an item too long comes back empty); 0 at the end */
+static int exim_item(const char **p, int sep, char *out, size_t outlen)
+{
+	const char *s = *p;
+	size_t k = 0;
+	int toolong = 0;
+
+	if (!*s)
+		return 0;
+	s += strspn(s, " \t");
+	while (*s) {
+		char c = *s++;
+		if (c == sep) {
+			if (*s != sep)
+				break;
+			s++;
+		}
+		if (k + 1 < outlen)
+			out[k++] = c;
+		else
+			toolong = 1;
+	}
+	while (k && (out[k - 1] == ' ' || out[k - 1] == '\t'))
+		k--;
+	out[toolong ? 0 : k] = '\0';
+	*p = s;
+	return 1;
+}
+
+/* an interface of local_interfaces: [ADDR]:PORT, ADDR.PORT or ADDR, into HOST and
+ * PORT ("" when the item has none); 0 when usable */
+static int exim_iface(const char *item, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	unsigned char a[16];
+	const char *dot;
+
+	port[0] = '\0';
+	if (item[0] == '[') {
+		const char *close = strchr(item, ']');
+		if (!close || (size_t)(close - item - 1) >= hostlen)
+			return -1;
+		memcpy(host, item + 1, (size_t)(close - item - 1));
+		host[close - item - 1] = '\0';
+		if (close[1] == ':')
+			mc_pathf(port, portlen, "%s", close + 2);
+		else if (close[1])
+			return -1;
+	} else if (inet_pton(AF_INET, item, a) == 1 || inet_pton(AF_INET6, item, a) == 1) {
+		mc_pathf(host, hostlen, "%s", item);
+	} else {
+		dot = strrchr(item, '.');
+		if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1) ||
+		    (size_t)(dot - item) >= hostlen)
+			return -1;
+		memcpy(host, item, (size_t)(dot - item));
+		host[dot - item] = '\0';
+		mc_pathf(port, portlen, "%s", dot + 1);
+	}
+	if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+		return -1;
+	/* every interface, IPv4 or IPv6 (Exim's ::0 socket takes IPv4 too) */
+	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::0") == 0 || strcmp(host, "::") == 0)
+		mc_pathf(host, hostlen, "127.0.0.1");
+	return 0;
+}
+
+#define MS_EXIM_PORTS 32
+
+/* the ports of Exim list LIST as decimal strings into OUT; how many */
+static size_t exim_ports(const char *list, char out[][8], size_t max)
+{
+	char item[64], port[8];
+	size_t n = 0;
+	int sep = exim_sep(&list);
+
+	while (n < max && exim_item(&list, sep, item, sizeof item))
+		if (item[0] && port_ok(item, port) == 0)
+			memcpy(out[n++], port, sizeof port);
+	return n;
+}
+
+size_t ms_parse_exim(const char *bp, ms_listener **v, size_t *n)
+{
+	char ifaces[4096], list[1024], item[300], host[256], port[64], chost[256], cport[8];
+	char dports[MS_EXIM_PORTS][8], tports[MS_EXIM_PORTS][8];
+	size_t nd, nt, i, k, first = *n, added = 0;
+	const char *p = ifaces;
+	int sep;
+
+	if (!bp)
+		return 0;
+	if (exim_option(bp, "local_interfaces", ifaces, sizeof ifaces) < 0)
+		mc_pathf(ifaces, sizeof ifaces, "<; ::0 ; 0.0.0.0");
+	if (exim_option(bp, "daemon_smtp_ports", list, sizeof list) < 0)
+		mc_pathf(list, sizeof list, "smtp");
+	nd = exim_ports(list, dports, MS_EXIM_PORTS);
+	if (exim_option(bp, "tls_on_connect_ports", list, sizeof list) < 0)
+		list[0] = '\0';
+	nt = exim_ports(list, tports, MS_EXIM_PORTS);
+	sep = exim_sep(&p);
+	while (exim_item(&p, sep, item, sizeof item)) {
+		if (!item[0] || exim_iface(item, host, sizeof host, port, sizeof port) < 0 ||
+		    host_ok(host, chost, sizeof chost) < 0)
+			continue;
+		for (i = 0; i < (port[0] ? 1 : nd); i++) {
+			int dup = 0, tls = 0;
+			if (!port[0])
+				memcpy(cport, dports[i], sizeof cport);
+			else if (port_ok(port, cport) < 0)
+				continue;
+			for (k = first; k < *n; k++)
+				dup |= strcmp((*v)[k].host, chost) == 0 && strcmp((*v)[k].port, cport) == 0;
+			for (k = 0; k < nt; k++)
+				tls |= strcmp(tports[k], cport) == 0;
+			if (dup)
+				continue;
+			add_listener(v, n, "exim", tls ? "smtps" : "smtp", chost, cport, tls ? MS_IMPLICIT : MS_SMTP);
+			added++;
+		}
+	}
+	return added;
+}
+
 /* ---------- the probes (in the round's process) ---------- */
 
 static long long now_ms(void)
@@ -720,6 +882,26 @@ static void discover(const mc_config *cfg, ms_listener **v, size_t *n, json_t *e
 			json_array_append_new(errors, json_sprintf("dovecot: doveconf service: %s", e.msg));
 		else if (ms_parse_dovecot(out.data, proto_listen[0], proto_listen[1], v, n) == 0)
 			json_array_append_new(errors, json_sprintf("dovecot: no inet listener with TLS found"));
+	}
+	if (cfg->listen_exim && cfg->exim_command && cfg->exim_command[0]) {
+		const char *a[8];
+		int i = 0;
+
+		a[i++] = cfg->exim_command;
+		if (cfg->exim_config && cfg->exim_config[0]) {
+			a[i++] = "-C";
+			a[i++] = cfg->exim_config;
+		}
+		a[i++] = "-bP";
+		a[i++] = "local_interfaces";
+		a[i++] = "daemon_smtp_ports";
+		a[i++] = "tls_on_connect_ports";
+		a[i] = NULL;
+		mc_buf_reset(&out);
+		if (mta_run_output(a, MS_DISCOVERY_MS, &out, &e) < 0)
+			json_array_append_new(errors, json_sprintf("exim: %s -bP: %s", cfg->exim_command, e.msg));
+		else if (ms_parse_exim(out.data, v, n) == 0)
+			json_array_append_new(errors, json_sprintf("exim: no listener found (local_interfaces)"));
 	}
 	mc_buf_free(&out);
 	mc_buf_free(&iface);

@@ -5,8 +5,8 @@
  *
  * A round runs in a child process forked from the loader, so loading never
  * waits for it: the child asks Postfix (`postconf -M`, inet services running
- * smtpd or postscreen) and Dovecot (`doveconf`, inet_listener blocks of the
- * login services whose protocol is enabled) where they listen, reads the
+ * smtpd or postscreen), Dovecot (`doveconf`, inet_listener blocks of the
+ * login services whose protocol is enabled) and Exim (`exim -bP`) where they listen, reads the
  * expected leaves, gives up root (privdrop.h), probes with a deadline per
  * connection and per handshake, re-probes what is wrong a few times with
  * backoff (a graceful reload takes a moment), and writes one JSON document
@@ -68,6 +68,15 @@ size_t ms_parse_postfix(const char *master, const char *inet_interfaces, ms_list
  */
 size_t ms_parse_dovecot(const char *services, const char *protocols, const char *listen,
 			ms_listener **v, size_t *n);
+
+/*
+ * The listeners in `exim -bP local_interfaces daemon_smtp_ports
+ * tls_on_connect_ports` output BP: each interface ([ADDR]:PORT, ADDR.PORT, or
+ * ADDR on every port of daemon_smtp_ports; Exim's list syntax, "<;" and all),
+ * implicit TLS on the ports of tls_on_connect_ports; 0.0.0.0 and ::0 are
+ * probed on 127.0.0.1, each address and port once.
+ */
+size_t ms_parse_exim(const char *bp, ms_listener **v, size_t *n);
 
 /* the loader's side of a round */
 typedef struct ms_proc {

@@ -34,3 +34,5 @@ PLUGIN_TESTS += tests/plugin/trust.sh
 PLUGIN_TESTS += tests/plugin/check-mtaconf.sh
 PLUGIN_TESTS += tests/plugin/sendmail-real.sh
 EXTRA_DIST += tests/lib/sendmail-fetch
+PLUGIN_TESTS += tests/plugin/exim.sh
+EXTRA_DIST += tests/lib/exim-fetch.sh

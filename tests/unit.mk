@@ -26,6 +26,7 @@ UNIT_TESTS = \
 	tests/unit/test_ipc \
 	tests/unit/test_hosts \
 	tests/unit/test_loader \
+	tests/unit/test_exim \
 	tests/unit/test_ari \
 	tests/unit/test_served
 
@@ -48,6 +49,11 @@ tests_unit_test_loader_SOURCES = tests/unit/test_loader.c $(UNIT_COMMON)
 tests_unit_test_loader_CFLAGS = $(UNIT_CF)
 tests_unit_test_loader_CPPFLAGS = $(PLUGIN_UNIT_CPPF)
 tests_unit_test_loader_LDADD = $(PLUGIN_UNIT_LINK)
+
+tests_unit_test_exim_SOURCES = tests/unit/test_exim.c $(UNIT_COMMON)
+tests_unit_test_exim_CFLAGS = $(UNIT_CF)
+tests_unit_test_exim_CPPFLAGS = $(PLUGIN_UNIT_CPPF)
+tests_unit_test_exim_LDADD = $(PLUGIN_UNIT_LINK)
 
 tests_unit_test_ari_SOURCES = tests/unit/test_ari.c $(UNIT_COMMON)
 tests_unit_test_ari_CFLAGS = $(UNIT_CF)

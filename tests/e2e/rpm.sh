@@ -90,6 +90,7 @@ cat >"$W/milter.want" <<EOF
 drwxr-xr-x root:root /usr/share/doc/mailcert-milter
 drwxr-xr-x root:root /usr/share/doc/mailcert-milter/examples
 -rw-r--r-- root:root /usr/share/doc/mailcert-milter/examples/dovecot-99-mailcert.conf
+-rw-r--r-- root:root /usr/share/doc/mailcert-milter/examples/exim-mailcert.conf
 -rw-r--r-- root:root /usr/share/doc/mailcert-milter/examples/postfix-main.cf
 -rw-r--r-- root:root /usr/share/doc/mailcert-milter/examples/postfix-master.cf
 -rw-r--r-- root:root /usr/share/doc/mailcert-milter/examples/sendmail-mailcert.mc

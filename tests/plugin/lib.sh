@@ -13,14 +13,15 @@
 #   selfsigned_make OUT NAME  a self-signed key+certificate in one file OUT
 #   store_put STORE HOST FILE...
 #                           publish a set as the store does: cert.pem = FILE... concatenated
-#                           (key, leaf, chain), in versions/HOST/GEN, symlink swapped by rename
+#                           (key, leaf, chain), in versions/HOST/GEN, symlink swapped by rename;
+#                           cert.pem's group is $STORE_GROUP when that is set
 #   store_put_set STORE HOST CADIR LEAF   key+leaf+intermediate of LEAF (from leaf_make)
 #   serial_of PEMFILE       the leaf's serial, lower-case hex
 #   served_serial, postfix_start, dovecot_start   from tests/lib/mta.sh
 #   serves MODE PORT NAME SERIAL [CAFILE]  true when that serial is served
 #   wait_for SECONDS CMD...  poll CMD until it succeeds
 #   milter_start CONF [ARGS...]  mailcert-milter -f in the background (MILTER_PID)
-#   write_conf FILE STORE DEFAULT_HOST "postfix=yes dovecot=yes" HOST...
+#   write_conf FILE STORE DEFAULT_HOST "postfix=yes dovecot=yes exim=yes" HOST...
 
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
@@ -93,6 +94,8 @@ store_put() {
     mkdir -p "$v" "$store/certs" || die "store_put mkdir"
     cat "$@" >"$v/cert.pem" || die "store_put cat"
     chmod 640 "$v/cert.pem"
+    # as the helper makes it (root:mailcert), for MTAs that do not read it as root
+    [ -z "${STORE_GROUP:-}" ] || chgrp "$STORE_GROUP" "$v/cert.pem" || die "store_put chgrp"
     printf '{"host": "%s"}\n' "$host" >"$v/state.json"
     ln -s "../versions/$host/$gen" "$store/certs/.$host.new.$$" &&
         mv -T "$store/certs/.$host.new.$$" "$store/certs/$host" || die "store_put publish"
@@ -115,8 +118,11 @@ write_conf() {
         printf 'listeners {\n'
         case " $listeners " in *" postfix=yes "*) echo '  postfix = true' ;; *) echo '  postfix = false' ;; esac
         case " $listeners " in *" dovecot=yes "*) echo '  dovecot = true' ;; *) echo '  dovecot = false' ;; esac
+        case " $listeners " in *" exim=yes "*) echo '  exim = true' ;; esac
         [ -n "${PF_DIR:-}" ] && printf '  postfix_config_dir = "%s"\n' "$PF_DIR"
         [ -n "${DC_CONF:-}" ] && printf '  dovecot_config = "%s"\n' "$DC_CONF"
+        [ -n "${EXIM_CMD:-}" ] && printf '  exim_command = "%s"\n' "$EXIM_CMD"
+        [ -n "${EXIM_CONF:-}" ] && printf '  exim_config = "%s"\n' "$EXIM_CONF"
         printf '}\n'
         for h in "$@"; do printf 'host "%s" {\n  source = "manual"\n}\n' "$h"; done
     } >"$file"

@@ -127,6 +127,7 @@ START_TEST(full_config)
 		   "  postfix = false\n"
 		   "  dovecot = false\n"
 		   "  sendmail = true\n"
+		   "  exim = true\n"
 		   "  postfix_config_dir = \"/etc/postfix-out\"\n"
 		   "  postfix_map_type = \"lmdb\"\n"
 		   "  dovecot_config = \"/etc/dovecot/dovecot.conf\"\n"
@@ -183,6 +184,7 @@ START_TEST(full_config)
 	ck_assert_int_eq(c->listen_postfix, 0);
 	ck_assert_int_eq(c->listen_dovecot, 0);
 	ck_assert_int_eq(c->listen_sendmail, 1);
+	ck_assert_int_eq(c->listen_exim, 1);
 	ck_assert_str_eq(c->postfix_config_dir, "/etc/postfix-out");
 	ck_assert_str_eq(c->postfix_map_type, "lmdb");
 	ck_assert_str_eq(c->dovecot_config, "/etc/dovecot/dovecot.conf");
@@ -199,7 +201,7 @@ START_TEST(full_config)
 	ck_assert_ptr_null(h->names[2]);
 	ck_assert_int_eq(h->challenge, MC_CHAL_HTTP01);
 	ck_assert_int_eq(h->source, MC_SRC_ACME);
-	ck_assert_msg(unit_starts(h->where, d.main) && strcmp(h->where + strlen(d.main), ":43") == 0,
+	ck_assert_msg(unit_starts(h->where, d.main) && strcmp(h->where + strlen(d.main), ":44") == 0,
 		      "where: %s", h->where);
 	h = &c->hosts[1];
 	ck_assert_str_eq(h->name, "*.example.org");
@@ -265,6 +267,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c->listen_postfix, 1);
 	ck_assert_int_eq(c->listen_dovecot, 1);
 	ck_assert_int_eq(c->listen_sendmail, 0);
+	ck_assert_int_eq(c->listen_exim, 0);
 	ck_assert_str_eq(c->postfix_config_dir, "/etc/postfix");
 	ck_assert_str_eq(c->postfix_map_type, "hash");
 	ck_assert_str_eq(c->sendmail_pid_file, "/run/sendmail/mta/sendmail.pid");

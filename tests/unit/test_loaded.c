@@ -145,7 +145,7 @@ static const char judge_doc[] =
 START_TEST(judge_live_everywhere)
 {
 	json_t *doc = json_loads(judge_doc, 0, NULL), *h = judged_host(doc, "live.test");
-	const int pd[3] = { 1, 1, 0 }, pds[3] = { 1, 1, 1 };
+	const int pd[MC_LOADED_MTAS] = { 1, 1, 0 }, pds[MC_LOADED_MTAS] = { 1, 1, 1 };
 
 	ck_assert_int_eq(mc_loaded_judge(h, doc, pd, 0, 1, 100, 1000), MC_LOAD_OK);
 	ck_assert(json_is_null(json_object_get(h, "load_error")));
@@ -161,7 +161,7 @@ END_TEST
 START_TEST(judge_failing_reload)
 {
 	json_t *doc = json_loads(judge_doc, 0, NULL), *h = judged_host(doc, "half.test");
-	const int pd[3] = { 1, 1, 0 }, p[3] = { 1, 0, 0 };
+	const int pd[MC_LOADED_MTAS] = { 1, 1, 0 }, p[MC_LOADED_MTAS] = { 1, 0, 0 };
 	const char *msg;
 
 	/* loaded into Postfix, not into Dovecot, whose reload is failing */
@@ -182,7 +182,7 @@ END_TEST
 START_TEST(judge_new_set_and_no_plugin)
 {
 	json_t *doc = json_loads(doc_text, 0, NULL), *h;
-	const int pd[3] = { 1, 1, 0 }, none[3] = { 0, 0, 0 };
+	const int pd[MC_LOADED_MTAS] = { 1, 1, 0 }, none[MC_LOADED_MTAS] = { 0, 0, 0 };
 
 	/* the store has 0d, the plugin still serves 0a: just installed, pending */
 	h = judged_host(doc, "a.example.test");

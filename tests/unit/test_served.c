@@ -178,6 +178,56 @@ START_TEST(dovecot_services)
 }
 END_TEST
 
+START_TEST(exim_listeners)
+{
+	ms_listener *v = NULL;
+	const ms_listener *l;
+	size_t n = 0;
+
+	/* per-interface ports in both spellings, a wildcard, TLS on connect, service names */
+	ck_assert_uint_eq(ms_parse_exim("local_interfaces = <; ::0 ; 192.0.2.1.2525 ; [::1]:2526 ; "
+					"0.0.0.0 ; [2001:db8::1]:465\n"
+					"daemon_smtp_ports = smtp : 465\n"
+					"tls_on_connect_ports = 465\n",
+					&v, &n),
+			 5);
+	l = find(v, n, "exim smtp 127.0.0.1:25");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_SMTP);
+	l = find(v, n, "exim smtps 127.0.0.1:465");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_IMPLICIT);
+	ck_assert_ptr_nonnull(find(v, n, "exim smtp 192.0.2.1:2525"));
+	ck_assert_ptr_nonnull(find(v, n, "exim smtp [::1]:2526"));
+	l = find(v, n, "exim smtps [2001:db8::1]:465");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_IMPLICIT);
+	free(v);
+
+	/* Exim's defaults: every interface, port 25; a ':' list with a doubled ':' */
+	v = NULL;
+	n = 0;
+	ck_assert_uint_eq(ms_parse_exim("tls_on_connect_ports = \n", &v, &n), 1);
+	ck_assert_ptr_nonnull(find(v, n, "exim smtp 127.0.0.1:25"));
+	ck_assert_uint_eq(ms_parse_exim("local_interfaces = 10.1.2.3 : ::::1 : junk.25 : 10.1.2.4.99999\n"
+					"daemon_smtp_ports = 587\n",
+					&v, &n),
+			 2);
+	ck_assert_ptr_nonnull(find(v, n, "exim smtp 10.1.2.3:587"));
+	ck_assert_ptr_nonnull(find(v, n, "exim smtp [::1]:587"));
+	free(v);
+
+	/* nothing usable */
+	v = NULL;
+	n = 0;
+	ck_assert_uint_eq(ms_parse_exim("local_interfaces = x.y : [1.2.3.4\ndaemon_smtp_ports = 25\n", &v, &n), 0);
+	ck_assert_uint_eq(ms_parse_exim("daemon_smtp_ports = no-such-service-x\n", &v, &n), 0);
+	ck_assert_uint_eq(ms_parse_exim(NULL, &v, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+}
+END_TEST
+
 static mh_table table(void)
 {
 	mh_table t;
@@ -266,6 +316,7 @@ int main(void)
 	tc = unit_tcase("served");
 	tcase_add_test(tc, postfix_master);
 	tcase_add_test(tc, dovecot_services);
+	tcase_add_test(tc, exim_listeners);
 	tcase_add_test(tc, accept_checks_everything);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
