@@ -493,6 +493,7 @@ static cfg_opt_t listener_opts[] = {
 	CFG_STR_CB("postfix_map_type", "hash", CFGF_NONE, p_map_type),
 	CFG_STR_CB("dovecot_config", "", CFGF_NONE, p_path),
 	CFG_STR_CB("sendmail_pid_file", "/run/sendmail/mta/sendmail.pid", CFGF_NONE, p_path),
+	CFG_STR_CB("sendmail_config", "/etc/mail/sendmail.cf", CFGF_NONE, p_path),
 	CFG_STR_CB("exim_command", "/usr/sbin/exim4", CFGF_NONE, p_path),
 	CFG_STR_CB("exim_config", "", CFGF_NONE, p_path),
 	CFG_END()
@@ -960,6 +961,7 @@ int mc_config_load(const char *file, mc_config **out, mc_err *e)
 	c->postfix_map_type = dupstr(sec, "postfix_map_type");
 	c->dovecot_config = dupstr(sec, "dovecot_config");
 	c->sendmail_pid_file = dupstr(sec, "sendmail_pid_file");
+	c->sendmail_config = dupstr(sec, "sendmail_config");
 	c->exim_command = dupstr(sec, "exim_command");
 	c->exim_config = dupstr(sec, "exim_config");
 
@@ -1015,6 +1017,7 @@ void mc_config_free(mc_config *c)
 	free(c->postfix_map_type);
 	free(c->dovecot_config);
 	free(c->sendmail_pid_file);
+	free(c->sendmail_config);
 	free(c->exim_command);
 	free(c->exim_config);
 	free(c);

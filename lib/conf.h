@@ -82,6 +82,7 @@ typedef struct mc_config {
 	char *postfix_map_type;
 	char *dovecot_config;
 	char *sendmail_pid_file;
+	char *sendmail_config;  /* read for its DaemonPortOptions by the served check ("": not read) */
 	char *exim_command;     /* asked with -bP where Exim listens ("": not asked) */
 	char *exim_config;      /* passed to it as -C; "": Exim's own */
 

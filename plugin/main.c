@@ -94,10 +94,11 @@ static void record(const loader *l, int with_milter, time_t started)
 	}
 }
 
-/* some listener is probed by the served check (Sendmail's is not) */
+/* some listener is probed by the served check (Sendmail's when its sendmail.cf is named) */
 static int probed(const mc_config *cfg)
 {
-	return cfg->listen_postfix || cfg->listen_dovecot || cfg->listen_exim;
+	return cfg->listen_postfix || cfg->listen_dovecot || cfg->listen_exim ||
+	       (cfg->listen_sendmail && cfg->sendmail_config && cfg->sendmail_config[0]);
 }
 
 /* a served check (served.h) is owed: start it, or one more after the running one */

@@ -40,6 +40,7 @@ const char *const ms_result_names[4] = { "ok", "mismatch", "unreachable", "no-tl
 #define MS_DETAIL_MAX 300
 #define MS_LABEL_MAX 159
 #define MS_DISCOVERY_MS 30000
+#define MS_SENDMAIL_CF_MAX (4 * 1024 * 1024)
 
 /* ---------- listener discovery: parsers ---------- */
 
@@ -124,7 +125,8 @@ static void add_listener(ms_listener **v, size_t *n, const char *mta, const char
 	mc_pathf(l->host, sizeof l->host, "%s", host);
 	mc_pathf(l->port, sizeof l->port, "%s", port);
 	l->proto = proto;
-	mc_pathf(l->label, sizeof l->label, strchr(host, ':') ? "%s %s [%s]:%s" : "%s %s %s:%s",
+	/* a long host name is cut short in the label, not fatal */
+	snprintf(l->label, sizeof l->label, strchr(host, ':') ? "%s %s [%s]:%s" : "%s %s %s:%s",
 		 mta, what, host, port);
 }
 
@@ -475,6 +477,136 @@ size_t ms_parse_exim(const char *bp, ms_listener **v, size_t *n)
 			add_listener(v, n, "exim", tls ? "smtps" : "smtp", chost, cport, tls ? MS_IMPLICIT : MS_SMTP);
 			added++;
 		}
+	}
+	return added;
+}
+
+#define MS_SENDMAIL_DAEMONS 16
+#define MS_SENDMAIL_NAME_MAX 32
+
+/* one DaemonPortOptions value (key=value pairs, comma-separated; Sendmail reads a
+ * key by its first letter, so Addr, Address and A are one key) as a listener;
+ * 0 when it is one that can be probed */
+static int sendmail_daemon(char *opts, size_t idx, ms_listener **v, size_t *n)
+{
+	const char *addr = NULL, *port = "25", *family = "inet", *mods = "", *name = NULL;
+	char host[256], chost[256], cport[8], label[MS_SENDMAIL_NAME_MAX + 1];
+	char *p = opts, *save = NULL, *pair;
+	unsigned char a[16];
+	int inet6;
+	size_t i;
+
+	for (pair = strtok_r(p, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+		char *key = pair + strspn(pair, " \t"), *val = strchr(key, '='), *end;
+		if (!val)
+			continue;
+		val++;
+		val += strspn(val, " \t");
+		for (end = val + strlen(val); end > val && (end[-1] == ' ' || end[-1] == '\t'); end--)
+			;
+		*end = '\0';
+		switch (key[0]) {
+		case 'A': addr = val; break;
+		case 'F': family = val; break;
+		case 'M': mods = val; break;
+		case 'N': name = val; break;
+		case 'P': port = val; break;
+		default: break; /* the listen queue, buffer sizes, filters...: not where it listens */
+		}
+	}
+	if (strcasecmp(family, "inet6") == 0)
+		inet6 = 1;
+	else if (strcasecmp(family, "inet") == 0)
+		inet6 = 0;
+	else
+		return -1; /* a local socket or an old family: no TLS to probe there */
+	if (!addr || !addr[0])
+		addr = inet6 ? "::" : "0.0.0.0";
+	if (inet6 && strncasecmp(addr, "IPv6:", 5) == 0)
+		addr += 5;
+	if (strlen(addr) >= sizeof host)
+		return -1;
+	mc_pathf(host, sizeof host, "%s", addr);
+	/* a literal of the other family is no address of this daemon */
+	if (inet_pton(inet6 ? AF_INET : AF_INET6, host, a) == 1)
+		return -1;
+	if (strcmp(host, "0.0.0.0") == 0)
+		mc_pathf(host, sizeof host, "127.0.0.1");
+	else if (strcmp(host, "::") == 0 || strcmp(host, "::0") == 0)
+		mc_pathf(host, sizeof host, "::1");
+	if (host_ok(host, chost, sizeof chost) < 0 || port_ok(port, cport) < 0)
+		return -1;
+	/* its Name in the label when that is a plain word, else Sendmail's own default */
+	for (i = 0; name && name[i] && i < MS_SENDMAIL_NAME_MAX; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+			break;
+	if (name && name[0] && !name[i])
+		mc_pathf(label, sizeof label, "%s", name);
+	else
+		mc_pathf(label, sizeof label, "Daemon%zu", idx);
+	for (i = 0; i < *n; i++)
+		if ((*v)[i].default_only && strcmp((*v)[i].host, chost) == 0 &&
+		    strcmp((*v)[i].port, cport) == 0)
+			return -1;
+	add_listener(v, n, "sendmail", label, chost, cport, strchr(mods, 's') ? MS_IMPLICIT : MS_SMTP);
+	(*v)[*n - 1].default_only = 1;
+	return 0;
+}
+
+/* "O DaemonPortOptions=VALUE" (the option's name in any case, blanks around '='):
+ * VALUE, or NULL when LINE is another line */
+static char *sendmail_dpo(char *line)
+{
+	static const char opt[] = "DaemonPortOptions";
+	char *p;
+
+	if (line[0] != 'O' || (line[1] != ' ' && line[1] != '\t'))
+		return NULL;
+	p = line + 1 + strspn(line + 1, " \t");
+	if (strncasecmp(p, opt, sizeof opt - 1) != 0)
+		return NULL;
+	p += sizeof opt - 1;
+	p += strspn(p, " \t");
+	if (*p != '=')
+		return NULL;
+	return p + 1;
+}
+
+size_t ms_parse_sendmail(const char *cf, ms_listener **v, size_t *n)
+{
+	const char *p = cf ? cf : "";
+	size_t added = 0, daemons = 0;
+
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char line[4096], *value;
+
+		p += len + (eol ? 1 : 0);
+		if (len < 2 || p[-len - (eol ? 1 : 0)] != 'O')
+			continue;
+		/* a DaemonPortOptions line this long is not Sendmail's: skipped, still counted */
+		if (len >= sizeof line) {
+			if (strncasecmp(p - len - (eol ? 1 : 0), "O DaemonPortOptions", 19) == 0)
+				daemons++;
+			continue;
+		}
+		memcpy(line, p - len - (eol ? 1 : 0), len);
+		line[len] = '\0';
+		while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = '\0';
+		if (!(value = sendmail_dpo(line)))
+			continue;
+		if (++daemons > MS_SENDMAIL_DAEMONS)
+			break;
+		if (sendmail_daemon(value, daemons - 1, v, n) == 0)
+			added++;
+	}
+	/* no DaemonPortOptions at all: Sendmail's one daemon, IPv4 on every address, port 25 */
+	if (daemons == 0 && cf && cf[0]) {
+		char dflt[] = "Name=Daemon0";
+		if (sendmail_daemon(dflt, 0, v, n) == 0)
+			added++;
 	}
 	return added;
 }
@@ -903,6 +1035,14 @@ static void discover(const mc_config *cfg, ms_listener **v, size_t *n, json_t *e
 		else if (ms_parse_exim(out.data, v, n) == 0)
 			json_array_append_new(errors, json_sprintf("exim: no listener found (local_interfaces)"));
 	}
+	if (cfg->listen_sendmail && cfg->sendmail_config && cfg->sendmail_config[0]) {
+		mc_buf_reset(&out);
+		if (mc_file_read(cfg->sendmail_config, MS_SENDMAIL_CF_MAX, &out, &e) < 0)
+			json_array_append_new(errors, json_sprintf("sendmail: %s", e.msg));
+		else if (ms_parse_sendmail(out.data, v, n) == 0)
+			json_array_append_new(errors, json_sprintf("sendmail: no inet daemon in the DaemonPortOptions of %s",
+								   cfg->sendmail_config));
+	}
 	mc_buf_free(&out);
 	mc_buf_free(&iface);
 }
@@ -968,6 +1108,10 @@ static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host 
 		if (!h)
 			continue;
 		for (i = 0; i < nl; i++) {
+			/* no SNI: such a listener serves the default host's set to
+			 * everyone; other hosts are not its to serve (status says so) */
+			if (ls[i].default_only && h != def)
+				continue;
 			if (nt >= MS_PROBES_MAX) {
 				skipped++;
 				continue;

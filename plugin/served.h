@@ -1,13 +1,15 @@
 /*
  * served - proof of what is served: after each reload, connect to every
  * listener mailcert-milter manages and compare the leaf each one serves,
- * by SNI for every name and once without SNI, with the loaded set.
+ * by SNI for every name and once without SNI, with the loaded set.  Sendmail,
+ * which has no SNI, serves the default host's set to every client: its
+ * listeners are probed without SNI and with the default host's names only.
  *
  * A round runs in a child process forked from the loader, so loading never
  * waits for it: the child asks Postfix (`postconf -M`, inet services running
  * smtpd or postscreen), Dovecot (`doveconf`, inet_listener blocks of the
- * login services whose protocol is enabled) and Exim (`exim -bP`) where they listen, reads the
- * expected leaves, gives up root (privdrop.h), probes with a deadline per
+ * login services whose protocol is enabled), Exim (`exim -bP`) and Sendmail (its
+ * sendmail.cf, DaemonPortOptions) where they listen, reads the expected leaves, gives up root (privdrop.h), probes with a deadline per
  * connection and per handshake, re-probes what is wrong a few times with
  * backoff (a graceful reload takes a moment), and writes one JSON document
  * on a pipe.  The loader reads that as hostile input: bounded, and every
@@ -47,6 +49,7 @@ typedef struct ms_listener {
 	char host[256];    /* an IP literal or a checked host name */
 	char port[8];      /* decimal */
 	int proto;         /* MS_IMPLICIT .. MS_POP3 */
+	int default_only;  /* serves the default host's set to every client (Sendmail: no SNI) */
 } ms_listener;
 
 /*
@@ -77,6 +80,17 @@ size_t ms_parse_dovecot(const char *services, const char *protocols, const char 
  * probed on 127.0.0.1, each address and port once.
  */
 size_t ms_parse_exim(const char *bp, ms_listener **v, size_t *n);
+
+/*
+ * The listeners in the text of a sendmail.cf CF: one per "O DaemonPortOptions="
+ * line (keys by their first letter, as Sendmail reads them: Addr, Family, Modifiers,
+ * Name, Port).  Family inet or inet6 (default inet; local and the rest are
+ * skipped); Addr unset, 0.0.0.0 or :: is probed on 127.0.0.1 or ::1; Port a
+ * number or a service name (default 25); the modifier s means implicit TLS
+ * (SMTPS).  A text without any such line is Sendmail's default daemon,
+ * 127.0.0.1:25.  The listeners are marked default_only: Sendmail has no SNI.
+ */
+size_t ms_parse_sendmail(const char *cf, ms_listener **v, size_t *n);
 
 /* the loader's side of a round */
 typedef struct ms_proc {

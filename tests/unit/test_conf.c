@@ -132,6 +132,7 @@ START_TEST(full_config)
 		   "  postfix_map_type = \"lmdb\"\n"
 		   "  dovecot_config = \"/etc/dovecot/dovecot.conf\"\n"
 		   "  sendmail_pid_file = \"/run/sendmail.pid\"\n"
+		   "  sendmail_config = \"/etc/mail-out/sendmail.cf\"\n"
 		   "}\n"
 		   "\n"
 		   "host \"Mail.Example.com\" {\n"
@@ -189,6 +190,7 @@ START_TEST(full_config)
 	ck_assert_str_eq(c->postfix_map_type, "lmdb");
 	ck_assert_str_eq(c->dovecot_config, "/etc/dovecot/dovecot.conf");
 	ck_assert_str_eq(c->sendmail_pid_file, "/run/sendmail.pid");
+	ck_assert_str_eq(c->sendmail_config, "/etc/mail-out/sendmail.cf");
 
 	ck_assert_uint_eq(c->nhosts, 4);
 	h = &c->hosts[0];
@@ -271,6 +273,7 @@ START_TEST(defaults)
 	ck_assert_str_eq(c->postfix_config_dir, "/etc/postfix");
 	ck_assert_str_eq(c->postfix_map_type, "hash");
 	ck_assert_str_eq(c->sendmail_pid_file, "/run/sendmail/mta/sendmail.pid");
+	ck_assert_str_eq(c->sendmail_config, "/etc/mail/sendmail.cf");
 	ck_assert_str_eq(c->default_host, "");
 	ck_assert(c->store[0] == '/');
 	mc_config_free(c);
@@ -474,6 +477,7 @@ START_TEST(err_bad_values)
 		   "challenge: invalid challenge");
 	main_fails("host \"a.example.com\" {\n  source = \"magic\"\n}\n", 2, "source: invalid source");
 	main_fails("store = \"relative/path\"\n", 1, "not an absolute path");
+	main_fails("listeners {\n  sendmail_config = \"mail/sendmail.cf\"\n}\n", 2, "not an absolute path");
 	main_fails("acme {\n  directory = \"http://insecure.example\"\n}\n", 2, "directory");
 	main_fails("http01 {\n  listen = { \"[::]:80\", \"nope\" }\n}\n", 2, "not HOST:PORT");
 	main_fails("http01 {\n  listen = { \"1.2.3.4:70000\" }\n}\n", 2, "bad port");
