@@ -54,6 +54,7 @@ listeners {
   dovecot = false
   sendmail = true
   sendmail_pid_file = "$T/sendmail.pid"
+  sendmail_config = ""                 # its Sendmail is a stand-in: nothing listens
 }
 host "a.test" { source = "manual" }
 CONF

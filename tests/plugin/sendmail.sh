@@ -24,6 +24,7 @@ listeners {
   dovecot = false
   sendmail = true
   sendmail_pid_file = "$T/sendmail.pid"
+  sendmail_config = ""                 # its Sendmail is a stand-in: nothing listens
 }
 host "a.test" { source = "manual" }
 host "b.test" { source = "manual" }

@@ -1,6 +1,6 @@
 /*
- * test_served - the listener lists mailcert-milter reads from `postconf -M`
- * and `doveconf service` (plugin/served.c), and the check of what a served
+ * test_served - the listener lists mailcert-milter reads from `postconf -M`,
+ * `doveconf service`, `exim -bP` and sendmail.cf (plugin/served.c), and the check of what a served
  * check process reports (hostile input: only known hosts, valid names, hex
  * serials and fingerprints, bounded printable text get through).
  */
@@ -240,6 +240,143 @@ static mh_table table(void)
 	return t;
 }
 
+START_TEST(sendmail_daemons)
+{
+	/* as m4 writes them from Debian's sendmail.mc (two daemons on 127.0.0.1), and
+	 * further ones of the kinds sendmail.cf may hold */
+	static const char cf[] =
+		"# SMTP daemon options\n"
+		"\n"
+		"O DaemonPortOptions=Family=inet,  Name=MTA-v4, Port=smtp, Addr=127.0.0.1\n"
+		"O DaemonPortOptions=Family=inet,  Name=MSP-v4, Port=submission, M=Ea, Addr=127.0.0.1\n"
+		"#O DaemonPortOptions=Family=inet, Name=Commented, Port=2000\n"
+		"O DaemonPortOptions=Port=465, Name=TLSMTA, M=s\r\n"
+		"O DaemonPortOptions=Family=inet6, Name=MTA-v6, Port=smtp, Addr=::1\n"
+		"O DaemonPortOptions=Family=inet6, Name=Any6, Port=2525, Modifiers=Es\n"
+		"O DaemonPortOptions=Family=inet6, Name=Tagged6, Port=2526, Addr=IPv6:2001:db8::1\n"
+		"O DaemonPortOptions=Family=local, Name=Sock, Addr=/run/sendmail.sock\n"
+		"O DaemonPortOptions=Family=iso, Name=Old, Port=25\n"
+		"O DaemonPortOptions=Addr=192.0.2.9, Port=2527, Name=has space\n"
+		"o DaemonPortOptions=Port=2001, Name=Lowercase-O\n"
+		"O ClientPortOptions=Family=inet, Address=0.0.0.0\n"
+		"O  daemonportoptions = Name=Spaced, Port=2528, Address=192.0.2.10\n"
+		"O DaemonPortOptions=Name=Dup, Port=25, Addr=127.0.0.1\n"
+		"O DaemonPortOptions=Name=Ssl, Port=submissions, Addr=0.0.0.0, Listen=10, InputMailFilters=x, SndBufSize=4096\n";
+	ms_listener *v = NULL;
+	const ms_listener *l;
+	size_t n = 0, i;
+
+	ck_assert_uint_eq(ms_parse_sendmail(cf, &v, &n), 8);
+	ck_assert_uint_eq(n, 8);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(v[i].default_only, 1);
+	l = find(v, n, "sendmail MTA-v4 127.0.0.1:25");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_SMTP);
+	l = find(v, n, "sendmail MSP-v4 127.0.0.1:587");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_SMTP); /* E and a are no TLS modifiers */
+	l = find(v, n, "sendmail TLSMTA 127.0.0.1:465");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_IMPLICIT);
+	l = find(v, n, "sendmail MTA-v6 [::1]:25");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_str_eq(l->host, "::1");
+	l = find(v, n, "sendmail Any6 [::1]:2525");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_IMPLICIT);
+	ck_assert_ptr_nonnull(find(v, n, "sendmail Tagged6 [2001:db8::1]:2526"));
+	/* a Name that is no plain word: Sendmail's own, by the daemon's place */
+	ck_assert_ptr_nonnull(find(v, n, "sendmail Daemon8 192.0.2.9:2527"));
+	ck_assert_ptr_nonnull(find(v, n, "sendmail Spaced 192.0.2.10:2528"));
+	l = find(v, n, "sendmail Ssl 127.0.0.1:465");
+	ck_assert_ptr_null(l); /* 127.0.0.1:465 is TLSMTA's already */
+	ck_assert_ptr_null(find(v, n, "sendmail Dup 127.0.0.1:25"));
+	ck_assert_ptr_null(find(v, n, "sendmail Sock 127.0.0.1:25"));
+	ck_assert_ptr_null(find(v, n, "sendmail Old 127.0.0.1:25"));
+	ck_assert_ptr_null(find(v, n, "sendmail Commented 127.0.0.1:2000"));
+	ck_assert_ptr_null(find(v, n, "sendmail Lowercase-O 127.0.0.1:2001"));
+	free(v);
+
+	/* m4's defaults without DAEMON_OPTIONS; M=E is no TLS */
+	v = NULL;
+	n = 0;
+	ck_assert_uint_eq(ms_parse_sendmail("O DaemonPortOptions=Name=MTA\n"
+					    "O DaemonPortOptions=Port=587, Name=MSA, M=E\n", &v, &n), 2);
+	ck_assert_ptr_nonnull(find(v, n, "sendmail MTA 127.0.0.1:25"));
+	l = find(v, n, "sendmail MSA 127.0.0.1:587");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_SMTP);
+	free(v);
+	/* no DaemonPortOptions at all: Sendmail's one default daemon */
+	v = NULL;
+	n = 0;
+	ck_assert_uint_eq(ms_parse_sendmail("V10/Berkeley\nO QueueDirectory=/var/spool/mqueue\n", &v, &n), 1);
+	ck_assert_str_eq(v[0].label, "sendmail Daemon0 127.0.0.1:25");
+	ck_assert_int_eq(v[0].proto, MS_SMTP);
+	free(v);
+}
+END_TEST
+
+START_TEST(sendmail_garbage)
+{
+	static const char bad[] =
+		"O DaemonPortOptions=Port=99999\n"
+		"O DaemonPortOptions=Port=no-such-service-x\n"
+		"O DaemonPortOptions=Port=25x\n"
+		"O DaemonPortOptions=Family=inet, Addr=::1\n"
+		"O DaemonPortOptions=Family=inet6, Addr=127.0.0.1\n"
+		"O DaemonPortOptions=Addr=bad_host!, Port=25\n"
+		"O DaemonPortOptions=Family=inet7\n"
+		"O DaemonPortOptions=Family=local\n"
+		"O DaemonPortOptions=Port=\n"
+		"O DaemonPortOptions\n"
+		"O DaemonPortOptionsX=Port=26\n"
+		"ODaemonPortOptions=Port=27\n";
+	char *huge, *p;
+	ms_listener *v = NULL;
+	size_t n = 0, i;
+
+	/* every daemon unusable: none, and no default daemon in their place */
+	ck_assert_uint_eq(ms_parse_sendmail(bad, &v, &n), 0);
+	ck_assert_uint_eq(ms_parse_sendmail("", &v, &n), 0);
+	ck_assert_uint_eq(ms_parse_sendmail(NULL, &v, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	/* an over-long line, an over-long address, a name past the label's room */
+	huge = malloc(20000);
+	p = huge;
+	p += sprintf(p, "O DaemonPortOptions=Port=2600, Addr=");
+	for (i = 0; i < 10000; i++)
+		*p++ = 'a';
+	p += sprintf(p, "\nO DaemonPortOptions=Port=2601, Addr=");
+	for (i = 0; i < 300; i++)
+		*p++ = '1';
+	p += sprintf(p, "\nO DaemonPortOptions=Port=2602, Name=");
+	for (i = 0; i < 3000; i++)
+		*p++ = 'N';
+	p += sprintf(p, ", Addr=");
+	for (i = 0; i < 24; i++)
+		p += sprintf(p, "abcdefghi.");
+	p += sprintf(p, "test\n");
+	ck_assert_uint_eq(ms_parse_sendmail(huge, &v, &n), 1);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(v[0].port, "2602");
+	ck_assert_uint_lt(strlen(v[0].label), sizeof v[0].label);
+	ck_assert(strncmp(v[0].label, "sendmail Daemon2 abcdefghi.", 27) == 0);
+	free(v);
+	/* more daemons than Sendmail takes: the first ones */
+	v = NULL;
+	n = 0;
+	p = huge;
+	for (i = 0; i < 40; i++)
+		p += sprintf(p, "O DaemonPortOptions=Port=%zu\n", 3000 + i);
+	ck_assert_uint_eq(ms_parse_sendmail(huge, &v, &n), 16);
+	ck_assert_str_eq(v[15].port, "3015");
+	free(v);
+	free(huge);
+}
+END_TEST
+
 START_TEST(accept_checks_everything)
 {
 	mh_table t = table();
@@ -317,6 +454,8 @@ int main(void)
 	tcase_add_test(tc, postfix_master);
 	tcase_add_test(tc, dovecot_services);
 	tcase_add_test(tc, exim_listeners);
+	tcase_add_test(tc, sendmail_daemons);
+	tcase_add_test(tc, sendmail_garbage);
 	tcase_add_test(tc, accept_checks_everything);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
