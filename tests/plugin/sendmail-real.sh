@@ -11,7 +11,14 @@
 #  - the milter (INPUT_MAIL_FILTER from the snippet) counts Sendmail's TLS sessions for
 #    its listener (daemon name MTA, {if_addr});
 #  - a client asking for another host by SNI gets the default host's certificate
-#    (Sendmail has no server-side SNI), and `mailcert status` says so for that host.
+#    (Sendmail has no server-side SNI), and `mailcert status` says so for that host;
+#  - mailcert-milter's own served check finds Sendmail's daemon in sendmail.cf
+#    (listeners { sendmail_config }) and probes it without SNI and for the default
+#    host's name: SERVED ok for a.test, nothing probed there for b.test;
+#  - a Sendmail that missed its SIGHUP (the pid file names another process, one
+#    that ignores SIGHUP) keeps serving the old certificate after a renewal: the
+#    check reports the mismatch and status exits 1; SIGHUP to the real daemon and a
+#    new check (SIGUSR1 to the milter) bring it back to ok.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || skip "no jq"
 command -v m4 >/dev/null || skip "no m4"
@@ -45,6 +52,7 @@ listeners {
   dovecot = false
   sendmail = true
   sendmail_pid_file = "$SMD/sendmail.pid"
+  sendmail_config = "$SMD/sendmail.cf"
 }
 host "a.test" { source = "manual" }
 host "b.test" { source = "manual" }
@@ -174,13 +182,44 @@ else
     log "FAIL SNI b.test gets '$s', want the default host's $A1"
     fail=1
 fi
+# (5) the milter's own check: Sendmail's daemon MTA (from sendmail.cf) probed without
+# SNI and for a.test, both serving a.test's loaded set; b.test is not probed there
+SMLABEL="sendmail MTA 127.0.0.1:$PORT"
+st_json() { "$MAILCERT" -c "$T/mailcert.conf" status --json >"$T/st.json" 2>"$T/st.err"; ST_RC=$?; }
+hq() { jq -r ".hosts[] | select(.host == \"$1\") | $2" "$T/st.json"; }
+# sm_served SERIAL RESULT [EXPECTED]: the milter's last check found RESULT on Sendmail's
+# listener for a.test, with and without SNI, SERIAL served (EXPECTED loaded), and
+# nothing else for a.test (serials compared without leading zeros: serial_of has none)
+sm_served() {
+    local q nz='sub("^0+"; "")'
+    st_json
+    q="[.served[] | select(.listener == \"$SMLABEL\" and .result == \"$2\" and (.serial | $nz) == \"$1\" and (.expected_serial | $nz) == \"${3:-$1}\")]"
+    [ "$(hq a.test "$q | length")" = 2 ] && [ "$(hq a.test "$q | map(.name) | sort | join(\",\")")" = ",a.test" ] &&
+        [ "$(hq a.test '.served | length')" = 2 ]
+}
+if wait_for 120 sm_served "$A1" ok; then
+    log "ok   the milter's check: $SMLABEL serves a.test's $A1, with and without SNI"
+else
+    log "FAIL the milter's check of Sendmail (status exit $ST_RC): $(jq -c '[.problems, (.hosts[] | {host, served})]' "$T/st.json" 2>&1) $(head -c 300 "$T/st.err")"
+    fail=1
+fi
+[ "$(hq b.test '.served | length')" = 0 ] && log "ok   nothing probed for b.test on Sendmail's listener" ||
+    { log "FAIL b.test probed on Sendmail's listener: $(hq b.test '.served')"; fail=1; }
+[ "$(jq -r '.served.listeners | join(",")' "$STORE/run/milter.json")" = "$SMLABEL" ] &&
+    log "ok   milter.json: served.listeners = [$SMLABEL]" ||
+    { log "FAIL milter.json served: $(jq -c '.served' "$STORE/run/milter.json")"; fail=1; }
+grep -qxF "mailcert_served_probes{host=\"a.test\",result=\"ok\"} 2" "$STORE/run/mailcert.prom" &&
+    log "ok   metrics: mailcert_served_probes{host=\"a.test\",result=\"ok\"} 2" ||
+    { log "FAIL metrics: $(grep served_probes "$STORE/run/mailcert.prom")"; fail=1; }
+
 # status: a.test loaded into Sendmail; b.test's row says Sendmail serves a.test's
 # certificate to its clients
 "$MAILCERT" -c "$T/mailcert.conf" status >"$T/status.out" 2>&1
 st_rc=$?
 "$MAILCERT" -c "$T/mailcert.conf" status --json >"$T/status.json" 2>&1
-if [ "$st_rc" = 0 ] && grep -qE '^a\.test +yes .* manual +yes ' "$T/status.out"; then
-    log "ok   status: a.test loaded (into Sendmail), exit 0"
+if [ "$st_rc" = 0 ] && grep -qE '^a\.test +yes .* manual +yes +ok +' "$T/status.out" &&
+    grep -qE '^b\.test +yes .* manual +- +- +' "$T/status.out"; then
+    log "ok   status: a.test loaded (into Sendmail), SERVED ok; b.test SERVED -; exit 0"
 else
     log "FAIL status (exit $st_rc) does not show a.test loaded:"
     cat "$T/status.out" >&2
@@ -267,6 +306,63 @@ else
     log "FAIL $(tls_count) TLS sessions for $LISTENER (want $((tls_before + 3))): $(jq -c .listeners "$STORE/run/milter.json")"
     fail=1
 fi
+
+# (6) a Sendmail that missed its SIGHUP: the pid file names another process, which
+# ignores SIGHUP, so the milter's signal after a.test's next renewal changes nothing
+# and Sendmail keeps serving A2
+( trap '' HUP; exec sleep 100000 ) </dev/null >/dev/null 2>&1 &
+DECOY=$!
+on_exit "kill $DECOY"
+# SIGHUP (1) is in its ignored set once the subshell has become sleep
+decoy_ready() {
+    [ "$(readlink "/proc/$DECOY/exe")" = "$(readlink -f "$(command -v sleep)")" ] &&
+        (($(printf '%d' "0x$(sed -n 's/^SigIgn:\t*//p' "/proc/$DECOY/status")") & 1))
+}
+wait_for 30 decoy_ready || die "no sleep $DECOY ignoring SIGHUP"
+printf '%s\n' "$DECOY" >"$SMD/sendmail.pid"
+leaf_make "$T/ca" "$T/a3" 10 a.test
+A3=$(serial_of "$T/a3.pem")
+install a.test "$T/a3"
+if wait_for 120 sm_served "$A2" mismatch "$A3"; then
+    log "ok   the milter's check: $SMLABEL still serves $A2 while $A3 is loaded: mismatch, with and without SNI"
+else
+    log "FAIL no mismatch reported for the stale Sendmail: $(hq a.test '.served' | jq -c . 2>&1)"
+    fail=1
+fi
+s=$(served_serial smtp "$PORT" a.test)
+[ "$s" = "$A2" ] && kill -0 "$DECOY" 2>/dev/null && [ "$(jq -r '.mta.sendmail.failures' "$STORE/run/milter.json")" = 0 ] &&
+    log "ok   and so it is: Sendmail serves $s, the SIGHUP went to $DECOY (no reload failure recorded)" ||
+    { log "FAIL Sendmail serves '$s' (want the stale $A2), decoy $DECOY, mta: $(jq -c .mta.sendmail "$STORE/run/milter.json")"; fail=1; }
+"$MAILCERT" -c "$T/mailcert.conf" status >"$T/status2.out" 2>&1
+st_rc=$?
+want="a.test: $SMLABEL serves the wrong certificate for clients without SNI: serves serial"
+if [ "$st_rc" = 1 ] && grep -qE '^a\.test +yes .* manual +yes +mismatch +' "$T/status2.out" &&
+    grep -qF "$want" "$T/status2.out"; then
+    log "ok   status: exit 1, a.test SERVED mismatch, '$want ...'"
+else
+    log "FAIL status (exit $st_rc) does not report the mismatch:"
+    cat "$T/status2.out" >&2
+    fail=1
+fi
+# the operator's fix: SIGHUP to the real daemon (it writes its own pid into the pid
+# file again when it re-executes), then a new check asked of the milter (SIGUSR1)
+kill -HUP "$SM_PID"
+wait_for 120 serves smtp "$PORT" a.test "$A3" "$ROOT" ||
+    { log "FAIL Sendmail does not serve $A3 after its SIGHUP: $(served_serial smtp "$PORT" a.test)"; fail=1; }
+[ "$(head -1 "$SMD/sendmail.pid")" = "$SM_PID" ] ||
+    { log "FAIL the pid file says $(head -1 "$SMD/sendmail.pid") after the restart, not $SM_PID"; fail=1; }
+kill -USR1 "$MILTER_PID"
+if wait_for 120 sm_served "$A3" ok; then
+    log "ok   after the fix the milter's check finds $A3 served: ok"
+else
+    log "FAIL the milter's check after the fix: $(hq a.test '.served' | jq -c . 2>&1)"
+    fail=1
+fi
+"$MAILCERT" -c "$T/mailcert.conf" status >"$T/status3.out" 2>&1
+st_rc=$?
+[ "$st_rc" = 0 ] && grep -qE '^a\.test +yes .* manual +yes +ok +' "$T/status3.out" &&
+    log "ok   status: exit 0, a.test SERVED ok again" ||
+    { log "FAIL status after the fix (exit $st_rc):"; cat "$T/status3.out" >&2; fail=1; }
 
 sm_stop
 [ -z "$(sm_procs)" ] || { log "FAIL Sendmail processes left: $(sm_procs)"; fail=1; }
