@@ -203,7 +203,7 @@ START_TEST(full_config)
 	ck_assert_ptr_null(h->names[2]);
 	ck_assert_int_eq(h->challenge, MC_CHAL_HTTP01);
 	ck_assert_int_eq(h->source, MC_SRC_ACME);
-	ck_assert_msg(unit_starts(h->where, d.main) && strcmp(h->where + strlen(d.main), ":44") == 0,
+	ck_assert_msg(unit_starts(h->where, d.main) && strcmp(h->where + strlen(d.main), ":45") == 0,
 		      "where: %s", h->where);
 	h = &c->hosts[1];
 	ck_assert_str_eq(h->name, "*.example.org");
