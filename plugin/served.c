@@ -578,20 +578,20 @@ size_t ms_parse_sendmail(const char *cf, ms_listener **v, size_t *n)
 	size_t added = 0, daemons = 0;
 
 	while (*p) {
-		const char *eol = strchr(p, '\n');
+		const char *start = p, *eol = strchr(p, '\n');
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
 		char line[4096], *value;
 
 		p += len + (eol ? 1 : 0);
-		if (len < 2 || p[-len - (eol ? 1 : 0)] != 'O')
+		if (len < 2 || start[0] != 'O')
 			continue;
 		/* a DaemonPortOptions line this long is not Sendmail's: skipped, still counted */
 		if (len >= sizeof line) {
-			if (strncasecmp(p - len - (eol ? 1 : 0), "O DaemonPortOptions", 19) == 0)
+			if (strncasecmp(start, "O DaemonPortOptions", 19) == 0)
 				daemons++;
 			continue;
 		}
-		memcpy(line, p - len - (eol ? 1 : 0), len);
+		memcpy(line, start, len);
 		line[len] = '\0';
 		while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 			line[--len] = '\0';
