@@ -120,7 +120,7 @@ exim_served() { # SERIAL: status exits 0, and the plugin saw a.test's SERIAL on 
     st_json
     [ "$ST_RC" = 0 ] || return 1
     for l in "exim smtp 127.0.0.1:$SMTP" "exim smtps 127.0.0.1:$SMTPS"; do
-        [ "$(hq a.test "[.served[] | select(.listener == \"$l\" and .result == \"ok\" and .serial == \"$1\")] | length")" -ge 1 ] ||
+        [ "$(hq a.test "[.served[] | select(.listener == \"$l\" and .result == \"ok\" and (.serial | sub(\"^0+\"; \"\")) == \"$1\")] | length")" -ge 1 ] ||
             return 1
     done
     [ "$(hq a.test '[.served[] | select(.result != "ok")] | length')" = 0 ]
