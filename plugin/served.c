@@ -514,6 +514,10 @@ static int sendmail_daemon(char *opts, size_t idx, ms_listener **v, size_t *n)
 		default: break; /* the listen queue, buffer sizes, filters...: not where it listens */
 		}
 	}
+	/* S: this daemon offers no STARTTLS, so a plain SMTP daemon has nothing to
+	 * probe (s, TLS from the first byte, still has) */
+	if (strchr(mods, 'S') && !strchr(mods, 's'))
+		return -1;
 	if (strcasecmp(family, "inet6") == 0)
 		inet6 = 1;
 	else if (strcasecmp(family, "inet") == 0)

@@ -261,13 +261,15 @@ START_TEST(sendmail_daemons)
 		"O ClientPortOptions=Family=inet, Address=0.0.0.0\n"
 		"O  daemonportoptions = Name=Spaced, Port=2528, Address=192.0.2.10\n"
 		"O DaemonPortOptions=Name=Dup, Port=25, Addr=127.0.0.1\n"
-		"O DaemonPortOptions=Name=Ssl, Port=submissions, Addr=0.0.0.0, Listen=10, InputMailFilters=x, SndBufSize=4096\n";
+		"O DaemonPortOptions=Name=Ssl, Port=submissions, Addr=0.0.0.0, Listen=10, InputMailFilters=x, SndBufSize=4096\n"
+		"O DaemonPortOptions=Name=NoTLS, Port=2529, Addr=127.0.0.1, M=ES\n"
+		"O DaemonPortOptions=Name=TlsNoStarttls, Port=2530, Addr=127.0.0.1, M=sS\n";
 	ms_listener *v = NULL;
 	const ms_listener *l;
 	size_t n = 0, i;
 
-	ck_assert_uint_eq(ms_parse_sendmail(cf, &v, &n), 8);
-	ck_assert_uint_eq(n, 8);
+	ck_assert_uint_eq(ms_parse_sendmail(cf, &v, &n), 9);
+	ck_assert_uint_eq(n, 9);
 	for (i = 0; i < n; i++)
 		ck_assert_int_eq(v[i].default_only, 1);
 	l = find(v, n, "sendmail MTA-v4 127.0.0.1:25");
@@ -276,6 +278,11 @@ START_TEST(sendmail_daemons)
 	l = find(v, n, "sendmail MSP-v4 127.0.0.1:587");
 	ck_assert_ptr_nonnull(l);
 	ck_assert_int_eq(l->proto, MS_SMTP); /* E and a are no TLS modifiers */
+	/* S: no STARTTLS offered, nothing to probe; with s, TLS from the first byte */
+	ck_assert_ptr_null(find(v, n, "sendmail NoTLS 127.0.0.1:2529"));
+	l = find(v, n, "sendmail TlsNoStarttls 127.0.0.1:2530");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_IMPLICIT);
 	l = find(v, n, "sendmail TLSMTA 127.0.0.1:465");
 	ck_assert_ptr_nonnull(l);
 	ck_assert_int_eq(l->proto, MS_IMPLICIT);
