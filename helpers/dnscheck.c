@@ -20,48 +20,46 @@
 #include <time.h>
 
 #include "dnscheck.h"
+#include "netaddr.h"
 
-static int parse_resolver(const char *spec, struct sockaddr_in *sa, mc_err *e)
+/* the server RESOLVER names, or ("" ) the first of /etc/resolv.conf; the query
+ * for NAME/TYPE into Q (its length in QLEN) */
+static int make_query(const char *resolver, const char *name, int type, unsigned char *q, int qsize,
+		      int *qlen, struct sockaddr_storage *ss, socklen_t *sslen, mc_err *e)
 {
-	char host[64];
-	const char *colon = strrchr(spec, ':');
-	long port = 53;
+	struct __res_state rs;
+	int rc = 0;
 
-	memset(sa, 0, sizeof *sa);
-	sa->sin_family = AF_INET;
-	if (colon) {
-		char *end;
-		port = strtol(colon + 1, &end, 10);
-		if (*end || port < 1 || port > 65535)
-			return mc_err_set(e, "resolver \"%s\": bad port", spec);
-		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-	} else {
-		snprintf(host, sizeof host, "%s", spec);
-	}
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return mc_err_set(e, "resolver \"%s\": an IPv4 address (with :port) is needed", spec);
-	sa->sin_port = htons((unsigned short)port);
-	return 0;
-}
-
-/* a resolver state asking RESOLVER ("" = the servers of /etc/resolv.conf) */
-static int open_resolver(const char *resolver, struct __res_state *rs, mc_err *e)
-{
-	struct sockaddr_in sa;
-
-	if (resolver[0] && parse_resolver(resolver, &sa, e) < 0)
-		return -1;
-	memset(rs, 0, sizeof *rs);
-	if (res_ninit(rs) < 0)
-		return mc_err_set(e, "res_ninit failed");
 	if (resolver[0]) {
-		rs->nscount = 1;
-		rs->nsaddr_list[0] = sa;
+		mc_err pe;
+		if (mc_netaddr_parse(resolver, 53, ss, sslen, &pe) < 0)
+			return mc_err_set(e, "resolver %s", pe.msg);
 	}
-	rs->retry = 2;
-	rs->retrans = 3;
-	rs->options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
-	return 0;
+	memset(&rs, 0, sizeof rs);
+	if (res_ninit(&rs) < 0)
+		return mc_err_set(e, "res_ninit failed");
+	rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+	if (!resolver[0]) {
+		/* glibc keeps an IPv6 server of resolv.conf outside nsaddr_list */
+		memset(ss, 0, sizeof *ss);
+		if (rs.nscount >= 1 && rs.nsaddr_list[0].sin_family == AF_INET) {
+			memcpy(ss, &rs.nsaddr_list[0], sizeof rs.nsaddr_list[0]);
+			*sslen = sizeof rs.nsaddr_list[0];
+		} else if (rs.nscount >= 1 && rs._u._ext.nsaddrs[0] &&
+			   rs._u._ext.nsaddrs[0]->sin6_family == AF_INET6) {
+			memcpy(ss, rs._u._ext.nsaddrs[0], sizeof *rs._u._ext.nsaddrs[0]);
+			*sslen = sizeof *rs._u._ext.nsaddrs[0];
+		} else {
+			rc = mc_err_set(e, "no DNS server in /etc/resolv.conf");
+		}
+	}
+	if (rc == 0) {
+		*qlen = res_nmkquery(&rs, ns_o_query, name, ns_c_in, type, NULL, 0, NULL, q, qsize);
+		if (*qlen < 12)
+			rc = mc_err_set(e, "%s: cannot make a DNS query for it", name);
+	}
+	res_nclose(&rs);
+	return rc;
 }
 
 /* read exactly LEN bytes from FD within the time-out set on it */
@@ -80,19 +78,19 @@ static int read_full(int fd, unsigned char *p, size_t len)
 }
 
 /* the query Q again over TCP, for an answer too long for UDP; its length or -1 */
-static int query_tcp(const struct sockaddr_in *sa, const unsigned char *q, int qlen, unsigned char *answer,
-		     int size)
+static int query_tcp(const struct sockaddr_storage *sa, socklen_t salen, const unsigned char *q, int qlen,
+		     unsigned char *answer, int size)
 {
 	struct timeval tv = { 5, 0 };
 	unsigned char hdr[2] = { (unsigned char)(qlen >> 8), (unsigned char)qlen };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), len = -1;
+	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), len = -1;
 	size_t n;
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 && send(fd, hdr, 2, MSG_NOSIGNAL) == 2 &&
+	if (connect(fd, (const struct sockaddr *)sa, salen) == 0 && send(fd, hdr, 2, MSG_NOSIGNAL) == 2 &&
 	    send(fd, q, (size_t)qlen, MSG_NOSIGNAL) == qlen && read_full(fd, hdr, 2) == 0) {
 		n = (size_t)hdr[0] << 8 | hdr[1];
 		if (n >= 12 && n <= (size_t)size && read_full(fd, answer, n) == 0 && answer[0] == q[0] &&
@@ -115,21 +113,16 @@ static int query(const char *resolver, const char *name, int type, unsigned char
 {
 	const char *server = resolver[0] ? resolver : "the system's resolver";
 	unsigned char q[512];
-	struct __res_state rs;
-	struct sockaddr_in sa;
-	int qlen, len = -1, fd, attempt, rcode = -1;
+	struct sockaddr_storage sa;
+	socklen_t salen = 0;
+	int qlen = 0, len = -1, fd, attempt, rcode = -1;
 
-	if (open_resolver(resolver, &rs, e) < 0)
+	if (make_query(resolver, name, type, q, sizeof q, &qlen, &sa, &salen, e) < 0)
 		return -1;
-	sa = rs.nsaddr_list[0];
-	qlen = res_nmkquery(&rs, ns_o_query, name, ns_c_in, type, NULL, 0, NULL, q, sizeof q);
-	res_nclose(&rs);
-	if (qlen < 12 || rs.nscount < 1)
-		return mc_err_set(e, "%s: cannot make a DNS query for it", name);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return mc_err_set(e, "%s: socket: %s", name, strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (connect(fd, (struct sockaddr *)&sa, salen) < 0) {
 		close(fd);
 		return mc_err_set(e, "%s at %s: %s", name, server, strerror(errno));
 	}
@@ -152,7 +145,7 @@ static int query(const char *resolver, const char *name, int type, unsigned char
 	close(fd);
 	if (len < 0)
 		return mc_err_set(e, "%s at %s: no answer", name, server);
-	if ((answer[2] & 0x02) && (len = query_tcp(&sa, q, qlen, answer, size)) < 0)
+	if ((answer[2] & 0x02) && (len = query_tcp(&sa, salen, q, qlen, answer, size)) < 0)
 		return mc_err_set(e, "%s at %s: the answer is truncated and TCP gave none", name, server);
 	rcode = answer[3] & 0x0f;
 	if (rcode == ns_r_noerror)
@@ -267,21 +260,20 @@ int mc_dns_tlsa(const char *resolver, const char *name, mc_tlsa_rr *out, int max
 
 int mc_dns_txt_visible(const char *resolver, const char *name, const char *value, mc_err *e)
 {
-	struct __res_state rs;
 	unsigned char answer[4096];
 	ns_msg msg;
+	mc_err qe;
 	int len, i, found = 0;
 
-	if (open_resolver(resolver, &rs, e) < 0)
-		return -1;
-	rs.retry = 1;
-	rs.retrans = 2;
-	rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
-	len = res_nquery(&rs, name, ns_c_in, ns_t_txt, answer, sizeof answer);
-	res_nclose(&rs);
-	/* res_nquery returns the full length of an answer that did not fit */
-	if (len > (int)sizeof answer)
-		len = (int)sizeof answer;
+	if (resolver[0]) {
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+		mc_err pe;
+		if (mc_netaddr_parse(resolver, 53, &ss, &sslen, &pe) < 0)
+			return mc_err_set(e, "resolver %s", pe.msg);
+	}
+	/* no answer yet, or none at all: not visible (yet) */
+	len = query(resolver, name, ns_t_txt, answer, sizeof answer, &qe);
 	if (len < 0 || ns_initparse(answer, len, &msg) < 0)
 		return 0;
 	for (i = 0; i < ns_msg_count(msg, ns_s_an) && !found; i++) {

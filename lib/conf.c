@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "hostname.h"
 #include "mailaddr.h"
+#include "netaddr.h"
 #include "xalloc.h"
 
 /* libconfuse's error callback has no user pointer: loading is single-threaded */
@@ -197,27 +198,18 @@ static int v_listen(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 	return 0;
 }
 
-/* a DNS server: an IPv4 address with an optional :PORT ("" = the system's resolvers) */
+/* a DNS server: an IPv4 or IPv6 address with an optional port ("" = the system's
+ * resolvers) */
 static int v_resolver(cfg_t *cfg, cfg_opt_t *opt, const char *value)
 {
-	const char *colon = strchr(value, ':');
-	struct in_addr a;
-	char host[64];
-	char *end;
-	long port = 53;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	mc_err e;
 
 	if (!*value)
 		return 0;
-	snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - value) : (int)strlen(value), value);
-	if (colon) {
-		port = strtol(colon + 1, &end, 10);
-		if (!colon[1] || *end || port < 1 || port > 65535) {
-			cfg_error(cfg, "%s: bad port in \"%s\"", opt->name, value);
-			return -1;
-		}
-	}
-	if (strlen(host) >= sizeof host - 1 || inet_pton(AF_INET, host, &a) != 1) {
-		cfg_error(cfg, "%s: \"%s\" is not an IPv4 address with an optional :PORT", opt->name, value);
+	if (mc_netaddr_parse(value, 53, &ss, &len, &e) < 0) {
+		cfg_error(cfg, "%s: %s", opt->name, e.msg);
 		return -1;
 	}
 	return 0;

@@ -12,6 +12,7 @@ lib_libmailcert_a_SOURCES = \
 	lib/log.c lib/log.h \
 	lib/mailaddr.c lib/mailaddr.h \
 	lib/mtasyntax.c lib/mtasyntax.h \
+	lib/netaddr.c lib/netaddr.h \
 	lib/privdrop.c lib/privdrop.h \
 	lib/pending.c lib/pending.h \
 	lib/spawn.c lib/spawn.h \

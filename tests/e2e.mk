@@ -41,7 +41,8 @@ E2E_TESTS = \
 	tests/e2e/store-full.sh \
 	tests/e2e/metrics.sh \
 	tests/e2e/ca-bundle.sh \
-	tests/e2e/demo.sh
+	tests/e2e/demo.sh \
+	tests/e2e/resolver-ipv6.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/e2e.sh \

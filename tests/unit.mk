@@ -5,6 +5,7 @@ if HAVE_CHECK
 UNIT_TESTS = \
 	tests/unit/test_b64url \
 	tests/unit/test_hostname \
+	tests/unit/test_netaddr \
 	tests/unit/test_timefmt \
 	tests/unit/test_spawn \
 	tests/unit/test_state \
@@ -89,6 +90,11 @@ tests_unit_test_hostname_SOURCES = tests/unit/test_hostname.c $(UNIT_COMMON)
 tests_unit_test_hostname_CFLAGS = $(UNIT_CF)
 tests_unit_test_hostname_CPPFLAGS = $(UNIT_CPPF)
 tests_unit_test_hostname_LDADD = $(UNIT_LINK)
+
+tests_unit_test_netaddr_SOURCES = tests/unit/test_netaddr.c $(UNIT_COMMON)
+tests_unit_test_netaddr_CFLAGS = $(UNIT_CF)
+tests_unit_test_netaddr_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_netaddr_LDADD = $(UNIT_LINK)
 
 tests_unit_test_timefmt_SOURCES = tests/unit/test_timefmt.c $(UNIT_COMMON)
 tests_unit_test_timefmt_CFLAGS = $(UNIT_CF)

@@ -12,6 +12,8 @@
 #       PEBBLE_MGMT_URL    https://127.0.0.1:PORT   Pebble management API (same CA)
 #       CHALLTESTSRV_URL   http://127.0.0.1:PORT    challtestsrv management API (plain HTTP)
 #       PEBBLE_DNS         127.0.0.1:PORT           the mock DNS server Pebble resolves with
+#       PEBBLE_DNS6        [::1]:PORT               the same server over IPv6 (empty when this
+#                                                   machine has no IPv6 loopback)
 #       PEBBLE_ROOT        WORKDIR/root.pem         the root issued chains must verify against
 #       PEBBLE_INTERMEDIATE WORKDIR/intermediate.pem
 #       PEBBLE_PID, CHALLTESTSRV_PID
@@ -130,8 +132,11 @@ _pebble_try_start() {
     { read -r dnsport; read -r cmgmt; read -r apiport; read -r mgmtport
       read -r httpport; read -r tlsport; } <<<"$ports"
 
+    # its DNS answers on [::1] too when this machine has IPv6 loopback
+    local dns6=
+    grep -q '^0\{31\}1 .* lo$' /proc/net/if_inet6 2>/dev/null && dns6=",[::1]:$dnsport"
     pebble-challtestsrv -http01 "" -https01 "" -tlsalpn01 "" \
-        -dns01 "127.0.0.1:$dnsport" -management "127.0.0.1:$cmgmt" \
+        -dns01 "127.0.0.1:$dnsport$dns6" -management "127.0.0.1:$cmgmt" \
         -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
         >"$wd/challtestsrv.log" 2>&1 </dev/null &
     CHALLTESTSRV_PID=$!
@@ -214,6 +219,7 @@ EOF
     PEBBLE_HTTP_PORT=$httpport
     PEBBLE_TLS_PORT=$tlsport
     PEBBLE_DNS="127.0.0.1:$dnsport"
+    PEBBLE_DNS6=${dns6:+[::1]:$dnsport}
     CHALLTESTSRV_URL="http://127.0.0.1:$cmgmt"
     return 0
 }
@@ -251,7 +257,7 @@ pebble_start() {
     PEBBLE_ROOT="$wd/root.pem"
     PEBBLE_INTERMEDIATE="$wd/intermediate.pem"
     pebble_root_refresh || die "pebble_start: cannot fetch roots"
-    export PEBBLE_DIR_URL PEBBLE_API_CA PEBBLE_HTTP_PORT PEBBLE_TLS_PORT PEBBLE_MGMT_URL \
+    export PEBBLE_DIR_URL PEBBLE_API_CA PEBBLE_HTTP_PORT PEBBLE_TLS_PORT PEBBLE_DNS6 PEBBLE_MGMT_URL \
         CHALLTESTSRV_URL PEBBLE_DNS PEBBLE_ROOT PEBBLE_INTERMEDIATE PEBBLE_PID \
         CHALLTESTSRV_PID PEBBLE_WORKDIR
     log "pebble: $PEBBLE_DIR_URL (http-01 on 127.0.0.1:$PEBBLE_HTTP_PORT, dns $PEBBLE_DNS)"

@@ -485,10 +485,12 @@ START_TEST(err_bad_values)
 	main_fails("listeners {\n  postfix_map_type = \"dbm\"\n}\n", 2, "map type");
 	main_fails("host \"*.example.com\" {\n}\n", 1, "wildcard names need challenge = \"dns-01\"");
 	main_fails("default_host = \"bad..host\"\n", 1, "default_host");
-	main_fails("store = \"/tmp/s\"\nresolver = \"dns.example.com\"\n", 2, "resolver: \"dns.example.com\" is not an IPv4 address");
-	main_fails("resolver = \"127.0.0.1:0\"\n", 1, "resolver: bad port");
-	main_fails("resolver = \"127.0.0.1:\"\n", 1, "resolver: bad port");
+	main_fails("store = \"/tmp/s\"\nresolver = \"dns.example.com\"\n", 2, "resolver: \"dns.example.com\" is not an IP address");
+	main_fails("resolver = \"127.0.0.1:0\"\n", 1, "resolver: \"127.0.0.1:0\": bad port");
+	main_fails("resolver = \"127.0.0.1:\"\n", 1, "resolver: \"127.0.0.1:\": bad port");
 	main_fails("dns01 {\n  resolver = \"1.2.3\"\n}\n", 2, "resolver");
+	main_fails("resolver = \"[::1\"\n", 1, "resolver: \"[::1\": an IPv6 address in brackets");
+	main_fails("resolver = \"[::1]:0\"\n", 1, "resolver: \"[::1]:0\": bad port");
 	main_fails("http01 {\n  public_port = 0\n}\n", 2, "public_port: must be a port number");
 	main_fails("\ntlsalpn01 {\n  public_port = 65536\n}\n", 3, "public_port: must be a port number");
 	main_fails("host \"a.example.com\" {\n  self_check = maybe\n}\n", 2, "self_check");
@@ -561,6 +563,13 @@ START_TEST(selfcheck_keys)
 	ck_assert_int_eq(c->tlsalpn01_public_port, 8443);
 	ck_assert_int_eq(c->hosts[0].self_check, 0);
 	ck_assert_int_eq(c->hosts[1].self_check, 1);
+	mc_config_free(c);
+
+	/* an IPv6 server, bracketed with a port or bare */
+	unit_write(d.main, "resolver = \"[2001:db8::53]:5353\"\ndns01 { resolver = \"2001:db8::54\" }\n");
+	c = load_ok(d.main);
+	ck_assert_str_eq(c->resolver, "[2001:db8::53]:5353");
+	ck_assert_str_eq(c->dns01_resolver, "2001:db8::54");
 	mc_config_free(c);
 
 	/* dns01.resolver, when set, wins for the propagation check */
