@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mtaconf.h"
+#include "mtasyntax.h"
 #include "xalloc.h"
 #include "unit.h"
 
@@ -126,6 +127,24 @@ START_TEST(doveconf_banner_only)
 }
 END_TEST
 
+/* `dovecot --version` with a major number past int's room when multiplied: refused */
+START_TEST(dovecot_version_overflow)
+{
+	char bin[PATH_MAX];
+	int version = -7;
+	mc_err e;
+
+	snprintf(bin, sizeof bin, "%s/bin/dovecot", tmp);
+	unit_write(bin, "#!/bin/sh\necho '30000000.5 (abc)'\n");
+	ck_assert_int_eq(chmod(bin, 0755), 0);
+	ck_assert_int_eq(mc_dovecot_version(&version, &e), -1);
+	ck_assert_int_eq(version, -7);
+	unit_write(bin, "#!/bin/sh\necho '2.3.19.1 (9b53102964)'\n");
+	ck_assert_int_eq(mc_dovecot_version(&version, &e), 0);
+	ck_assert_int_eq(version, 203);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mtaconf");
@@ -136,6 +155,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, dovecot_long_include);
 	tcase_add_test(tc, doveconf_banner_only);
+	tcase_add_test(tc, dovecot_version_overflow);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
