@@ -334,12 +334,13 @@ static int dc_setting(struct dcwalk *w, const char *file, size_t line, const cha
 
 static void dc_walk(struct dcwalk *w, const char *file, int depth, int generated);
 
-/* "!include[_try] PATTERN" in FILE */
-static void dc_include(struct dcwalk *w, const char *file, char *arg, int depth)
+/* "!include[_try] PATTERN" at FILE:LINE */
+static void dc_include(struct dcwalk *w, const char *file, size_t line, char *arg, int depth)
 {
 	char pattern[PATH_MAX];
 	glob_t g;
 	size_t i, n;
+	int len;
 
 	arg += strspn(arg, " \t");
 	n = strlen(arg);
@@ -352,11 +353,16 @@ static void dc_include(struct dcwalk *w, const char *file, char *arg, int depth)
 	if (!arg[0])
 		return;
 	if (arg[0] == '/')
-		mc_pathf(pattern, sizeof pattern, "%s", arg);
+		len = snprintf(pattern, sizeof pattern, "%s", arg);
 	else {
 		const char *slash = strrchr(file, '/');
 		int dirlen = slash ? (int)(slash - file) : 1;
-		mc_pathf(pattern, sizeof pattern, "%.*s/%s", dirlen, slash ? file : ".", arg);
+		len = snprintf(pattern, sizeof pattern, "%.*s/%s", dirlen, slash ? file : ".", arg);
+	}
+	if (len < 0 || (size_t)len >= sizeof pattern) {
+		add(w->p, "dovecot: %s:%zu: the included path is too long (%zu characters), not followed", file,
+		    line, strlen(arg));
+		return;
 	}
 	if (fnmatch(pattern, w->inc, FNM_PATHNAME) == 0)
 		w->reached = 1;
@@ -392,9 +398,9 @@ static void dc_walk(struct dcwalk *w, const char *file, int depth, int generated
 		s[strcspn(s, "\r\n")] = '\0';
 		if (!generated && strncmp(s, "!include", 8) == 0) {
 			if (strncmp(s + 8, "_try", 4) == 0 && strchr(" \t", s[12]))
-				dc_include(w, file, s + 12, depth);
+				dc_include(w, file, lineno, s + 12, depth);
 			else if (s[8] && strchr(" \t", s[8]))
-				dc_include(w, file, s + 8, depth);
+				dc_include(w, file, lineno, s + 8, depth);
 			continue;
 		}
 		end = s + strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
@@ -460,9 +466,17 @@ static void check_dovecot(const mc_config *cfg, struct problems *p)
 	conf[0] = '\0';
 	if (cfg->dovecot_config && cfg->dovecot_config[0])
 		mc_pathf(conf, sizeof conf, "%s", cfg->dovecot_config);
-	else if (have && out.data[0] == '#' && strstr(out.data, "): /")) {
-		const char *f = strstr(out.data, "): /") + 3;
-		mc_pathf(conf, sizeof conf, "%.*s", (int)strcspn(f, "\n"), f);
+	else if (have && out.data[0] == '#') {
+		/* the first line only: a value further down may hold "): /" too */
+		size_t first = strcspn(out.data, "\n");
+		const char *f = strstr(out.data, "): /");
+		if (f && f + 3 < out.data + first) {
+			size_t len = first - (size_t)(f + 3 - out.data);
+			if (len < sizeof conf) {
+				memcpy(conf, f + 3, len);
+				conf[len] = '\0';
+			}
+		}
 	}
 	if (conf[0])
 		dc_walk(&w, conf, 0, 0);

@@ -44,7 +44,8 @@ int mc_dovecot_version(int *version, mc_err *e)
 		return -1;
 	}
 	mc_buf_append(&out, "", 1);
-	if (sscanf(out.data, "%d.%d", &major, &minor) != 2 || major < 0 || minor < 0 || minor > 99) {
+	/* bounded widths: major * 100 + minor cannot overflow */
+	if (sscanf(out.data, "%3d.%3d", &major, &minor) != 2 || major < 0 || minor < 0 || minor > 99) {
 		mc_err_set(e, "dovecot --version said \"%.40s\", not MAJOR.MINOR", out.data);
 		mc_buf_free(&out);
 		return -1;

@@ -401,16 +401,19 @@ static int exim_iface(const char *item, char *host, size_t hostlen, char *port, 
 			return -1;
 		memcpy(host, item + 1, (size_t)(close - item - 1));
 		host[close - item - 1] = '\0';
-		if (close[1] == ':')
+		if (close[1] == ':') {
+			if (strlen(close + 2) >= portlen)
+				return -1;
 			mc_pathf(port, portlen, "%s", close + 2);
-		else if (close[1])
+		} else if (close[1]) {
 			return -1;
+		}
 	} else if (inet_pton(AF_INET, item, a) == 1 || inet_pton(AF_INET6, item, a) == 1) {
 		mc_pathf(host, hostlen, "%s", item);
 	} else {
 		dot = strrchr(item, '.');
 		if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1) ||
-		    (size_t)(dot - item) >= hostlen)
+		    strlen(dot + 1) >= portlen || (size_t)(dot - item) >= hostlen)
 			return -1;
 		memcpy(host, item, (size_t)(dot - item));
 		host[dot - item] = '\0';

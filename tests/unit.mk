@@ -29,7 +29,8 @@ UNIT_TESTS = \
 	tests/unit/test_loader \
 	tests/unit/test_exim \
 	tests/unit/test_ari \
-	tests/unit/test_served
+	tests/unit/test_served \
+	tests/unit/test_mtaconf
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -65,6 +66,11 @@ tests_unit_test_served_SOURCES = tests/unit/test_served.c $(UNIT_COMMON)
 tests_unit_test_served_CFLAGS = $(UNIT_CF)
 tests_unit_test_served_CPPFLAGS = $(PLUGIN_UNIT_CPPF)
 tests_unit_test_served_LDADD = $(PLUGIN_UNIT_LINK)
+
+tests_unit_test_mtaconf_SOURCES = tests/unit/test_mtaconf.c $(UNIT_COMMON)
+tests_unit_test_mtaconf_CFLAGS = $(UNIT_CF)
+tests_unit_test_mtaconf_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_mtaconf_LDADD = $(UNIT_LINK)
 
 tests_unit_test_ipc_SOURCES = tests/unit/test_ipc.c $(UNIT_COMMON)
 tests_unit_test_ipc_CFLAGS = $(UNIT_CF)

@@ -228,6 +228,26 @@ START_TEST(exim_listeners)
 }
 END_TEST
 
+/* an interface's port longer than its buffer: the item is skipped, the round goes on
+ * (mc_pathf would end the served check's process) */
+START_TEST(exim_long_port)
+{
+	char bp[1024], zeros[201];
+	ms_listener *v = NULL;
+	size_t n = 0;
+
+	memset(zeros, '0', sizeof zeros - 1);
+	zeros[sizeof zeros - 1] = '\0';
+	snprintf(bp, sizeof bp,
+		 "local_interfaces = <; [127.0.0.1]:%s25 ; 127.0.0.2.%s26 ; 127.0.0.3.27\n"
+		 "daemon_smtp_ports = 25\n",
+		 zeros, zeros);
+	ck_assert_uint_eq(ms_parse_exim(bp, &v, &n), 1);
+	ck_assert_ptr_nonnull(find(v, n, "exim smtp 127.0.0.3:27"));
+	free(v);
+}
+END_TEST
+
 static mh_table table(void)
 {
 	mh_table t;
@@ -461,6 +481,7 @@ int main(void)
 	tcase_add_test(tc, postfix_master);
 	tcase_add_test(tc, dovecot_services);
 	tcase_add_test(tc, exim_listeners);
+	tcase_add_test(tc, exim_long_port);
 	tcase_add_test(tc, sendmail_daemons);
 	tcase_add_test(tc, sendmail_garbage);
 	tcase_add_test(tc, accept_checks_everything);
