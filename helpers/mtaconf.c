@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -87,6 +89,29 @@ static char *postconf_value(const mc_config *cfg, const char *name, mc_err *e)
 	return v;
 }
 
+/* an operator's configuration file, for reading line by line: a regular file
+ * of at most 16 MiB (an include that names a FIFO or a device would hang or
+ * exhaust check); NULL with errno otherwise */
+static FILE *conf_open(const char *path)
+{
+	struct stat st;
+	FILE *f;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 16 * 1024 * 1024) {
+		int err = fstat(fd, &st) < 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : EFBIG;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 /* where main.cf in DIR sets NAME, into OUT: "DIR/main.cf:LINE" (the last
  * setting, the one Postfix uses), or "DIR/main.cf" when it is left at its default */
 static void main_cf_where(const char *dir, const char *name, char *out, size_t outlen)
@@ -97,7 +122,7 @@ static void main_cf_where(const char *dir, const char *name, char *out, size_t o
 	FILE *f;
 
 	mc_pathf(path, sizeof path, "%s/main.cf", dir);
-	f = fopen(path, "r");
+	f = conf_open(path);
 	while (f && getline(&line, &cap, f) > 0) {
 		lineno++;
 		/* a parameter starts in column 1; indented lines continue the one before */
@@ -147,7 +172,7 @@ static int sni_first_entry(const char *table, char **key, char **val)
 	char *line = NULL;
 	size_t cap = 0;
 	int rc = -1;
-	FILE *f = fopen(table, "r");
+	FILE *f = conf_open(table);
 
 	while (f && rc < 0 && getline(&line, &cap, f) > 0) {
 		char *k = line, *v;
@@ -383,7 +408,7 @@ static void dc_walk(struct dcwalk *w, const char *file, int depth, int generated
 	if (depth > DC_MAX_DEPTH || w->files >= DC_MAX_FILES)
 		return;
 	w->files++;
-	f = fopen(file, "r");
+	f = conf_open(file);
 	if (!f) {
 		if (depth == 0)
 			add(w->p, "dovecot: cannot read %s: %s", file, strerror(errno));

@@ -100,6 +100,26 @@ START_TEST(dovecot_long_include)
 }
 END_TEST
 
+/* an include that names a FIFO is not read (it would block check for ever) */
+START_TEST(dovecot_include_fifo)
+{
+	char conf[PATH_MAX], fifo[PATH_MAX], text[PATH_MAX + 64];
+	mc_config *cfg;
+	char **probs;
+
+	snprintf(fifo, sizeof fifo, "%s/fifo.conf", tmp);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(conf, sizeof conf, "%s/dovecot.conf", tmp);
+	snprintf(text, sizeof text, "protocols = imap\n!include_try %s\n", fifo);
+	unit_write(conf, text);
+	cfg = load(conf);
+	probs = mc_mtaconf_problems(cfg); /* returns: the FIFO is never opened for reading */
+	ck_assert_ptr_nonnull(probs);
+	mc_strv_free(probs);
+	mc_config_free(cfg);
+}
+END_TEST
+
 /* doveconf's banner line names the file it read; a value further down that
  * happens to hold "): /" is not that file, however long */
 START_TEST(doveconf_banner_only)
@@ -154,6 +174,7 @@ int main(void)
 	tc = unit_tcase("dovecot");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, dovecot_long_include);
+	tcase_add_test(tc, dovecot_include_fifo);
 	tcase_add_test(tc, doveconf_banner_only);
 	tcase_add_test(tc, dovecot_version_overflow);
 	suite_add_tcase(s, tc);
