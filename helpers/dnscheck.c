@@ -156,6 +156,28 @@ static int query(const char *resolver, const char *name, int type, unsigned char
 			  rcode == ns_r_servfail ? "server failure" : "the server refused the query or could not answer it");
 }
 
+/* query() for NAME and TYPE, the answer parsed into MSG: 1, 0 when the name does not
+ * exist or the answer does not parse, -1 with E when no server gave one */
+static int answer_of(const char *resolver, const char *name, int type, unsigned char *answer, int size,
+		     ns_msg *msg, mc_err *e)
+{
+	int len = query(resolver, name, type, answer, size, e);
+
+	if (len <= 0)
+		return len;
+	return ns_initparse(answer, len, msg) < 0 ? 0 : 1;
+}
+
+/* the next record of TYPE in MSG's answer section, from record *I on, into RR; 0 when
+ * there is none left */
+static int next_rr(ns_msg *msg, int *i, int type, ns_rr *rr)
+{
+	while (*i < ns_msg_count(*msg, ns_s_an))
+		if (ns_parserr(msg, ns_s_an, (*i)++, rr) == 0 && (int)ns_rr_type(*rr) == type)
+			return 1;
+	return 0;
+}
+
 int mc_dns_addrs(const char *resolver, const char *name, char (*addrs)[INET6_ADDRSTRLEN], int max, mc_err *e)
 {
 	static const int types[] = { ns_t_a, ns_t_aaaa };
@@ -164,17 +186,12 @@ int mc_dns_addrs(const char *resolver, const char *name, char (*addrs)[INET6_ADD
 
 	for (t = 0; t < 2; t++) {
 		ns_msg msg;
-		int len = query(resolver, name, types[t], answer, sizeof answer, e);
+		ns_rr rr;
+		int r = answer_of(resolver, name, types[t], answer, sizeof answer, &msg, e);
 
-		if (len < 0)
+		if (r < 0)
 			return -1;
-		if (len == 0 || ns_initparse(answer, len, &msg) < 0)
-			continue;
-		for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
-			ns_rr rr;
-
-			if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || (int)ns_rr_type(rr) != types[t])
-				continue;
+		for (i = 0; r > 0 && n < max && next_rr(&msg, &i, types[t], &rr);) {
 			if (types[t] == ns_t_a && ns_rr_rdlen(rr) == 4)
 				inet_ntop(AF_INET, ns_rr_rdata(rr), addrs[n++], INET6_ADDRSTRLEN);
 			else if (types[t] == ns_t_aaaa && ns_rr_rdlen(rr) == 16)
@@ -188,20 +205,16 @@ int mc_dns_caa(const char *resolver, const char *name, mc_caa *out, int max, mc_
 {
 	unsigned char answer[8192];
 	ns_msg msg;
-	int len, i, n = 0;
+	ns_rr rr;
+	int r, i = 0, n = 0;
 
-	len = query(resolver, name, MC_NS_T_CAA, answer, sizeof answer, e);
-	if (len <= 0)
-		return len;
-	if (ns_initparse(answer, len, &msg) < 0)
-		return 0;
-	for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
+	r = answer_of(resolver, name, MC_NS_T_CAA, answer, sizeof answer, &msg, e);
+	if (r <= 0)
+		return r;
+	while (n < max && next_rr(&msg, &i, MC_NS_T_CAA, &rr)) {
 		const unsigned char *rd;
 		size_t rdlen, taglen;
-		ns_rr rr;
 
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || (int)ns_rr_type(rr) != MC_NS_T_CAA)
-			continue;
 		/* RFC 8659 section 4.1: flags, tag length, tag, value (the rest) */
 		rd = ns_rr_rdata(rr);
 		rdlen = ns_rr_rdlen(rr);
@@ -226,20 +239,16 @@ int mc_dns_tlsa(const char *resolver, const char *name, mc_tlsa_rr *out, int max
 {
 	unsigned char answer[8192];
 	ns_msg msg;
-	int len, i, n = 0;
+	ns_rr rr;
+	int r, i = 0, n = 0;
 
-	len = query(resolver, name, MC_NS_T_TLSA, answer, sizeof answer, e);
-	if (len <= 0)
-		return len;
-	if (ns_initparse(answer, len, &msg) < 0)
-		return 0;
-	for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
+	r = answer_of(resolver, name, MC_NS_T_TLSA, answer, sizeof answer, &msg, e);
+	if (r <= 0)
+		return r;
+	while (n < max && next_rr(&msg, &i, MC_NS_T_TLSA, &rr)) {
 		const unsigned char *rd;
 		size_t rdlen, k;
-		ns_rr rr;
 
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || (int)ns_rr_type(rr) != MC_NS_T_TLSA)
-			continue;
 		/* RFC 6698 section 2.1: usage, selector, matching type, data */
 		rd = ns_rr_rdata(rr);
 		rdlen = ns_rr_rdlen(rr);
@@ -262,8 +271,9 @@ int mc_dns_txt_visible(const char *resolver, const char *name, const char *value
 {
 	unsigned char answer[4096];
 	ns_msg msg;
+	ns_rr rr;
 	mc_err qe;
-	int len, i, found = 0;
+	int i = 0, found = 0;
 
 	if (resolver[0]) {
 		struct sockaddr_storage ss;
@@ -273,15 +283,11 @@ int mc_dns_txt_visible(const char *resolver, const char *name, const char *value
 			return mc_err_set(e, "resolver %s", pe.msg);
 	}
 	/* no answer yet, or none at all: not visible (yet) */
-	len = query(resolver, name, ns_t_txt, answer, sizeof answer, &qe);
-	if (len < 0 || ns_initparse(answer, len, &msg) < 0)
+	if (answer_of(resolver, name, ns_t_txt, answer, sizeof answer, &msg, &qe) <= 0)
 		return 0;
-	for (i = 0; i < ns_msg_count(msg, ns_s_an) && !found; i++) {
-		ns_rr rr;
+	while (!found && next_rr(&msg, &i, ns_t_txt, &rr)) {
 		const unsigned char *rd, *end;
 
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_txt)
-			continue;
 		rd = ns_rr_rdata(rr);
 		end = rd + ns_rr_rdlen(rr);
 		/* a TXT record is one or more <length, bytes> strings */
