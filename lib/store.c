@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -608,19 +609,39 @@ int mc_store_retire(const char *store, char *const *dirs, size_t ndirs, time_t n
 	return n;
 }
 
-/* remove the temporaries (".NAME.tmp.PID", ".HOST.new.PID") directly in PATH */
-static void sweep_dir(const char *path)
+/* true when the temporary NAME (".NAME.tmp.PID") belongs to a process still running */
+static int writer_alive(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	char *end;
+	long pid;
+
+	if (!dot)
+		return 0;
+	pid = strtol(dot + 1, &end, 10);
+	return !*end && pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* remove the temporaries (".NAME.tmp.PID", ".HOST.new.PID") directly in PATH; with
+ * LIVE_TOO 0, only those whose writer is gone (a folder others write in at the
+ * same time) */
+static void sweep_dir_of(const char *path, int live_too)
 {
 	struct dirent *de;
 	DIR *d = opendir(path);
 
 	while (d && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' && (strstr(de->d_name, ".tmp.") || strstr(de->d_name, ".new.")) &&
-		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+		    (live_too || !writer_alive(de->d_name)) && unlinkat(dirfd(d), de->d_name, 0) == 0)
 			mc_info("removed %s/%s, left by an interrupted run", path, de->d_name);
 	}
 	if (d)
 		closedir(d);
+}
+
+static void sweep_dir(const char *path)
+{
+	sweep_dir_of(path, 1);
 }
 
 /* PARENT's subdirectories, and theirs when DEPTH is 2 */
@@ -653,4 +674,7 @@ void mc_store_sweep(const char *store)
 	sweep_tree(path, 2);
 	mc_pathf(path, sizeof path, "%s/accounts", store);
 	sweep_tree(path, 1);
+	/* run/: mailcert-milter writes there too (milter.json, the metrics file) */
+	mc_pathf(path, sizeof path, "%s/run", store);
+	sweep_dir_of(path, 0);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -686,6 +687,35 @@ START_TEST(lock_host)
 }
 END_TEST
 
+/* run/ is written by mailcert-milter too: the sweep removes a temporary whose
+ * writer is gone and keeps one a running process (this one) is writing */
+START_TEST(sweep_run)
+{
+	char dead[PATH_MAX + 64], live[PATH_MAX + 64], run[PATH_MAX];
+	fixture f;
+	pid_t pid;
+	int status;
+	mc_err e;
+
+	fx_open(&f);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	snprintf(run, sizeof run, "%s/run", f.store);
+	ck_assert_msg(mc_mkdir_p(run, 0755, &e) == 0, "%s", e.msg);
+	snprintf(dead, sizeof dead, "%s/.mailcert.prom.tmp.%ld", run, (long)pid);
+	snprintf(live, sizeof live, "%s/.milter.json.tmp.%ld", run, (long)getpid());
+	unit_write(dead, "x");
+	unit_write(live, "y");
+	mc_store_sweep(f.store);
+	ck_assert_int_ne(access(dead, F_OK), 0);
+	ck_assert_int_eq(access(live, F_OK), 0);
+	fx_close(&f);
+}
+END_TEST
+
 /*
  * mc_store_install gives cert.pem and key.pem the "mailcert" group when it
  * exists (and leaves the group alone when it does not); a user outside that
@@ -733,6 +763,7 @@ int main(void)
 	tcase_add_test(list, list_many);
 	tcase_add_test(list, list_no_store);
 	tcase_add_test(list, lock_host);
+	tcase_add_test(list, sweep_run);
 	tcase_add_test(list, compromised_key_refused);
 	suite_add_tcase(s, inst);
 	suite_add_tcase(s, load);
