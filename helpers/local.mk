@@ -23,7 +23,6 @@ helpers_libhelper_a_SOURCES = \
 	helpers/issue.c helpers/issue.h \
 	helpers/jws.c helpers/jws.h \
 	helpers/keyproc.c helpers/keyproc.h \
-	helpers/keys.c helpers/keys.h \
 	helpers/mtaconf.c helpers/mtaconf.h \
 	helpers/netproc.c helpers/netproc.h \
 	helpers/notify.c helpers/notify.h \

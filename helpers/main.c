@@ -84,25 +84,30 @@ static mc_config *load_config(int *exit_code)
 	return cfg;
 }
 
-/* what is valid but cannot work as configured: said, not refused */
-static void check_warnings(const mc_config *cfg)
+/* what is valid but cannot work as configured: said, not refused; what stops an
+ * MTA from starting: said as an error (cmd_check fails).  The number of errors */
+static size_t check_warnings(const mc_config *cfg)
 {
 	const mc_host *first = NULL;
-	char **problems;
-	size_t i, nacme = 0;
+	char **problems, **fatal;
+	size_t i, nacme = 0, nfatal = 0;
 
 	for (i = 0; i < cfg->nhosts; i++)
 		if (cfg->hosts[i].source == MC_SRC_ACME && nacme++ == 0)
 			first = &cfg->hosts[i];
-	problems = mc_mtaconf_problems(cfg);
+	problems = mc_mtaconf_check(cfg, &fatal);
+	for (i = 0; fatal && fatal[i]; i++, nfatal++)
+		fprintf(stderr, "%s: error: %s\n", config_file, fatal[i]);
 	for (i = 0; problems && problems[i]; i++)
 		fprintf(stderr, "%s: warning: %s\n", config_file, problems[i]);
+	mc_strv_free(fatal);
 	mc_strv_free(problems);
 	if (first && !cfg->acme_agree_tos)
 		fprintf(stderr,
 			"%s: warning: acme.agree_tos is false: no certificate can be ordered for the %zu "
 			"host(s) with source \"acme\" (first: %s, at %s) until it is set to true\n",
 			config_file, nacme, first->name, first->where);
+	return nfatal;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -118,9 +123,14 @@ static int cmd_check(int argc, char **argv)
 	if (!cfg)
 		return rc;
 	printf("configuration %s OK\n", config_file);
-	check_warnings(cfg);
+	if (check_warnings(cfg) > 0) {
+		/* mailcert's own file is valid; an MTA's, as wired, is not */
+		fprintf(stderr, "%s: an MTA does not start with its configuration as it is (see the "
+				"errors above)\n", config_file);
+		rc = MC_EX_CONFIG;
+	}
 	mc_config_free(cfg);
-	return 0;
+	return rc;
 }
 
 static int parse_jobs(const char *s)

@@ -24,23 +24,54 @@
 
 #define MTACONF_TIMEOUT_MS 15000
 
+/* Dovecot's own configuration file when none is named (its sysconfdir on Debian) */
+#define DOVECOT_DEFAULT_CONF "/etc/dovecot/dovecot.conf"
+
 struct problems {
-	char **v;
+	char **v;          /* what cannot work as configured */
 	size_t n;
+	char **f;          /* what stops an MTA from starting */
+	size_t nf;
 };
+
+static void push(char ***v, size_t *n, const char *s)
+{
+	*v = mc_realloc(*v, (*n + 2) * sizeof **v);
+	(*v)[(*n)++] = mc_strdup(s);
+	(*v)[*n] = NULL;
+}
+
+static void vadd(struct problems *p, int fatal, const char *fmt, va_list ap) MC_PRINTF(3, 0);
+static void vadd(struct problems *p, int fatal, const char *fmt, va_list ap)
+{
+	char buf[2048];
+
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	if (fatal)
+		push(&p->f, &p->nf, buf);
+	else
+		push(&p->v, &p->n, buf);
+}
 
 static void add(struct problems *p, const char *fmt, ...) MC_PRINTF(2, 3);
 static void add(struct problems *p, const char *fmt, ...)
 {
-	char buf[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	vadd(p, 0, fmt, ap);
 	va_end(ap);
-	p->v = mc_realloc(p->v, (p->n + 2) * sizeof *p->v);
-	p->v[p->n++] = mc_strdup(buf);
-	p->v[p->n] = NULL;
+}
+
+/* a problem with which the MTA does not start (or stops at its next reload) */
+static void add_fatal(struct problems *p, const char *fmt, ...) MC_PRINTF(2, 3);
+static void add_fatal(struct problems *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd(p, 1, fmt, ap);
+	va_end(ap);
 }
 
 /* run ARGV; its output in OUT (NUL-terminated, also when it failed); -1 with
@@ -331,14 +362,14 @@ static int dc_setting(struct dcwalk *w, const char *file, size_t line, const cha
 	const char *right = mc_dovecot_ssl_rename(name, w->version);
 
 	if (right && generated) {
-		add(w->p, "dovecot: %s:%zu: mailcert-milter wrote %s for Dovecot %s, but Dovecot %d.%d is "
+		add_fatal(w->p, "dovecot: %s:%zu: mailcert-milter wrote %s for Dovecot %s, but Dovecot %d.%d is "
 			  "installed, which does not know it; restart mailcert-milter (it writes the include "
 			  "for the version it finds when it starts)",
 		    file, line, name, v24 ? "2.3" : "2.4", w->version / 100, w->version % 100);
 		return -1;
 	}
 	if (right) {
-		add(w->p, "dovecot: %s:%zu: %s is Dovecot %s's name, and Dovecot %d.%d does not start with "
+		add_fatal(w->p, "dovecot: %s:%zu: %s is Dovecot %s's name, and Dovecot %d.%d does not start with "
 			  "it; write %s = %sFILE",
 		    file, line, name, v24 ? "2.3" : "2.4", w->version / 100, w->version % 100, right,
 		    v24 ? "" : "<");
@@ -482,7 +513,8 @@ static void check_dovecot(const mc_config *cfg, struct problems *p)
 	argv[i] = NULL;
 	have = ask(argv, &out, &e) == 0;
 	if (!have)
-		add(p, "dovecot: cannot read its configuration (doveconf -n): %s", doveconf_error(&out, &e));
+		add_fatal(p, "dovecot: cannot read its configuration (doveconf -n), so Dovecot does not start "
+			     "with it: %s", doveconf_error(&out, &e));
 	/* the include names the store's version paths: with it in effect, they show */
 	mc_pathf(store, sizeof store, "%s/", cfg->store);
 	generated = access(inc, F_OK) == 0;
@@ -502,6 +534,9 @@ static void check_dovecot(const mc_config *cfg, struct problems *p)
 				conf[len] = '\0';
 			}
 		}
+	} else if (!have && access(DOVECOT_DEFAULT_CONF, F_OK) == 0) {
+		/* doveconf failed: its own file, read here, says which line is wrong */
+		mc_pathf(conf, sizeof conf, "%s", DOVECOT_DEFAULT_CONF);
 	}
 	if (conf[0])
 		dc_walk(&w, conf, 0, 0);
@@ -553,9 +588,9 @@ static void check_exim(const mc_config *cfg, struct problems *p)
 	mc_buf_free(&out);
 }
 
-char **mc_mtaconf_problems(const mc_config *cfg)
+char **mc_mtaconf_check(const mc_config *cfg, char ***fatal)
 {
-	struct problems p = { NULL, 0 };
+	struct problems p = { NULL, 0, NULL, 0 };
 
 	if (cfg->listen_postfix)
 		check_postfix(cfg, &p);
@@ -563,5 +598,20 @@ char **mc_mtaconf_problems(const mc_config *cfg)
 		check_dovecot(cfg, &p);
 	if (cfg->listen_exim)
 		check_exim(cfg, &p);
+	*fatal = p.f;
 	return p.v;
+}
+
+char **mc_mtaconf_problems(const mc_config *cfg)
+{
+	char **fatal, **rest = mc_mtaconf_check(cfg, &fatal);
+	size_t n = 0, i;
+
+	/* the fatal ones first: they matter most */
+	for (i = 0; fatal && fatal[i]; i++)
+		n++;
+	for (i = 0; rest && rest[i]; i++)
+		push(&fatal, &n, rest[i]);
+	mc_strv_free(rest);
+	return fatal;
 }

@@ -14,5 +14,9 @@
 
 /* the problems found (a NULL-terminated list, mc_strv_free it), or NULL when none */
 char **mc_mtaconf_problems(const mc_config *cfg);
+/* the same, split: into FATAL (NULL when none) those with which an MTA does
+ * not start (a configuration its own parser refuses, a setting the installed
+ * version does not know); the rest returned */
+char **mc_mtaconf_check(const mc_config *cfg, char ***fatal);
 
 #endif

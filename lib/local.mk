@@ -9,6 +9,7 @@ lib_libmailcert_a_SOURCES = \
 	lib/err.c lib/err.h \
 	lib/fsutil.c lib/fsutil.h \
 	lib/hostname.c lib/hostname.h \
+	lib/keys.c lib/keys.h \
 	lib/log.c lib/log.h \
 	lib/mailaddr.c lib/mailaddr.h \
 	lib/mtasyntax.c lib/mtasyntax.h \

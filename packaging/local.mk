@@ -5,6 +5,7 @@
 SYSTEMD_UNITS = \
 	packaging/systemd/mailcert.service \
 	packaging/systemd/mailcert-milter.service \
+	packaging/systemd/mailcert-prepare.service \
 	packaging/systemd/mailcert-renew.service \
 	packaging/systemd/mailcert-renew.timer
 EXTRA_DIST += $(SYSTEMD_UNITS:=.in)
@@ -26,6 +27,8 @@ systemd_unit_subst = $(AM_V_GEN)$(MKDIR_P) packaging/systemd && \
 	mv -f $@.tmp $@
 
 packaging/systemd/mailcert-milter.service: $(srcdir)/packaging/systemd/mailcert-milter.service.in Makefile
+	$(systemd_unit_subst)
+packaging/systemd/mailcert-prepare.service: $(srcdir)/packaging/systemd/mailcert-prepare.service.in Makefile
 	$(systemd_unit_subst)
 packaging/systemd/mailcert-renew.service: $(srcdir)/packaging/systemd/mailcert-renew.service.in Makefile
 	$(systemd_unit_subst)

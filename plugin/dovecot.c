@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mta.h"
 #include "mtasyntax.h"
+#include "standin.h"
 #include "xalloc.h"
 #include "storepath.h"
 
@@ -63,6 +64,14 @@ static void dovecot_text(const mta_ctx *c, const char *dir, int version, mc_buf 
 		mc_buf_printf(b, "# default: %s (clients without SNI or with an unknown name)\n",
 			      c->def->dir);
 		cert_lines(b, "", c->def->file, version);
+	} else if (mta_standin_present(c->store)) {
+		char standin[PATH_MAX];
+
+		mc_store_area_path(c->store, MC_AREA_RUN, MC_STORE_DEFAULT_PEM, standin, sizeof standin);
+		mc_buf_printf(b, "# default: a self-signed stand-in until %s has a certificate\n",
+			      c->cfg->default_host && c->cfg->default_host[0] ? c->cfg->default_host
+									 : "default_host");
+		cert_lines(b, "", standin, version);
 	}
 	names = mh_names(c->hosts, &n);
 	if (n >= DOVECOT_MANY_NAMES)

@@ -124,6 +124,9 @@ static int do_mta(loader *l, int m, const mta_ctx *c, mc_err *e)
 {
 	mta_state *s = &l->mta[m];
 
+	if (l->prepare)
+		s->reload = 0; /* --prepare: the files only; the MTA may not run yet */
+
 	switch (m) {
 	case MTA_POSTFIX:
 		if (s->dirty && postfix_write(c, e) < 0)
@@ -237,6 +240,8 @@ int loader_batch(loader *l, time_t now)
 	def = mh_default(&l->hosts, l->cfg->default_host);
 	defchanged = strcmp(def ? def->dir : "", l->def_dir) != 0 ||
 		     strcmp(def ? def->file : "", l->def_file) != 0;
+	if (first && !def)
+		l->link_owed = 1; /* the stand-in, unless one is there (standin.h) */
 	if (defchanged) {
 		/* loader_apply makes the link, and keeps it owed until it could */
 		l->link_owed = 1;
@@ -249,7 +254,9 @@ int loader_batch(loader *l, time_t now)
 		changed |= MH_CHANGED_PATHS;
 	}
 	for (m = 0; m < MTA_N; m++) {
-		if (changed)
+		/* the first batch writes every MTA's files even with no set:
+		 * they name the stand-in, and their absence stops the MTA */
+		if (changed || first)
 			l->mta[m].dirty = 1;
 		/* Sendmail: below; Exim: rewriting its file is all it takes */
 		if ((changed & MH_CHANGED_SETS) && m != MTA_SENDMAIL && m != MTA_EXIM)

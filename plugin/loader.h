@@ -44,6 +44,7 @@ typedef struct loader {
 	unsigned long reloads;  /* successful reloads (and Exim files written) so far: each
 				 * one owes a served check */
 	json_t *served;         /* the last served check (served.h), or NULL */
+	int prepare;            /* write what the MTAs read, reload none (--prepare) */
 } loader;
 
 void loader_init(loader *l, const mc_config *cfg);

@@ -6,6 +6,7 @@ plugin_libplugin_a_SOURCES = \
 	plugin/hosts.c plugin/hosts.h \
 	plugin/loader.c plugin/loader.h \
 	plugin/mta.c plugin/mta.h \
+	plugin/standin.c plugin/standin.h \
 	plugin/postfix.c plugin/dovecot.c plugin/sendmail.c plugin/exim.c \
 	plugin/record.c plugin/record.h \
 	plugin/resume.c plugin/resume.h \

@@ -44,12 +44,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mailcert-milter [-f] [-v] [-c FILE] [-p SOCKET] [--once]\n"
+	fprintf(f, "usage: mailcert-milter [-f] [-v] [-c FILE] [-p SOCKET] [--once | --prepare]\n"
 		   "  -f, --foreground  stay in the foreground, log to stderr\n"
 		   "  -c, --config FILE configuration (default %s)\n"
 		   "  -p, --socket SOCK also serve the milter protocol on SOCK\n"
 		   "                    (unix:/path or inet:port@host)\n"
 		   "      --once        regenerate and reload once, then exit\n"
+		   "      --prepare     write what the MTAs read (a self-signed stand-in for\n"
+		   "                    the default certificate until there is one), reload\n"
+		   "                    nothing, exit: before the MTAs start\n"
 		   "  -v, --verbose     debug logging\n"
 		   "  -h, --help        this text\n"
 		   "      --version     print the version\n",
@@ -294,13 +297,14 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "once", no_argument, NULL, 'O' },
+		{ "prepare", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		/* internal: the filter process (milter.c), started by filterproc.c */
 		{ "filter", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = NULL, *socket = NULL, *filter = NULL;
-	int foreground = 0, once = 0, verbose = 0, c, rc;
+	int foreground = 0, once = 0, prepare = 0, verbose = 0, c, rc;
 	mc_config *cfg;
 	time_t started;
 	loader l;
@@ -313,17 +317,18 @@ int main(int argc, char **argv)
 		case 'p': socket = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'O': once = 1; break;
+		case 'P': prepare = 1; break;
 		case 'F': filter = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("mailcert-milter %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return MC_EX_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (once && prepare)) {
 		usage(stderr);
 		return MC_EX_USAGE;
 	}
-	mc_log_init("mailcert-milter", foreground || once, verbose);
+	mc_log_init("mailcert-milter", foreground || once || prepare, verbose);
 	if (filter)
 		return mm_filter_main(filter); /* it reads no configuration */
 	if (!file)
@@ -343,7 +348,12 @@ int main(int argc, char **argv)
 	umask(077);
 	loader_init(&l, cfg);
 	started = mc_now();
-	if (once) {
+	if (prepare) {
+		/* before the MTAs: nothing to reload, and milter.json stays the
+		 * loader's (it says what was loaded, and nothing was) */
+		l.prepare = 1;
+		rc = loader_batch(&l, started);
+	} else if (once) {
 		rc = loader_batch(&l, started);
 		record(&l, 0, started);
 	} else {

@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "mta.h"
+#include "standin.h"
 #include "spawn.h"
 #include "xalloc.h"
 #include "storepath.h"
@@ -72,9 +73,9 @@ int mta_default_link_current(const mta_ctx *c)
 	ssize_t n;
 
 	mc_store_area_path(c->store, MC_AREA_RUN, MC_STORE_DEFAULT_PEM, link, sizeof link);
-	n = readlink(link, cur, sizeof cur - 1);
 	if (!c->def)
-		return n < 0 && errno == ENOENT;
+		return mta_standin_present(c->store);
+	n = readlink(link, cur, sizeof cur - 1);
 	if (n <= 0)
 		return 0;
 	cur[n] = '\0';
@@ -88,10 +89,8 @@ int mta_write_default_link(const mta_ctx *c, mc_err *e)
 
 	mc_store_area_path(c->store, MC_AREA_RUN, NULL, dir, sizeof dir);
 	mc_pathf(link, sizeof link, "%s/%s", dir, MC_STORE_DEFAULT_PEM);
-	if (!c->def) {
-		unlink(link);
-		return 0;
-	}
+	if (!c->def)
+		return mta_standin_write(c->store, c->cfg->default_host, e);
 	n = readlink(link, cur, sizeof cur - 1);
 	if (n > 0) {
 		cur[n] = '\0';

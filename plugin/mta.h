@@ -26,7 +26,8 @@ typedef struct mta_ctx {
 	const mh_host *def;     /* default host, or NULL when the store has none */
 } mta_ctx;
 
-/* STORE/run/default.pem: a symlink to the default host's loaded set */
+/* STORE/run/default.pem: a symlink to the default host's loaded set; while
+ * there is none, a self-signed stand-in (standin.h) */
 int mta_write_default_link(const mta_ctx *c, mc_err *e);
 /* 1 when STORE/run/default.pem is what mta_write_default_link would make */
 int mta_default_link_current(const mta_ctx *c);

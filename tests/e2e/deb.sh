@@ -68,6 +68,7 @@ expect_entry "$DEB" -rwxr-xr-x usr/libexec/mailcert/mailcert-hook-rfc2136
 expect_entry "$DEB" -rw-r--r-- usr/share/doc/mailcert/examples/postfix-trust.cf
 expect_entry "$MDEB" -rwxr-xr-x usr/sbin/mailcert-milter
 expect_entry "$MDEB" -rw-r--r-- lib/systemd/system/mailcert-milter.service
+expect_entry "$MDEB" -rw-r--r-- lib/systemd/system/mailcert-prepare.service
 expect_entry "$MDEB" -rw-r--r-- usr/share/man/man8/mailcert-milter.8.gz
 for f in postfix-main.cf postfix-master.cf dovecot-99-mailcert.conf sendmail-mailcert.mc exim-mailcert.conf; do
     expect_entry "$MDEB" -rw-r--r-- "usr/share/doc/mailcert-milter/examples/$f"

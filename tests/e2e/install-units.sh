@@ -23,7 +23,7 @@ if [ -z "$unitdir" ] || [ "$unitdir" = no ]; then
     finish
 fi
 log "units go to $unitdir"
-for u in mailcert.service mailcert-milter.service mailcert-renew.service mailcert-renew.timer; do
+for u in mailcert.service mailcert-milter.service mailcert-prepare.service mailcert-renew.service mailcert-renew.timer; do
     [ -f "$D$unitdir/$u" ] && pass "$u installed in $unitdir" || fail "no $D$unitdir/$u: $(find "$D" -type f)"
 done
 
@@ -45,6 +45,14 @@ check_exec() {
     [ -f "$D$conf" ] && pass "$1: make install put a configuration at $conf" || fail "$1: nothing at $D$conf"
 }
 check_exec mailcert-milter.service mailcert-milter
+check_exec mailcert-prepare.service mailcert-milter
+grep -q -- '--prepare$' "$D$unitdir/mailcert-prepare.service" && pass "prepare: runs mailcert-milter --prepare" ||
+    fail "prepare: $(grep ExecStart "$D$unitdir/mailcert-prepare.service")"
+# before every MTA, which names the files it writes: a first boot cannot take one down
+for m in postfix dovecot exim4 sendmail; do
+    grep -Eq "^Before=.*\b$m\.service" "$D$unitdir/mailcert-prepare.service" && pass "prepare: before $m" ||
+        fail "prepare: not ordered before $m.service"
+done
 check_exec mailcert-renew.service mailcert
 check_exec mailcert.service mailcert
 grep -q 'run -f$' "$D$unitdir/mailcert.service" && pass "daemon: runs mailcert run -f" || fail "daemon: $(grep ExecStart "$D$unitdir/mailcert.service")"
@@ -69,12 +77,12 @@ if grep -n '@[a-z_]*@' "$D$unitdir"/mailcert-*; then fail "a template variable w
 # systemd accepts them (the program paths and man pages as seen through DESTDIR)
 if command -v systemd-analyze >/dev/null; then
     mkdir -p "$W/verify"
-    for u in mailcert.service mailcert-milter.service mailcert-renew.service mailcert-renew.timer; do
+    for u in mailcert.service mailcert-milter.service mailcert-prepare.service mailcert-renew.service mailcert-renew.timer; do
         sed "s|^ExecStart=/|ExecStart=$D/|" "$D$unitdir/$u" >"$W/verify/$u"
     done
     mandir=$(dirname "$(find "$D" -name mailcert.8 | head -1)")
     if (cd "$W/verify" && MANPATH=${mandir%/man8} systemd-analyze verify ./mailcert.service ./mailcert-milter.service \
-        ./mailcert-renew.service ./mailcert-renew.timer) >"$W/verify.log" 2>&1; then
+        ./mailcert-prepare.service ./mailcert-renew.service ./mailcert-renew.timer) >"$W/verify.log" 2>&1; then
         pass "systemd-analyze verify accepts the units"
     else
         fail "systemd-analyze verify: $(cat "$W/verify.log")"

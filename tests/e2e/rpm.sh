@@ -86,6 +86,7 @@ drwxr-xr-x root:root /var/lib/mailcert/versions
 EOF
 cat >"$W/milter.want" <<EOF
 -rw-r--r-- root:root $UNITDIR/mailcert-milter.service
+-rw-r--r-- root:root $UNITDIR/mailcert-prepare.service
 -rwxr-xr-x root:root /usr/sbin/mailcert-milter
 drwxr-xr-x root:root /usr/share/doc/mailcert-milter
 drwxr-xr-x root:root /usr/share/doc/mailcert-milter/examples

@@ -69,23 +69,56 @@ postfix_start() {
     PF_DIR=$dir/etc
 }
 
-# A throwaway Dovecot 2.3 in DIR: IMAP (STARTTLS), IMAPS and POP3S on loopback; any
-# user logs in with password "pass".
-dovecot_start() {
-    local dir=$1 store=$2 imap=$3 imaps=$4 pop3s=$5
-    mkdir -p "$dir/base" "$dir/state" "$dir/home"
-    chown dovecot "$dir/home"
-    cat >"$dir/dovecot.conf" <<CONF
-base_dir = $dir/base
-state_dir = $dir/state
-instance_name = mailcert-test-$$
-listen = 127.0.0.1
-log_path = $dir/dovecot.log
-protocols = imap pop3
-ssl = yes
+# dovecot_version: Dovecot's MAJOR*100+MINOR (203 for 2.3.x, 204 for 2.4.x)
+dovecot_version() {
+    local v
+    v=$(dovecot --version 2>/dev/null) || return 1
+    echo "$v" | sed -n 's/^\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p' | { read -r a b; echo $((a * 100 + b)); }
+}
+
+# dovecot_conf_head: the settings a Dovecot configuration of the installed version must
+# start with (2.4 refuses a file that does not begin with dovecot_config_version)
+dovecot_conf_head() {
+    [ "$(dovecot_version)" -ge 204 ] || return 0
+    printf 'dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\n'
+}
+
+# dovecot_conf_cert FILE [INDENT]: the server certificate and key lines for FILE (key
+# and chain in one file), as the installed Dovecot spells them
+dovecot_conf_cert() {
+    if [ "$(dovecot_version)" -ge 204 ]; then
+        printf '%sssl_server_cert_file = %s\n%sssl_server_key_file = %s\n' "${2:-}" "$1" "${2:-}" "$1"
+    else
+        printf '%sssl_cert = <%s\n%sssl_key = <%s\n' "${2:-}" "$1" "${2:-}" "$1"
+    fi
+}
+
+# dovecot_conf_login DIR IMAP_PORT IMAPS_PORT [POP3_PORT] POP3S_PORT: a test instance's
+# own folders, log, static "pass" logins and loopback listeners (port 0: none), in the
+# installed version's syntax (2.4 renamed the passdb/userdb, cleartext and listener
+# address settings)
+dovecot_conf_login() {
+    local dir=$1 imap=$2 imaps=$3 pop3=$4 pop3s=$5 addr=address
+    if [ "$(dovecot_version)" -ge 204 ]; then
+        addr=listen
+        cat <<CONF
+auth_allow_cleartext = yes
+mail_driver = maildir
+mail_path = ~/Maildir
+passdb static {
+  password = pass
+}
+userdb static {
+  fields {
+    uid = dovecot
+    gid = dovecot
+    home = $dir/home/%{user}
+  }
+}
+CONF
+    else
+        cat <<CONF
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
 mail_location = maildir:~/Maildir
 passdb {
   driver = static
@@ -95,36 +128,57 @@ userdb {
   driver = static
   args = uid=dovecot gid=dovecot home=$dir/home/%u
 }
+CONF
+    fi
+    cat <<CONF
+base_dir = $dir/base
+state_dir = $dir/state
+instance_name = mailcert-test-$$-${dir##*/}
+listen = 127.0.0.1
+log_path = $dir/dovecot.log
+protocols = imap pop3
+ssl = yes
+auth_mechanisms = plain login
+first_valid_uid = 1
 service imap-login {
+  chroot =
   inet_listener imap {
-    address = 127.0.0.1
+    $addr = 127.0.0.1
     port = $imap
   }
   inet_listener imaps {
-    address = 127.0.0.1
+    $addr = 127.0.0.1
     port = $imaps
   }
 }
 service pop3-login {
+  chroot =
   inet_listener pop3 {
-    port = 0
+    $addr = 127.0.0.1
+    port = $pop3
   }
   inet_listener pop3s {
-    address = 127.0.0.1
+    $addr = 127.0.0.1
     port = $pop3s
   }
 }
 service anvil {
   chroot =
 }
-service imap-login {
-  chroot =
-}
-service pop3-login {
-  chroot =
-}
-!include_try $store/dovecot/mailcert.conf
 CONF
+}
+
+# A throwaway Dovecot (2.3 or 2.4, whichever is installed) in DIR: IMAP (STARTTLS),
+# IMAPS and POP3S on loopback; any user logs in with password "pass".
+dovecot_start() {
+    local dir=$1 store=$2 imap=$3 imaps=$4 pop3s=$5
+    mkdir -p "$dir/base" "$dir/state" "$dir/home"
+    chown dovecot "$dir/home"
+    {
+        dovecot_conf_head
+        dovecot_conf_login "$dir" "$imap" "$imaps" 0 "$pop3s"
+        echo "!include_try $store/dovecot/mailcert.conf"
+    } >"$dir/dovecot.conf"
     dovecot -c "$dir/dovecot.conf" >"$dir/start.out" 2>&1 ||
         die "dovecot start: $(cat "$dir/start.out" "$dir/dovecot.log" 2>/dev/null | tail -5)"
     on_exit "doveadm -c '$dir/dovecot.conf' stop >/dev/null 2>&1"

@@ -6,9 +6,11 @@
 #    builds (lmdb: another file, btree: another format, texthash: the source itself);
 #  - the compiled SNI map is missing, or was rebuilt without postmap -F;
 #  - dovecot.conf reaches the generated include through no !include (a glob counts);
-#  - a Dovecot file uses the other version's certificate setting names, or 2.3's
-#    ssl_cert without '<'; the include was written for another Dovecot version
-#    (2.4 is played by a `dovecot` in PATH that only answers --version).
+#  - a Dovecot file uses the other version's certificate setting names (an error:
+#    Dovecot does not start, and check exits 78, as it does when doveconf fails), or
+#    2.3's ssl_cert without '<'; the include was written for another Dovecot version
+#    (2.4 is played by a `dovecot` in PATH that only answers --version; the real 2.4
+#    is tried in the Debian 13 root, tests/e2e/trixie.sh).
 # The conf.d/ snippets, pasted as documented, give no warning at all.
 . "$(dirname "$0")/lib.sh"
 [ -x "${MAILCERT:-}" ] || skip "mailcert not built"
@@ -55,6 +57,12 @@ expect() {
     check
     if [ "$CHECK_RC" = 0 ] && warns "$2"; then ok "$1"; else
         bad "$1: exit $CHECK_RC, wanted \"$2\", got: $(cat "$T/check.err")"; fi
+}
+# expect_error WHAT TEXT: check fails (78: an MTA does not start so) and says TEXT
+expect_error() {
+    check
+    if [ "$CHECK_RC" = 78 ] && warns "$2"; then ok "$1"; else
+        bad "$1: exit $CHECK_RC, wanted 78 and \"$2\", got: $(cat "$T/check.err")"; fi
 }
 pf() { postconf -c "$PF_DIR" -e "$@" || die "postconf -e $*"; }
 
@@ -103,8 +111,8 @@ clean "snippet back in conf.d"
 
 # 5. Dovecot 2.3 (the installed one) and 2.4's names, or ssl_cert without '<'
 printf '# TLS\nssl_server_cert_file = %s/run/default.pem\n' "$STORE" >"$DC/conf.d/50-new.conf"
-expect "2.4 name on 2.3" "warning: dovecot: $DC/conf.d/50-new.conf:2: ssl_server_cert_file is Dovecot 2.4's name, and Dovecot 2.3 does not start with it; write ssl_cert = <FILE"
-warns "warning: dovecot: cannot read its configuration (doveconf -n): Fatal: Error in configuration file $DC/conf.d/50-new.conf line 2: Unknown setting: ssl_server_cert_file" &&
+expect_error "2.4 name on 2.3" "error: dovecot: $DC/conf.d/50-new.conf:2: ssl_server_cert_file is Dovecot 2.4's name, and Dovecot 2.3 does not start with it; write ssl_cert = <FILE"
+warns "error: dovecot: cannot read its configuration (doveconf -n), so Dovecot does not start with it: Fatal: Error in configuration file $DC/conf.d/50-new.conf line 2: Unknown setting: ssl_server_cert_file" &&
     ok "... and doveconf's own reason" || bad "doveconf's reason: $(cat "$T/check.err")"
 printf 'local_name x.test {\n  ssl_key = %s/run/default.pem\n}\n' "$STORE" >"$DC/conf.d/50-new.conf"
 expect "ssl_key without '<' on 2.3" "warning: dovecot: $DC/conf.d/50-new.conf:2: Dovecot 2.3's ssl_key takes the file's contents, so the file name alone is not a certificate or key; write ssl_key = <$STORE/run/default.pem"
@@ -116,13 +124,17 @@ rm "$DC/conf.d/50-new.conf"
 mkdir -p "$T/bin"
 printf '#!/bin/sh\n[ "$1" = --version ] && echo "2.4.1 (0000000)" && exit 0\nexit 1\n' >"$T/bin/dovecot"
 chmod 755 "$T/bin/dovecot"
+printf '# an operator file in 2.3 syntax\nssl_cert = </etc/ssl/x.pem\n' >"$DC/conf.d/50-old.conf"
 PATH=$T/bin:$PATH check
-grep -qF "warning: dovecot: $STORE/dovecot/mailcert.conf:" "$T/check.err" &&
+[ "$CHECK_RC" = 78 ] && ok "2.4: check fails (exit 78)" || bad "2.4: check exit $CHECK_RC"
+grep -qF "error: dovecot: $STORE/dovecot/mailcert.conf:" "$T/check.err" &&
     grep -qF "mailcert-milter wrote ssl_cert for Dovecot 2.3, but Dovecot 2.4 is installed, which does not know it; restart mailcert-milter" "$T/check.err" &&
     ok "2.4: the include written for 2.3" || bad "2.4, the include: $(cat "$T/check.err")"
-line=$(grep -n '^ssl_cert' "$DC/conf.d/99-mailcert.conf" | head -1 | cut -d: -f1)
-grep -qF "warning: dovecot: $DC/conf.d/99-mailcert.conf:$line: ssl_cert is Dovecot 2.3's name, and Dovecot 2.4 does not start with it; write ssl_server_cert_file = FILE" "$T/check.err" &&
-    ok "2.4: the 2.3 snippet's ssl_cert, with its line" || bad "2.4, the snippet: $(cat "$T/check.err")"
+grep -qF "error: dovecot: $DC/conf.d/50-old.conf:2: ssl_cert is Dovecot 2.3's name, and Dovecot 2.4 does not start with it; write ssl_server_cert_file = FILE" "$T/check.err" &&
+    ok "2.4: a 2.3 ssl_cert in an operator's file, with its line" || bad "2.4, 50-old.conf: $(cat "$T/check.err")"
+grep -qF "$DC/conf.d/99-mailcert.conf" "$T/check.err" && bad "2.4: the shipped snippet is blamed: $(cat "$T/check.err")" ||
+    ok "2.4: the shipped snippet, the same for both versions, is not blamed"
+rm "$DC/conf.d/50-old.conf"
 # mailcert-milter started under 2.4 writes 2.4's names: that warning goes
 PATH=$T/bin:$PATH once
 grep -q '^ssl_server_cert_file = ' "$STORE/dovecot/mailcert.conf" || bad "--once under 2.4 wrote: $(head -8 "$STORE/dovecot/mailcert.conf")"

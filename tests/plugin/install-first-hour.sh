@@ -1,7 +1,10 @@
 #!/bin/bash
 # The first hour after `make install`, on a Postfix and a Dovecot configured as
-# Debian ships them: smtpd chrooted (Debian's master.cf), Dovecot's own
-# dovecot.conf and conf.d/ with 10-ssl.conf naming certificate files that do not
+# Debian ships them, started in the order a first boot may take: the installed
+# mailcert-prepare.service's command on the empty store, then Postfix and Dovecot
+# (each must start and serve the self-signed stand-in), and only then the first
+# certificates and mailcert-milter.  Postfix and Dovecot are as Debian ships them:
+# smtpd chrooted (Debian's master.cf), Dovecot's own dovecot.conf and conf.d/ with 10-ssl.conf naming certificate files that do not
 # exist.  Everything is wired exactly as the installed conf.d/ snippets say, with
 # only ports and paths changed: the main.cf lines (milter lines uncommented), the
 # master.cf listeners, Dovecot's 99-mailcert.conf and the step it documents for
@@ -65,14 +68,31 @@ out=$("$D${ARGV[0]%-milter}" -c "$D$CONF" check 2>"$T/check.err")
 [ "$out" = "configuration $D$CONF OK" ] && ok "installed mailcert check: $out" ||
     bad "installed mailcert check: $out $(cat "$T/check.err")"
 
-# ---- certificates from a test CA for the example's host (3 names) and the conf.d/ one
-ca_make "$T/ca"
-leaf_make "$T/ca" "$T/mail" 10 mail.example.com smtp.example.com imap.example.com
-leaf_make "$T/ca" "$T/mx2" 10 mx2.example.net
-store_put_set "$STORE" mail.example.com "$T/ca" "$T/mail"
-store_put_set "$STORE" mx2.example.net "$T/ca" "$T/mx2"
-MAIL_SERIAL=$(serial_of "$T/mail.pem")
-MX2_SERIAL=$(serial_of "$T/mx2.pem")
+# ---- the package's (and mailcert-prepare.service's) step on the empty store: every
+# file the MTAs name exists before anything else runs, run/default.pem a stand-in
+PUNIT=$(find "$D" -name mailcert-prepare.service | head -1)
+[ -n "$PUNIT" ] || die "make install installed no mailcert-prepare.service"
+read -r -a PARGV <<<"$(sed -n 's/^ExecStart=//p' "$PUNIT")"
+PRUN=("$D${PARGV[0]}")
+for ((i = 1; i < ${#PARGV[@]}; i++)); do
+    a=${PARGV[i]}
+    [ "$a" = "$CONF" ] && a=$D$CONF
+    PRUN+=("$a")
+done
+log "prepare: ${PRUN[*]}"
+mkdir -p "$PF/etc"
+: >"$PF/etc/main.cf"
+"${PRUN[@]}" >"$T/prepare.log" 2>&1 || bad "prepare failed: $(cat "$T/prepare.log")"
+for f in run/default.pem postfix/sni.db dovecot/mailcert.conf; do
+    [ -s "$STORE/$f" ] && ok "prepare wrote $f" || bad "prepare wrote no $f: $(cat "$T/prepare.log")"
+done
+[ -f "$STORE/run/default.pem" ] && [ ! -L "$STORE/run/default.pem" ] &&
+    [ "$(stat -c '%a %G' "$STORE/run/default.pem")" = "640 mailcert" ] &&
+    ok "run/default.pem: a stand-in (a regular file, 0640 root:mailcert)" ||
+    bad "run/default.pem: $(ls -l "$STORE/run/default.pem")"
+STANDIN_SERIAL=$(serial_of "$STORE/run/default.pem")
+openssl x509 -in "$STORE/run/default.pem" -noout -subject | grep -q 'CN *= *mail.example.com' &&
+    ok "the stand-in is for default_host" || bad "stand-in: $(openssl x509 -in "$STORE/run/default.pem" -noout -subject)"
 
 # ---- Postfix as Debian ships it (master.cf with chroot y), plus the snippets
 mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
@@ -112,30 +132,12 @@ done
 chrooted=$(postconf -c "$PF/etc" -F "127.0.0.1:$SMTP/inet/chroot" | sed 's/.*= *//')
 log "Postfix smtpd chroot = $chrooted"
 
-# ---- mailcert-milter exactly as the unit runs it (paths into DESTDIR, socket into the queue)
-SOCKPATH=$PF/queue/${SOCK#unix:/var/spool/postfix/}
-RUN=("$D${ARGV[0]}")
-for ((i = 1; i < ${#ARGV[@]}; i++)); do
-    a=${ARGV[i]}
-    case $a in
-        "$CONF") a=$D$CONF ;;
-        "$SOCK") a=unix:$SOCKPATH ;;
-    esac
-    RUN+=("$a")
-done
-log "running: ${RUN[*]}"
-"${RUN[@]}" >>"$T/milter.log" 2>&1 &
-MILTER_PID=$!
-on_exit "milter_stop $MILTER_PID"
-wait_for 60 test -S "$SOCKPATH" || die "no milter socket $SOCKPATH: $(tail -5 "$T/milter.log")"
-wait_for 60 test -s "$STORE/dovecot/mailcert.conf" || die "no Dovecot include: $(tail -5 "$T/milter.log")"
-wait_for 60 test -e "$STORE/run/default.pem" || die "no run/default.pem: $(tail -5 "$T/milter.log")"
-# the snippet's `adduser postfix mailcert`, without changing this machine's groups:
-# the socket and its folder are postfix's group: the chrooted smtpd connects as is
-[ "$(stat -c %G "$SOCKPATH")" = postfix ] || die "socket group: $(stat -c %G "$SOCKPATH")"
-# (the milter's own check of what Postfix serves may have come before that: only
-# what Postfix logs from here on counts)
-PFLOG_FROM=$(($(wc -l <"$PF/postfix.log") + 1))
+# the stand-in is what Postfix serves before any certificate exists: smtpd does not stop
+if wait_for 60 serves smtp "$SMTP" "" "$STANDIN_SERIAL"; then
+    ok "Postfix, started before mailcert-milter on an empty store, serves the stand-in"
+else
+    bad "Postfix before the first certificate: '$(served_serial smtp "$SMTP")', not the stand-in $STANDIN_SERIAL: $(tail -3 "$PF/postfix.log")"
+fi
 
 # ---- Dovecot as Debian ships it: dovecot.conf, conf.d/ (10-ssl.conf), plus the snippet
 DSRC=/etc/dovecot
@@ -185,14 +187,15 @@ dc_stop() {
 }
 on_exit dc_stop
 
-# 1. 10-ssl.conf's files exist (Debian's snakeoil links): the snippet's certificate wins
+# 1. 10-ssl.conf's files exist (Debian's snakeoil links): the include's certificate wins
+# (the stand-in: nothing is issued yet, and mailcert-milter has not run)
 selfsigned_make "$DC/snakeoil.pem" first-hour.example.com
 cp "$DC/snakeoil.pem" "$DC/etc/private/dovecot.pem"
 cp "$DC/snakeoil.pem" "$DC/etc/private/dovecot.key"
 if dc_start && wait_port 127.0.0.1 "$IMAPS" 30; then
     s=$(served_serial tls "$IMAPS")
-    [ "$s" = "$MAIL_SERIAL" ] && ok "with 10-ssl.conf's files present, Dovecot serves default_host's set, not theirs" ||
-        bad "with 10-ssl.conf's files present, Dovecot serves $s, not default_host's $MAIL_SERIAL"
+    [ "$s" = "$STANDIN_SERIAL" ] && ok "with 10-ssl.conf's files present, Dovecot serves the stand-in, not theirs" ||
+        bad "with 10-ssl.conf's files present, Dovecot serves $s, not the stand-in $STANDIN_SERIAL"
 else
     bad "Dovecot did not start with 10-ssl.conf's files present: $(cat "$DC/start.out"; tail -3 "$DC/dovecot.log" 2>/dev/null)"
 fi
@@ -216,7 +219,41 @@ dc_start || die "Dovecot does not start after the snippet's step: $(cat "$DC/sta
 for p in "$IMAP" "$IMAPS" "$POP3" "$POP3S"; do
     wait_port 127.0.0.1 "$p" 30 || die "dovecot not listening on $p: $(tail -5 "$DC/dovecot.log")"
 done
-ok "stock Debian Dovecot with 99-mailcert.conf starts"
+ok "stock Debian Dovecot with 99-mailcert.conf starts before mailcert-milter ever ran"
+
+# ---- certificates from a test CA for the example's host (3 names) and the conf.d/ one
+ca_make "$T/ca"
+leaf_make "$T/ca" "$T/mail" 10 mail.example.com smtp.example.com imap.example.com
+leaf_make "$T/ca" "$T/mx2" 10 mx2.example.net
+store_put_set "$STORE" mail.example.com "$T/ca" "$T/mail"
+store_put_set "$STORE" mx2.example.net "$T/ca" "$T/mx2"
+MAIL_SERIAL=$(serial_of "$T/mail.pem")
+MX2_SERIAL=$(serial_of "$T/mx2.pem")
+
+# ---- then the first certificates, and mailcert-milter exactly as the unit runs it (paths into DESTDIR, socket into the queue)
+SOCKPATH=$PF/queue/${SOCK#unix:/var/spool/postfix/}
+RUN=("$D${ARGV[0]}")
+for ((i = 1; i < ${#ARGV[@]}; i++)); do
+    a=${ARGV[i]}
+    case $a in
+        "$CONF") a=$D$CONF ;;
+        "$SOCK") a=unix:$SOCKPATH ;;
+    esac
+    RUN+=("$a")
+done
+log "running: ${RUN[*]}"
+"${RUN[@]}" >>"$T/milter.log" 2>&1 &
+MILTER_PID=$!
+on_exit "milter_stop $MILTER_PID"
+wait_for 60 test -S "$SOCKPATH" || die "no milter socket $SOCKPATH: $(tail -5 "$T/milter.log")"
+wait_for 60 test -s "$STORE/dovecot/mailcert.conf" || die "no Dovecot include: $(tail -5 "$T/milter.log")"
+wait_for 60 test -e "$STORE/run/default.pem" || die "no run/default.pem: $(tail -5 "$T/milter.log")"
+# the snippet's `adduser postfix mailcert`, without changing this machine's groups:
+# the socket and its folder are postfix's group: the chrooted smtpd connects as is
+[ "$(stat -c %G "$SOCKPATH")" = postfix ] || die "socket group: $(stat -c %G "$SOCKPATH")"
+# (the milter's own check of what Postfix serves may have come before that: only
+# what Postfix logs from here on counts)
+PFLOG_FROM=$(($(wc -l <"$PF/postfix.log") + 1))
 
 # ---- every name on every listener, with its chain to the test CA; no SNI: default_host
 ROOT=$T/ca/root.pem
