@@ -50,6 +50,19 @@ for h in mail.example.test imap.example.test; do
 done
 if [ "$FAILURES" -gt 0 ]; then cat "$out" >&2; fi
 
+# from a folder the mail servers' users cannot reach (a clone in /root, 0700 on
+# Debian): the demo runs where they can, and DEMO_DIR links to it
+mkdir -m 700 "$W/closed"
+out3=$W/demo-closed.out
+DEMO_BUILD=$build DEMO_DIR=$W/closed/demo "$TOP_SRCDIR/scripts/demo" >"$out3" 2>&1
+rc=$?
+expect_eq "$rc" 0 "from a 0700 folder, the demo exits 0"
+grep -q '^15 of 15 listener/name pairs verified$' "$out3" && pass "from a 0700 folder: 15 of 15 pairs verified" ||
+    { fail "from a 0700 folder: $(grep -E 'pairs verified|FAILED|Permission' "$out3" | head -3)"; tail -20 "$out3" >&2; }
+[ -L "$W/closed/demo" ] && [ -s "$W/closed/demo/store/certs/mail.example.test/cert.pem" ] &&
+    pass "the demo's folder is reachable through DEMO_DIR" || fail "DEMO_DIR: $(ls -la "$W/closed")"
+rm -rf "$(readlink "$W/closed/demo")"
+
 # a milter that loads nothing: nothing is served, and the demo says so
 cat >"$W/idle-milter" <<'SH'
 #!/bin/sh

@@ -149,7 +149,7 @@ grep -q '^!include conf.d/\*.conf' "$DC/etc/dovecot.conf" || die "$DSRC/dovecot.
 grep -q '^!include_try local.conf' "$DC/etc/dovecot.conf" || echo '!include_try local.conf' >>"$DC/etc/dovecot.conf"
 # 10-ssl.conf's files under this folder (not this machine's /etc/dovecot/private)
 sed -i "s|/etc/dovecot/private/|$DC/etc/private/|" "$DC/etc/conf.d/10-ssl.conf"
-grep -q "^ssl_cert = <$DC/etc/private/dovecot.pem" "$DC/etc/conf.d/10-ssl.conf" ||
+grep -Eq "^(ssl_cert = <|ssl_server_cert_file = )$DC/etc/private/dovecot.pem" "$DC/etc/conf.d/10-ssl.conf" ||
     die "10-ssl.conf is not Debian's: $(grep ssl_ "$DC/etc/conf.d/10-ssl.conf")"
 sed "s|/var/lib/mailcert|$STORE|g" "$EX/dovecot-99-mailcert.conf" >"$DC/etc/conf.d/99-mailcert.conf"
 # a throwaway instance: its own folders, log and loopback ports

@@ -60,7 +60,7 @@ good='*.w.test a.test b.test e.test'
 got=$(sed -n 's/^local_name \(.*\) {$/\1/p' "$DC" | sort | tr '\n' ' ')
 [ "$got" = "$good " ] && log "ok   dovecot local_name blocks: $got" ||
     { log "FAIL dovecot local_name blocks: '$got', want '$good '"; fail=1; }
-odd=$(grep -Ev '^(#.*|)$|^(shutdown_clients|service|  vsz_limit|ssl_cert|ssl_key) |^  ssl_(cert|key) = <|^local_name [*a-z0-9.-]+ \{$|^\}$' "$DC")
+odd=$(grep -Ev '^(#.*|)$|^(shutdown_clients|service|  vsz_limit|ssl_cert|ssl_key|ssl_server_cert_file|ssl_server_key_file) |^  ssl_(cert|key) = <|^  ssl_server_(cert|key)_file = /|^local_name [*a-z0-9.-]+ \{$|^\}$' "$DC")
 [ -z "$odd" ] && log "ok   no odd line in the dovecot include" || { log "FAIL odd dovecot lines: $odd"; fail=1; }
 grep -Eq 'evil\.test /etc/shadow.*(not|invalid)|(not|invalid).*evil\.test /etc/shadow' "$T/milter.log" &&
     log "ok   the bad name is logged: $(grep -m1 'evil' "$T/milter.log")" ||
