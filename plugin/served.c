@@ -307,7 +307,8 @@ size_t ms_parse_dovecot(const char *services, const char *protocols, const char 
 		}
 		if (!in_listener || depth != 2 || keyval(line, &key, &value) < 0)
 			continue;
-		if (strcmp(key, "address") == 0)
+		/* 2.3 says address, 2.4 listen */
+		if (strcmp(key, "address") == 0 || strcmp(key, "listen") == 0)
 			mc_pathf(addr, sizeof addr, "%s", value);
 		else if (strcmp(key, "port") == 0)
 			mc_pathf(port, sizeof port, "%s", value);

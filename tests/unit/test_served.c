@@ -178,6 +178,46 @@ START_TEST(dovecot_services)
 }
 END_TEST
 
+/* `doveconf service` of Dovecot 2.4.1: the listener's address is "listen", and
+ * a service holds blocks of its own (imap_capability) */
+START_TEST(dovecot24_services)
+{
+	static const char services[] =
+		"service imap-login {\n"
+		"  imap_capability {\n"
+		"    IMAP4rev1 = yes\n"
+		"    IDLE = yes\n"
+		"  }\n"
+		"  chroot = \n"
+		"  protocol = imap\n"
+		"  inet_listener imap {\n"
+		"    port = 11143\n"
+		"    listen = 127.0.0.2\n"
+		"  }\n"
+		"  inet_listener imaps {\n"
+		"    port = 11993\n"
+		"    ssl = yes\n"
+		"    listen = 127.0.0.3\n"
+		"  }\n"
+		"  unix_listener \"srv.imap-login/%{pid}\" {\n"
+		"    mode = 0600\n"
+		"  }\n"
+		"}\n";
+	ms_listener *v = NULL;
+	const ms_listener *l;
+	size_t n = 0;
+
+	ck_assert_uint_eq(ms_parse_dovecot(services, "imap pop3", "*, ::", &v, &n), 2);
+	l = find(v, n, "dovecot imap 127.0.0.2:11143");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_IMAP);
+	l = find(v, n, "dovecot imaps 127.0.0.3:11993");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->proto, MS_IMPLICIT);
+	free(v);
+}
+END_TEST
+
 START_TEST(exim_listeners)
 {
 	ms_listener *v = NULL;
@@ -480,6 +520,7 @@ int main(void)
 	tc = unit_tcase("served");
 	tcase_add_test(tc, postfix_master);
 	tcase_add_test(tc, dovecot_services);
+	tcase_add_test(tc, dovecot24_services);
 	tcase_add_test(tc, exim_listeners);
 	tcase_add_test(tc, exim_long_port);
 	tcase_add_test(tc, sendmail_daemons);
