@@ -142,6 +142,48 @@ static void dane_line(const mc_host *h, const mc_state *st)
 		       a, st->key_rollover_note[0] ? "; " : "", st->key_rollover_note);
 }
 
+/* how long ago THEN was: "12 s ago", "3 min ago" */
+static void age(time_t then, time_t now, char *out, size_t len)
+{
+	long long d = (long long)now - (long long)then;
+
+	if (d < 0)
+		snprintf(out, len, "just now");
+	else if (d < 120)
+		snprintf(out, len, "%lld s ago", d);
+	else if (d < 7200)
+		snprintf(out, len, "%lld min ago", d / 60);
+	else if (d < 2 * 86400)
+		snprintf(out, len, "%lld h ago", d / 3600);
+	else
+		snprintf(out, len, "%lld days ago", d / 86400);
+}
+
+/* under the hosts: each listener the plugin probes, when it was last probed and
+ * what it served (ONLY_ERRORS: the listeners that did not serve well only) */
+static void probes_table(json_t *probes, time_t now, int only_errors)
+{
+	json_t *v;
+	size_t i;
+	int header = 0;
+
+	json_array_foreach(json_object_get(probes, "listeners"), i, v) {
+		const char *label = json_string_value(json_object_get(v, "listener"));
+		const char *when = json_string_value(json_object_get(v, "probed"));
+		const char *res = json_string_value(json_object_get(v, "result"));
+		char ago[48] = "never";
+		time_t t;
+
+		if (only_errors && res && strcmp(res, "ok") == 0)
+			continue;
+		if (when && mc_time_parse(when, &t) == 0)
+			age(t, now, ago, sizeof ago);
+		if (!header++)
+			printf("\n%-44s %-14s %s\n", "LISTENER", "PROBED", "SERVED");
+		printf("%-44s %-14s %s\n", label ? label : "?", ago, res ? res : "-");
+	}
+}
+
 int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 {
 	json_t *arr = json_array(), *loaded = mc_loaded_read(cfg->store);
@@ -208,7 +250,7 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		refused = judged == MC_LOAD_ERROR ? json_string_value(json_object_get(j, "load_error")) : NULL;
 		/* what the listeners really serve (mailcert-milter probes them after each
 		 * reload): anything but the loaded leaf is an error */
-		served = mc_loaded_served(j, &wrong);
+		served = mc_loaded_served(j, &wrong, now);
 		for (k = 0; wrong && wrong[k]; k++)
 			problems = strv_add(problems, wrong[k]);
 		if (in_error(&st) || judged == MC_LOAD_ERROR || wrong)
@@ -267,13 +309,19 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		pj = json_array();
 		for (k = 0; problems && problems[k]; k++)
 			json_array_append_new(pj, json_string(problems[k]));
-		doc = json_pack("{s:o,s:o,s:o,s:o}", "hosts", arr, "listeners", mc_loaded_listeners(loaded),
-				"milter", mc_loaded_milter_json(loaded, running), "problems", pj);
+		doc = json_pack("{s:o,s:o,s:o,s:o,s:o}", "hosts", arr, "listeners", mc_loaded_listeners(loaded),
+				"milter", mc_loaded_milter_json(loaded, running), "problems", pj, "served",
+				mc_loaded_probes(loaded));
 		char *s = json_dumps(doc, JSON_INDENT(2));
 		puts(s);
 		free(s);
 		json_decref(doc);
 	} else {
+		json_t *probes = mc_loaded_probes(loaded);
+
+		if (listeners)
+			probes_table(probes, now, flags & MC_STATUS_ONLY_ERRORS);
+		json_decref(probes);
 		json_decref(arr);
 	}
 	json_decref(loaded);

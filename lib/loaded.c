@@ -76,7 +76,56 @@ static void strv_push(char ***v, char *msg)
 	(*v)[n + 1] = NULL;
 }
 
-const char *mc_loaded_served(json_t *host_obj, char ***problems)
+/* an entry the plugin found ok, judged again at NOW: the leaf it recorded may
+ * have expired since the probe (nobody renewed it, no reload followed) */
+static void rejudge(json_t *v, time_t now)
+{
+	const char *serial = json_string_value(json_object_get(v, "serial"));
+	const char *nb = json_string_value(json_object_get(v, "not_before"));
+	const char *na = json_string_value(json_object_get(v, "not_after"));
+	const char *res = json_string_value(json_object_get(v, "result"));
+	time_t t;
+
+	if (!res || strcmp(res, "ok") != 0)
+		return;
+	if (na && mc_time_parse(na, &t) == 0 && now >= t) {
+		json_object_set_new(v, "result", json_string("expired"));
+		json_object_set_new(v, "detail", json_sprintf("serves serial %s, expired at %s",
+							      serial ? serial : "?", na));
+	} else if (nb && mc_time_parse(nb, &t) == 0 && now < t) {
+		json_object_set_new(v, "result", json_string("not-yet-valid"));
+		json_object_set_new(v, "detail", json_sprintf("serves serial %s, not valid before %s",
+							      serial ? serial : "?", nb));
+	}
+}
+
+char *mc_loaded_problem_text(const char *host, json_t *v)
+{
+	const char *res = json_string_value(json_object_get(v, "result"));
+	const char *name = json_string_value(json_object_get(v, "name"));
+	const char *label = json_string_value(json_object_get(v, "listener"));
+	const char *detail = json_string_value(json_object_get(v, "detail"));
+	const char *what = NULL;
+
+	host = host ? host : "?";
+	label = label ? label : "?";
+	res = res ? res : "?";
+	if (strcmp(res, "mismatch") == 0)
+		what = "the wrong certificate";
+	else if (strcmp(res, "expired") == 0)
+		what = "an expired certificate";
+	else if (strcmp(res, "not-yet-valid") == 0)
+		what = "a certificate not valid yet";
+	else if (strcmp(res, "wrong-name") == 0)
+		what = "a certificate for another name";
+	if (what)
+		return mc_asprintf("%s: %s serves %s for %s: %s", host, label, what,
+				   name ? name : "clients without SNI", detail ? detail : "");
+	return mc_asprintf("%s: %s, %s: %s%s%s", host, label, name ? name : "without SNI", res,
+			   detail ? ": " : "", detail ? detail : "");
+}
+
+const char *mc_loaded_served(json_t *host_obj, char ***problems, time_t now)
 {
 	json_t *arr = json_object_get(host_obj, "served"), *v;
 	const char *host = json_string_value(json_object_get(host_obj, "host"));
@@ -84,27 +133,16 @@ const char *mc_loaded_served(json_t *host_obj, char ***problems)
 	size_t i;
 
 	json_array_foreach(arr, i, v) {
-		const char *res = json_string_value(json_object_get(v, "result"));
-		const char *name = json_string_value(json_object_get(v, "name"));
-		const char *label = json_string_value(json_object_get(v, "listener"));
-		const char *detail = json_string_value(json_object_get(v, "detail"));
-		char *msg;
+		const char *res;
 
+		rejudge(v, now);
+		res = json_string_value(json_object_get(v, "result"));
 		if (!res || strcmp(res, "ok") == 0)
 			continue;
 		if (!word)
 			word = res;
-		if (!problems)
-			continue;
-		if (strcmp(res, "mismatch") == 0)
-			msg = mc_asprintf("%s: %s serves the wrong certificate for %s: %s", host ? host : "?",
-					  label ? label : "?", name ? name : "clients without SNI",
-					  detail ? detail : "");
-		else
-			msg = mc_asprintf("%s: %s, %s: %s%s%s", host ? host : "?", label ? label : "?",
-					  name ? name : "without SNI", res, detail ? ": " : "",
-					  detail ? detail : "");
-		strv_push(problems, msg);
+		if (problems)
+			strv_push(problems, mc_loaded_problem_text(host, v));
 	}
 	if (word)
 		return word;
@@ -120,6 +158,56 @@ void mc_loaded_served_errors(json_t *loaded_doc, char ***problems)
 		if (json_is_string(v))
 			strv_push(problems, mc_asprintf("mailcert-milter could not check what is served: %s",
 							   json_string_value(v)));
+}
+
+/* RES is worse than the result kept so far (*KEPT): anything but ok is */
+static int worse(const char *res, const char *kept)
+{
+	return res && (!kept || (strcmp(kept, "ok") == 0 && strcmp(res, "ok") != 0));
+}
+
+/* the latest probe of LABEL in the hosts' "served" arrays of LOADED_DOC, and its
+ * worst result, into O */
+static void probe_of(json_t *loaded_doc, const char *label, json_t *o)
+{
+	json_t *hosts = json_object_get(loaded_doc, "hosts"), *h, *v;
+	const char *dir, *when = NULL, *res = NULL;
+	time_t latest = 0, t;
+	size_t i;
+
+	json_object_foreach(hosts, dir, h) {
+		json_array_foreach(json_object_get(h, "served"), i, v) {
+			const char *l = json_string_value(json_object_get(v, "listener"));
+			const char *tv = json_string_value(json_object_get(v, "time"));
+			const char *r = json_string_value(json_object_get(v, "result"));
+			if (!l || strcmp(l, label) != 0 || !tv || mc_time_parse(tv, &t) < 0)
+				continue;
+			if (!when || t > latest) {
+				when = tv;
+				latest = t;
+			}
+			if (worse(r, res))
+				res = r;
+		}
+	}
+	json_object_set_new(o, "probed", when ? json_string(when) : json_null());
+	json_object_set_new(o, "result", res ? json_string(res) : json_null());
+}
+
+json_t *mc_loaded_probes(json_t *loaded_doc)
+{
+	json_t *served = json_object_get(loaded_doc, "served"), *arr = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(served, "listeners"), i, v) {
+		json_t *o;
+		if (!json_is_string(v))
+			continue;
+		o = json_pack("{s:O}", "listener", v);
+		probe_of(loaded_doc, json_string_value(v), o);
+		json_array_append_new(arr, o);
+	}
+	return json_pack("{s:o, s:o}", "time", str_or_null(json_object_get(served, "time")), "listeners", arr);
 }
 
 json_t *mc_loaded_listeners(json_t *loaded_doc)

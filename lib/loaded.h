@@ -24,12 +24,14 @@
  *         "served": [                               (the last served check, for this set
  *           {"listener": "postfix smtpd 127.0.0.1:25",  only; [] when none)
  *            "name": "mail.example.com" | null,     (the SNI name; null: without SNI)
- *            "result": "ok" | "mismatch" | "unreachable" | "no-tls",
+ *            "result": "ok" | "mismatch" | "unreachable" | "no-tls" | "expired" |
+ *                      "not-yet-valid" | "wrong-name",
  *            "serial": "03a1..." | null,            (the leaf served)
  *            "sha256": "hex of its DER" | null,
  *            "expected_serial": "03a1...",          (the loaded set's leaf)
  *            "detail": "why not ok" | null,
- *            "time": "RFC 3339"}
+ *            "time": "RFC 3339",                  (when that probe was made)
+ *            "not_before": T | null, "not_after": T | null}   (the leaf served)
  *         ]
  *       }
  *     },
@@ -50,6 +52,8 @@
  */
 #ifndef MC_LOADED_H
 #define MC_LOADED_H
+
+#include <time.h>
 
 #include <jansson.h>
 
@@ -72,11 +76,25 @@ void mc_loaded_annotate(json_t *host_obj, json_t *loaded_doc, const char *hostdi
 /*
  * After mc_loaded_annotate: what the listeners serve for HOST_OBJ's set (its
  * "served" array): "-" when nothing was checked, "ok" when every probe found
- * the loaded leaf, else the first problem's result ("mismatch", "unreachable",
- * "no-tls").  With PROBLEMS, a sentence per problem is appended to that
- * NULL-terminated list (free with mc_strv_free).
+ * the loaded leaf, valid for the name asked, else the first problem's result
+ * ("mismatch", "unreachable", "no-tls", "expired", "not-yet-valid",
+ * "wrong-name").  A probe found ok whose leaf's validity ("not_before",
+ * "not_after") does not hold at NOW is "expired" or "not-yet-valid" now (the
+ * entry in HOST_OBJ is changed to say so).  With PROBLEMS, a sentence per
+ * problem is appended to that NULL-terminated list (free with mc_strv_free).
  */
-const char *mc_loaded_served(json_t *host_obj, char ***problems);
+const char *mc_loaded_served(json_t *host_obj, char ***problems, time_t now);
+
+/* the sentence for one "served" entry that is not ok ("HOST: LISTENER serves an
+ * expired certificate for NAME: DETAIL"); free it */
+char *mc_loaded_problem_text(const char *host, json_t *entry);
+
+/*
+ * The last served check per listener, for `status`: {"time": T|null (the round),
+ * "listeners": [{"listener": "postfix smtpd 127.0.0.1:25", "probed": T|null (its
+ * latest probe of a current set), "result": "ok"|...|null (the worst of them)}]}.
+ */
+json_t *mc_loaded_probes(json_t *loaded_doc);
 /* the served check's own failures (a listener list it could not get) into PROBLEMS */
 void mc_loaded_served_errors(json_t *loaded_doc, char ***problems);
 

@@ -132,7 +132,8 @@ static void per_host(mc_buf *b, const struct hostrow *rows, size_t n, json_t *do
 	     "The last check of what the listeners serve for the host: probes by result.");
 	for (i = 0; i < n; i++) {
 		json_t *served = json_object_get(json_object_get(hosts, rows[i].h->dir), "served");
-		static const char *const results[] = { "ok", "mismatch", "unreachable", "no-tls" };
+		static const char *const results[] = { "ok",      "mismatch",      "unreachable", "no-tls",
+							"expired", "not-yet-valid", "wrong-name" };
 		size_t k, r;
 
 		if (!json_is_array(served) || json_array_size(served) == 0)

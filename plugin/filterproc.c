@@ -176,6 +176,12 @@ long long mm_proc_next_start(const mm_proc *p)
 	return p->pid == 0 ? p->next_start_ms : 0;
 }
 
+void mm_proc_hurry(mm_proc *p, long long now_ms)
+{
+	if (p->pid == 0 && p->next_start_ms > now_ms)
+		p->next_start_ms = now_ms;
+}
+
 void mm_proc_tick(mm_proc *p, long long now_ms)
 {
 	mc_err e;

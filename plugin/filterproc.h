@@ -46,6 +46,8 @@ int mm_proc_fd(const mm_proc *p);
 void mm_proc_read(mm_proc *p);
 /* when a restart is due (monotonic ms), 0 when none is */
 long long mm_proc_next_start(const mm_proc *p);
+/* a restart that waits for its backoff is due now (SIGUSR1) */
+void mm_proc_hurry(mm_proc *p, long long now_ms);
 /* restart it when that is due */
 void mm_proc_tick(mm_proc *p, long long now_ms);
 /* stop it (its last reports are counted), and remove our socket */

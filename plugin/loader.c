@@ -269,6 +269,24 @@ int loader_batch(loader *l, time_t now)
 	return loader_apply(l, now);
 }
 
+int loader_hurry(loader *l)
+{
+	int m, waited = 0;
+
+	for (m = 0; m < MTA_N; m++) {
+		mta_state *s = &l->mta[m];
+		if (s->enabled && (s->dirty || s->reload) && s->next_try) {
+			waited = 1;
+			s->next_try = 0;
+		}
+	}
+	if (l->link_owed && l->link_next_try) {
+		waited = 1;
+		l->link_next_try = 0;
+	}
+	return waited;
+}
+
 time_t loader_next_retry(const loader *l)
 {
 	time_t t = 0;

@@ -45,6 +45,7 @@ typedef struct loader {
 				 * one owes a served check */
 	json_t *served;         /* the last served check (served.h), or NULL */
 	int prepare;            /* write what the MTAs read, reload none (--prepare) */
+	int served_failing;     /* it found a problem: check again soon */
 } loader;
 
 void loader_init(loader *l, const mc_config *cfg);
@@ -56,6 +57,9 @@ void loader_resume(loader *l, json_t *prev);
 int loader_batch(loader *l, time_t now);
 /* apply owed work whose backoff has passed (no rescan) */
 int loader_apply(loader *l, time_t now);
+/* owed work waiting for its backoff may be retried now (SIGUSR1); 1 when
+ * something was waiting */
+int loader_hurry(loader *l);
 /* the earliest time owed work may be retried, 0 when nothing is owed */
 time_t loader_next_retry(const loader *l);
 

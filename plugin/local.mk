@@ -14,6 +14,7 @@ plugin_libplugin_a_SOURCES = \
 	plugin/milter.c plugin/milter.h \
 	plugin/counts.c plugin/counts.h \
 	plugin/filterproc.c plugin/filterproc.h \
-	plugin/served.c plugin/served.h
+	plugin/served.c plugin/served.h \
+	plugin/verdict.c plugin/verdict.h
 plugin_mailcert_milter_SOURCES = plugin/main.c
 plugin_mailcert_milter_LDADD = plugin/libplugin.a $(MAILCERT_LIBS) $(MILTER_LIBS)

@@ -104,15 +104,47 @@ static int probed(const mc_config *cfg)
 	       (cfg->listen_sendmail && cfg->sendmail_config && cfg->sendmail_config[0]);
 }
 
-/* a served check (served.h) is owed: start it, or one more after the running one */
-static void check_served(loader *l, ms_proc *sp)
+/* a served check (served.h) is owed: start it, or one more after the running
+ * one; FRESH: a running one is stopped and started again (SIGUSR1) */
+static void check_served(loader *l, ms_proc *sp, int fresh)
 {
+	const mh_host *def = mh_default(&l->hosts, l->cfg->default_host);
 	mc_err e;
 
 	if (!probed(l->cfg))
 		return;
-	if (ms_proc_start(sp, l->cfg, &l->hosts, mh_default(&l->hosts, l->cfg->default_host), &e) < 0)
+	if ((fresh ? ms_proc_restart(sp, l->cfg, &l->hosts, def, &e) :
+		     ms_proc_start(sp, l->cfg, &l->hosts, def, &e)) < 0)
 		mc_error("%s", e.msg);
+}
+
+/*
+ * When the next served check is due without a reload (wall clock): an hour
+ * after the last one, MS_RECHECK_S after one that found a problem (a listener
+ * fixed is seen soon), and as soon as a loaded leaf expires after the last one
+ * began (an expired leaf served is a problem, and nothing else would look).
+ */
+static time_t served_due(const loader *l, const ms_proc *sp)
+{
+	time_t due = sp->last_start + (l->served_failing ? MS_RECHECK_S : MS_PERIOD_S);
+	size_t i;
+
+	for (i = 0; i < l->hosts.n; i++) {
+		const mh_host *h = &l->hosts.v[i];
+		if (h->file[0] && h->not_after >= sp->last_start && h->not_after + 1 < due)
+			due = h->not_after + 1;
+	}
+	return due;
+}
+
+/* SIGUSR1: no wait goes on: a reload's or the default link's backoff, the
+ * filter process's restart */
+static void hurry(loader *l, mm_proc *proc, int milter)
+{
+	if (loader_hurry(l))
+		mc_info("SIGUSR1: retrying now what waited for its backoff");
+	if (milter)
+		mm_proc_hurry(proc, (long long)mc_mono_ms());
 }
 
 /* the served check ended: keep and log what it found */
@@ -125,11 +157,11 @@ static void served_read(loader *l, ms_proc *sp, int milter, time_t started)
 	if (doc) {
 		json_decref(l->served);
 		l->served = doc;
-		ms_log(doc);
+		l->served_failing = ms_log(doc, &l->hosts);
 		record(l, milter, started);
 	}
 	if (sp->again)
-		check_served(l, sp);
+		check_served(l, sp, 0);
 }
 
 static int serve(loader *l, const char *socket, int foreground, int verbose, time_t started)
@@ -156,7 +188,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 	loader_batch(l, mc_now());
 	record(l, milter, started);
 	/* what is served right now, reloaded or not */
-	check_served(l, &sp);
+	check_served(l, &sp, 0);
 	reloads = l->reloads;
 	next_scan = (long long)mc_mono_ms() + (wfd >= 0 ? SCAN_INOTIFY_S : SCAN_POLL_S) * 1000LL;
 	next_flush = (long long)mc_mono_ms() + 1000;
@@ -164,7 +196,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 		struct pollfd pfd[4];
 		long long t = (long long)mc_mono_ms(), wake = next_scan;
 		time_t retry = loader_next_retry(l);
-		int n = 0, timeout, rescan = 0, i;
+		int n = 0, timeout, rescan = 0, usr1 = 0, i;
 
 		if (first_change) {
 			long long due = last_change + QUIET_MS;
@@ -185,7 +217,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 		if (sp.pid && sp.started_ms + MS_KILL_MS < wake)
 			wake = sp.started_ms + MS_KILL_MS;
 		if (!sp.pid && probed(l->cfg)) {
-			long long due = t + ((long long)sp.last_start + MS_PERIOD_S - (long long)mc_now()) * 1000;
+			long long due = t + ((long long)served_due(l, &sp) - (long long)mc_now()) * 1000;
 			if (due < wake)
 				wake = due;
 		}
@@ -215,9 +247,9 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 				struct signalfd_siginfo si;
 				while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 					if (si.ssi_signo == SIGUSR1) {
-						/* rescan now, and check what is served */
+						/* rescan and retry now, then check what is served */
 						rescan = 1;
-						check_served(l, &sp);
+						usr1 = 1;
 					} else {
 						mc_info("signal %u: stopping", si.ssi_signo);
 						stop = 1;
@@ -251,6 +283,8 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 			rescan = 1;
 			next_scan = t + (wfd >= 0 ? SCAN_INOTIFY_S : SCAN_POLL_S) * 1000LL;
 		}
+		if (usr1)
+			hurry(l, &proc, milter);
 		if (rescan) {
 			first_change = last_change = 0;
 			loader_batch(l, mc_now());
@@ -260,12 +294,13 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 			record(l, milter, started);
 		}
 		ms_proc_tick(&sp, t);
-		if (l->reloads != reloads ||
-		    (!sp.pid && probed(l->cfg) &&
-		     mc_now() >= sp.last_start + MS_PERIOD_S)) {
-			/* after every reload: does each listener serve what was loaded? */
+		if (usr1 || l->reloads != reloads ||
+		    (!sp.pid && probed(l->cfg) && mc_now() >= served_due(l, &sp))) {
+			/* after every reload: does each listener serve what was loaded?
+			 * A check running since before the reload goes on, and another
+			 * follows it (its probes of the replaced sets are left out) */
 			reloads = l->reloads;
-			check_served(l, &sp);
+			check_served(l, &sp, usr1);
 		}
 		if (milter && t >= next_flush) {
 			int changed = 0;

@@ -15,6 +15,7 @@
 #include "mta.h"
 #include "record.h"
 #include "resume.h"
+#include "served.h"
 #include "timefmt.h"
 #include "storepath.h"
 
@@ -35,11 +36,9 @@ static json_t *served_json(const loader *l, const mh_host *h)
 	json_t *arr = json_array(), *v;
 	size_t i;
 
-	json_array_foreach(json_object_get(json_object_get(l->served, "hosts"), h->dir), i, v) {
-		const char *want = json_string_value(json_object_get(v, "expected_serial"));
-		if (h->file[0] && want && strcmp(want, h->serial) == 0)
+	json_array_foreach(json_object_get(json_object_get(l->served, "hosts"), h->dir), i, v)
+		if (ms_entry_current(v, h))
 			json_array_append(arr, v);
-	}
 	return arr;
 }
 

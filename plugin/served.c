@@ -27,14 +27,13 @@
 
 #include "fsutil.h"
 #include "hostname.h"
+#include "loaded.h"
 #include "log.h"
 #include "mta.h"
 #include "privdrop.h"
 #include "served.h"
 #include "timefmt.h"
 #include "x509chk.h"
-
-const char *const ms_result_names[4] = { "ok", "mismatch", "unreachable", "no-tls" };
 
 #define MS_LINE_MAX 1024
 #define MS_DETAIL_MAX 300
@@ -638,8 +637,7 @@ static void clean(const char *s, char *out, size_t outlen)
 
 typedef struct probe {
 	int result;
-	char serial[130];
-	char sha256[65];
+	ms_leaf leaf;      /* what was served, when a leaf was */
 	char detail[MS_DETAIL_MAX];
 	time_t time;
 	int silent;        /* the listener did not answer in time */
@@ -852,8 +850,8 @@ static void hex(const unsigned char *d, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* the leaf's SHA-256 (of its DER) and serial */
-static int leaf_id(X509 *x, char sha[65], char serial[130])
+/* the leaf's SHA-256 (of its DER), serial and validity; covers is left as it is */
+static int leaf_read(X509 *x, ms_leaf *l)
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0;
@@ -861,13 +859,17 @@ static int leaf_id(X509 *x, char sha[65], char serial[130])
 
 	if (!X509_digest(x, EVP_sha256(), d, &dl) || dl != 32 || mc_cert_info(x, &ci) < 0)
 		return -1;
-	hex(d, 32, sha);
-	mc_pathf(serial, 130, "%s", ci.serial);
+	hex(d, 32, l->sha256);
+	mc_pathf(l->serial, sizeof l->serial, "%s", ci.serial);
+	l->not_before = ci.not_before;
+	l->not_after = ci.not_after;
 	return 0;
 }
 
-/* the TLS handshake on FD with SNI (NULL: none); the served leaf into R */
-static int handshake(SSL_CTX *ctx, int fd, const char *sni, int proto, long long deadline, probe *r)
+/* the TLS handshake on FD with SNI (NULL: none); the served leaf into R, and
+ * whether it covers CHECK (NULL: no name to check) */
+static int handshake(SSL_CTX *ctx, int fd, const char *sni, const char *check, int proto,
+		     long long deadline, probe *r)
 {
 	SSL *ssl = SSL_new(ctx);
 	X509 *x = NULL;
@@ -899,10 +901,11 @@ static int handshake(SSL_CTX *ctx, int fd, const char *sni, int proto, long long
 		goto out;
 	}
 	x = SSL_get1_peer_certificate(ssl);
-	if (!x || leaf_id(x, r->sha256, r->serial) < 0) {
+	if (!x || leaf_read(x, &r->leaf) < 0) {
 		set_detail(r, MS_NO_TLS, "no certificate served");
 		goto out;
 	}
+	r->leaf.covers = !check || mc_cert_covers(x, check);
 	rc = 0;
 	/* a polite end; the answer is not waited for */
 	SSL_write(ssl, proto == MS_IMAP ? "m2 LOGOUT\r\n" : "QUIT\r\n",
@@ -915,8 +918,9 @@ out:
 	return rc;
 }
 
-/* probe listener L with SNI (NULL: none); 0 when a leaf was served */
-static int probe_one(SSL_CTX *ctx, const ms_listener *l, const char *sni, probe *r)
+/* probe listener L with SNI (NULL: none); 0 when a leaf was served (for
+ * CHECK, the name it must be valid for) */
+static int probe_one(SSL_CTX *ctx, const ms_listener *l, const char *sni, const char *check, probe *r)
 {
 	long long deadline;
 	int fd, rc;
@@ -929,7 +933,7 @@ static int probe_one(SSL_CTX *ctx, const ms_listener *l, const char *sni, probe 
 	deadline = now_ms() + MS_HANDSHAKE_MS;
 	rc = starttls(fd, l->proto, deadline, r);
 	if (rc == 0)
-		rc = handshake(ctx, fd, sni, l->proto, deadline, r);
+		rc = handshake(ctx, fd, sni, check, l->proto, deadline, r);
 	close(fd);
 	return rc;
 }
@@ -945,8 +949,7 @@ typedef struct task {
 } task;
 
 typedef struct expect {
-	char sha256[65];
-	char serial[130];
+	ms_leaf leaf;
 	int ok;
 } expect;
 
@@ -961,7 +964,7 @@ static void expected_leaf(const mh_host *h, expect *x)
 	mc_buf_init(&b);
 	if (h->file[0] && mc_file_read(h->file, 1 << 20, &b, &e) == 0 && b.data &&
 	    mc_pem_read_certs(b.data, b.len, &certs, &e) == 0 && sk_X509_num(certs) > 0 &&
-	    leaf_id(sk_X509_value(certs, 0), x->sha256, x->serial) == 0)
+	    leaf_read(sk_X509_value(certs, 0), &x->leaf) == 0)
 		x->ok = 1;
 	sk_X509_pop_free(certs, X509_free);
 	mc_buf_cleanse(&b);
@@ -1076,21 +1079,161 @@ static void sleep_ms(long long ms)
 		;
 }
 
+static json_t *time_or_null(time_t t)
+{
+	return t ? time_json(t) : json_null();
+}
+
+/* what a round probes and how far it got */
+typedef struct plan {
+	const ms_listener *ls;
+	size_t nl;
+	task *tasks;
+	size_t nt;
+	size_t skipped;
+	const expect *ex;
+} plan;
+
+/*
+ * Name by name, each on every listener: with more than MS_PROBES_MAX, every
+ * listener is checked for the same names, and each round starts further on in
+ * the list (ROUND), so that every name has its turn.  The default host (DEF)
+ * comes first, without SNI.
+ */
+static void plan_tasks(plan *pl, const mh_table *t, const mh_host *def, const mh_name *names,
+		       size_t nn, size_t round)
+{
+	size_t i, j, first = 0, nl = pl->nl;
+
+	/* names per round: what the cap leaves after the probes without SNI */
+	if (nl && nn && MS_PROBES_MAX / nl > 1 && MS_PROBES_MAX / nl - 1 < nn)
+		first = round * (MS_PROBES_MAX / nl - 1) % nn;
+	for (j = 0; j <= nn; j++) {
+		const mh_host *h = j == 0 ? def : names[(first + j - 1) % nn].host;
+		if (!h)
+			continue;
+		for (i = 0; i < nl; i++) {
+			/* no SNI: such a listener serves the default host's set to
+			 * everyone; other hosts are not its to serve (status says so) */
+			if (pl->ls[i].default_only && h != def)
+				continue;
+			if (pl->nt >= MS_PROBES_MAX) {
+				pl->skipped++;
+				continue;
+			}
+			pl->tasks[pl->nt].listener = i;
+			pl->tasks[pl->nt].name = j == 0 ? NULL : names[(first + j - 1) % nn].name;
+			pl->tasks[pl->nt].host = h;
+			pl->tasks[pl->nt].hostidx = (size_t)(h - t->v);
+			pl->nt++;
+		}
+	}
+}
+
+/* probe task K once and judge what it found; 0 when a leaf was served */
+static int probe_task(SSL_CTX *ctx, const plan *pl, task *k)
+{
+	const expect *x = &pl->ex[k->hostidx];
+	char sni[MC_HOSTNAME_MAX + 32], check[MC_HOSTNAME_MAX + 32];
+	const char *name = k->name;
+
+	/* without SNI, the leaf must still be valid for the default host's names */
+	if (!name && k->host->nnames)
+		name = k->host->names[0];
+	if (k->name)
+		sni_for(k->name, sni, sizeof sni);
+	if (name)
+		sni_for(name, check, sizeof check);
+	if (probe_one(ctx, &pl->ls[k->listener], k->name ? sni : NULL, name ? check : NULL, &k->r) < 0)
+		return -1;
+	k->r.result = ms_verdict(&k->r.leaf, x->ok ? x->leaf.sha256 : NULL, x->ok ? x->leaf.serial : NULL,
+				 name, mc_now(), k->r.detail, sizeof k->r.detail);
+	/* ok, or the loaded set itself is at fault: probing again changes nothing */
+	k->done = ms_verdict_final(k->r.result, &k->r.leaf, x->ok ? x->leaf.sha256 : NULL);
+	return 0;
+}
+
+/* one pass over what is not done yet */
+static void run_pass(SSL_CTX *ctx, plan *pl, long long deadline)
+{
+	/* per listener: 1 + the task whose answer says it is down or silent */
+	size_t *down = mc_calloc(pl->nl ? pl->nl : 1, sizeof *down), i;
+
+	for (i = 0; i < pl->nt; i++) {
+		task *k = &pl->tasks[i];
+
+		if (k->done)
+			continue;
+		if (down[k->listener]) {
+			k->r = pl->tasks[down[k->listener] - 1].r;
+			k->r.time = mc_now();
+			continue;
+		}
+		if (now_ms() >= deadline) {
+			if (!k->r.time)
+				set_detail(&k->r, MS_UNREACHABLE, "not probed: the round ran out of time");
+			continue;
+		}
+		/* not again for each name in this pass: each would wait as long */
+		if (probe_task(ctx, pl, k) < 0 && (k->r.result == MS_UNREACHABLE || k->r.silent))
+			down[k->listener] = i + 1;
+	}
+	free(down);
+}
+
+/* probe, then re-probe what is wrong after 1, 2, 4 s: the grace a listener has
+ * to take a reload (a graceful one finishes the sessions it has first) */
+static void run_passes(SSL_CTX *ctx, plan *pl)
+{
+	long long deadline = now_ms() + MS_ROUND_MS;
+	size_t i, todo;
+	int pass;
+
+	for (pass = 0; pass <= MS_RETRIES; pass++) {
+		for (i = 0, todo = 0; i < pl->nt; i++)
+			todo += !pl->tasks[i].done;
+		if (todo == 0)
+			break;
+		if (pass > 0) {
+			long long wait = 1000LL << (pass - 1);
+			if (now_ms() + wait >= deadline)
+				break;
+			sleep_ms(wait);
+		}
+		run_pass(ctx, pl, deadline);
+	}
+}
+
+static json_t *task_json(const plan *pl, task *k)
+{
+	const expect *x = &pl->ex[k->hostidx];
+	int leaf = k->r.leaf.sha256[0] != '\0';
+
+	if (!k->r.time)
+		set_detail(&k->r, MS_UNREACHABLE, "not probed");
+	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "host", k->host->dir,
+			 "listener", pl->ls[k->listener].label, "name", str_or_null(k->name), "result",
+			 ms_result_names[k->r.result], "serial", str_or_null(leaf ? k->r.leaf.serial : NULL),
+			 "sha256", str_or_null(leaf ? k->r.leaf.sha256 : NULL), "expected_serial",
+			 str_or_null(x->ok ? x->leaf.serial : k->host->serial), "detail",
+			 str_or_null(k->r.result == MS_OK ? NULL : k->r.detail), "time", time_json(k->r.time),
+			 "not_before", time_or_null(leaf ? k->r.leaf.not_before : 0), "not_after",
+			 time_or_null(leaf ? k->r.leaf.not_after : 0));
+}
+
 /* one round: the document the loader reads */
 static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host *def, size_t round)
 {
 	json_t *doc = json_object(), *errors = json_array(), *labels = json_array(), *res = json_array();
 	ms_listener *ls = NULL;
-	size_t nl = 0, nn = 0, nt = 0, i, j, skipped = 0, first = 0;
+	size_t nl = 0, nn = 0, i;
 	mh_name *names;
 	expect *ex;
-	task *tasks;
 	SSL_CTX *ctx;
-	long long deadline = now_ms() + MS_ROUND_MS;
+	plan pl;
 	uid_t uid;
 	gid_t gid;
 	mc_err e;
-	int pass;
 
 	discover(cfg, &ls, &nl, errors);
 	ex = mc_calloc(t->n ? t->n : 1, sizeof *ex);
@@ -1102,114 +1245,28 @@ static json_t *round_doc(const mc_config *cfg, const mh_table *t, const mh_host 
 		nl = 0;
 	}
 	names = mh_names(t, &nn);
-	tasks = mc_calloc(MS_PROBES_MAX, sizeof *tasks);
-	/* names per round: what the cap leaves after the probes without SNI */
-	if (nl && nn && MS_PROBES_MAX / nl > 1 && MS_PROBES_MAX / nl - 1 < nn)
-		first = round * (MS_PROBES_MAX / nl - 1) % nn;
+	memset(&pl, 0, sizeof pl);
+	pl.ls = ls;
+	pl.nl = nl;
+	pl.ex = ex;
+	pl.tasks = mc_calloc(MS_PROBES_MAX, sizeof *pl.tasks);
 	for (i = 0; i < nl; i++)
 		json_array_append_new(labels, json_string(ls[i].label));
-	/* name by name, each on every listener: with more than MS_PROBES_MAX, every
-	 * listener is checked for the same names, and each round starts further on
-	 * in the list (FIRST), so that every name has its turn */
-	for (j = 0; j <= nn; j++) {
-		const mh_host *h = j == 0 ? def : names[(first + j - 1) % nn].host;
-		if (!h)
-			continue;
-		for (i = 0; i < nl; i++) {
-			/* no SNI: such a listener serves the default host's set to
-			 * everyone; other hosts are not its to serve (status says so) */
-			if (ls[i].default_only && h != def)
-				continue;
-			if (nt >= MS_PROBES_MAX) {
-				skipped++;
-				continue;
-			}
-			tasks[nt].listener = i;
-			tasks[nt].name = j == 0 ? NULL : names[(first + j - 1) % nn].name;
-			tasks[nt].host = h;
-			tasks[nt].hostidx = (size_t)(h - t->v);
-			nt++;
-		}
-	}
+	plan_tasks(&pl, t, def, names, nn, round);
 	ctx = SSL_CTX_new(TLS_client_method());
-	if (ctx)
+	if (ctx) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	for (pass = 0; ctx && pass <= MS_RETRIES; pass++) {
-		/* per listener: 1 + the task whose answer says it is down or silent */
-		size_t *down = mc_calloc(nl ? nl : 1, sizeof *down);
-		size_t todo = 0;
-
-		for (i = 0; i < nt; i++)
-			todo += !tasks[i].done;
-		if (todo == 0) {
-			free(down);
-			break;
-		}
-		if (pass > 0) {
-			long long wait = 1000LL << (pass - 1);
-			if (now_ms() + wait >= deadline) {
-				free(down);
-				break;
-			}
-			sleep_ms(wait);
-		}
-		for (i = 0; i < nt; i++) {
-			task *k = &tasks[i];
-			const expect *x = &ex[k->hostidx];
-			char sni[MC_HOSTNAME_MAX + 32];
-
-			if (k->done)
-				continue;
-			if (down[k->listener]) {
-				k->r = tasks[down[k->listener] - 1].r;
-				k->r.time = mc_now();
-				continue;
-			}
-			if (now_ms() >= deadline) {
-				if (!k->r.time)
-					set_detail(&k->r, MS_UNREACHABLE, "not probed: the round ran out of time");
-				continue;
-			}
-			if (k->name)
-				sni_for(k->name, sni, sizeof sni);
-			if (probe_one(ctx, &ls[k->listener], k->name ? sni : NULL, &k->r) < 0) {
-				/* not again for each name in this pass: each would wait as long */
-				if (k->r.result == MS_UNREACHABLE || k->r.silent)
-					down[k->listener] = i + 1;
-				continue;
-			}
-			if (x->ok && strcmp(k->r.sha256, x->sha256) == 0) {
-				k->r.result = MS_OK;
-				k->done = 1;
-			} else {
-				set_detail(&k->r, MS_MISMATCH, "serves serial %s, the loaded set has %s",
-					   k->r.serial, x->ok ? x->serial : "(unreadable)");
-			}
-		}
-		free(down);
+		run_passes(ctx, &pl);
 	}
-	for (i = 0; i < nt; i++) {
-		task *k = &tasks[i];
-		const expect *x = &ex[k->hostidx];
-
-		if (!k->r.time)
-			set_detail(&k->r, MS_UNREACHABLE, "not probed");
-		json_array_append_new(
-			res, json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "host", k->host->dir,
-				       "listener", ls[k->listener].label, "name", str_or_null(k->name),
-				       "result", ms_result_names[k->r.result], "serial", str_or_null(k->r.serial),
-				       "sha256", str_or_null(k->r.sha256), "expected_serial",
-				       str_or_null(x->ok ? x->serial : k->host->serial), "detail",
-				       str_or_null(k->r.result == MS_OK ? NULL : k->r.detail), "time",
-				       time_json(k->r.time)));
-	}
+	for (i = 0; i < pl.nt; i++)
+		json_array_append_new(res, task_json(&pl, &pl.tasks[i]));
 	json_object_set_new(doc, "time", time_json(mc_now()));
 	json_object_set_new(doc, "listeners", labels);
-	json_object_set_new(doc, "skipped", json_integer((json_int_t)skipped));
+	json_object_set_new(doc, "skipped", json_integer((json_int_t)pl.skipped));
 	json_object_set_new(doc, "errors", errors);
 	json_object_set_new(doc, "results", res);
 	SSL_CTX_free(ctx);
-	free(tasks);
+	free(pl.tasks);
 	free(names);
 	for (i = 0; i < t->n; i++)
 		OPENSSL_cleanse(&ex[i], sizeof ex[i]);
@@ -1308,15 +1365,15 @@ int ms_proc_start(ms_proc *p, const mc_config *cfg, const mh_table *t, const mh_
 	return 0;
 }
 
-/* the round's process ended (or was killed): reap it */
-static void reap(ms_proc *p)
+/* the round's process ended (or was killed: KILLED, then its status says nothing): reap it */
+static void reap(ms_proc *p, int killed)
 {
 	int status = 0;
 
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
-	if (p->pid > 1 && waitpid(p->pid, &status, 0) == p->pid &&
+	if (p->pid > 1 && waitpid(p->pid, &status, 0) == p->pid && !killed &&
 	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		mc_warn("served: the check process %ld ended with status 0x%x", (long)p->pid, status);
 	p->pid = 0;
@@ -1351,10 +1408,25 @@ static const mh_host *host_in(const mh_table *t, const char *dir)
 	return NULL;
 }
 
+/* an optional time field: 0 when absent or null, 1 when a time (into *OUT), -1 else */
+static int opt_time(json_t *r, const char *key, json_t **out)
+{
+	json_t *v = json_object_get(r, key);
+	time_t tt;
+
+	*out = json_null();
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || mc_time_parse(json_string_value(v), &tt) < 0)
+		return -1;
+	*out = json_string(json_string_value(v));
+	return 1;
+}
+
 /* one result entry, checked; NULL when it is not usable */
 static json_t *accept_entry(json_t *r, const mh_table *t, const char **dir)
 {
-	json_t *o, *label, *detail;
+	json_t *o, *label, *detail, *nb, *na;
 	const char *res = json_string_value(json_object_get(r, "result"));
 	const char *name = json_string_value(json_object_get(r, "name"));
 	const char *serial = json_string_value(json_object_get(r, "serial"));
@@ -1369,22 +1441,29 @@ static json_t *accept_entry(json_t *r, const mh_table *t, const char **dir)
 	*dir = json_string_value(json_object_get(r, "host"));
 	if (!json_is_object(r) || !host_in(t, *dir) || !res)
 		return NULL;
-	for (k = 0; k < 4; k++)
+	for (k = 0; k < MS_RESULTS; k++)
 		known |= strcmp(res, ms_result_names[k]) == 0;
 	if (!known || (name && (mc_hostname_check(name, 1, lname, &e) < 0 || strcmp(lname, name) != 0)) ||
 	    (serial && !is_hex(serial, 128)) || (sha && (!is_hex(sha, 64) || strlen(sha) != 64)) ||
 	    (want && !is_hex(want, 128)) || !when || mc_time_parse(when, &tt) < 0)
 		return NULL;
+	if (opt_time(r, "not_before", &nb) < 0 || opt_time(r, "not_after", &na) < 0) {
+		json_decref(nb);
+		json_decref(na);
+		return NULL;
+	}
 	label = text_field(r, "listener", MS_LABEL_MAX);
 	if (!label || json_string_length(label) == 0) {
 		json_decref(label);
+		json_decref(nb);
+		json_decref(na);
 		return NULL;
 	}
 	detail = text_field(r, "detail", MS_DETAIL_MAX);
-	o = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s}", "listener", label, "name",
+	o = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "listener", label, "name",
 		      str_or_null(name), "result", res, "serial", str_or_null(serial), "sha256",
 		      str_or_null(sha), "expected_serial", str_or_null(want), "detail",
-		      detail ? detail : json_null(), "time", when);
+		      detail ? detail : json_null(), "time", when, "not_before", nb, "not_after", na);
 	return o;
 }
 
@@ -1440,39 +1519,59 @@ json_t *ms_accept(json_t *raw, const mh_table *t)
 	return doc;
 }
 
-void ms_log(json_t *doc)
+int ms_entry_current(json_t *v, const mh_host *h)
+{
+	const char *want = json_string_value(json_object_get(v, "expected_serial"));
+
+	return h && h->file[0] && want && strcmp(want, h->serial) == 0;
+}
+
+/* log one entry that is not ok: what clients get wrong as an error, a listener
+ * that could not be checked as a warning */
+static void log_entry(const char *dir, json_t *v, const char *res)
+{
+	char *text = mc_loaded_problem_text(dir, v);
+
+	if (strcmp(res, "unreachable") == 0 || strcmp(res, "no-tls") == 0)
+		mc_warn("served: %s", text);
+	else
+		mc_error("served: %s", text);
+	free(text);
+}
+
+int ms_log(json_t *doc, const mh_table *t)
 {
 	json_t *hosts = json_object_get(doc, "hosts"), *arr, *v;
 	const char *dir;
-	size_t i, probes = 0, bad = 0;
+	size_t i, probes = 0, bad = 0, stale = 0;
 
 	json_array_foreach(json_object_get(doc, "errors"), i, v)
 		mc_error("served: %s", json_string_value(v));
 	json_object_foreach(hosts, dir, arr) {
+		const mh_host *h = host_in(t, dir);
 		json_array_foreach(arr, i, v) {
 			const char *res = json_string_value(json_object_get(v, "result"));
-			const char *name = json_string_value(json_object_get(v, "name"));
-			const char *label = json_string_value(json_object_get(v, "listener"));
-			const char *detail = json_string_value(json_object_get(v, "detail"));
 
+			if (!ms_entry_current(v, h)) {
+				stale++;
+				continue;
+			}
 			probes++;
 			if (strcmp(res, "ok") == 0)
 				continue;
 			bad++;
-			if (strcmp(res, "mismatch") == 0)
-				mc_error("served: %s: %s serves the wrong certificate for %s: %s", dir, label,
-					 name ? name : "clients without SNI", detail ? detail : "");
-			else
-				mc_warn("served: %s: %s, %s: %s: %s", dir, label,
-					name ? name : "without SNI", res, detail ? detail : "");
+			log_entry(dir, v, res);
 		}
 	}
+	if (stale)
+		mc_debug("served: %zu probes judged against sets replaced during the check: left out", stale);
 	if (json_integer_value(json_object_get(doc, "skipped")) > 0)
 		mc_warn("served: %lld probes left out (at most %d per round)",
 			(long long)json_integer_value(json_object_get(doc, "skipped")), MS_PROBES_MAX);
-	if (bad == 0)
+	if (bad == 0 && probes > 0 && json_array_size(json_object_get(doc, "errors")) == 0)
 		mc_info("served: %zu listeners checked, %zu probes, every one serves the loaded set",
 			json_array_size(json_object_get(doc, "listeners")), probes);
+	return bad > 0 || json_array_size(json_object_get(doc, "errors")) > 0;
 }
 
 json_t *ms_proc_read(ms_proc *p, const mh_table *t)
@@ -1496,7 +1595,7 @@ json_t *ms_proc_read(ms_proc *p, const mh_table *t)
 			return NULL;
 		break;
 	}
-	reap(p);
+	reap(p, 0);
 	mc_debug("served: the check took %lld ms", now_ms() - p->started_ms);
 	if (p->overflow || p->out.len == 0) {
 		mc_warn("served: the check process gave %s", p->overflow ? "too much output" : "no result");
@@ -1517,15 +1616,27 @@ void ms_proc_tick(ms_proc *p, long long now)
 	if (p->pid > 1 && now - p->started_ms >= MS_KILL_MS) {
 		mc_error("served: the check process %ld ran %d s: killed", (long)p->pid, MS_KILL_MS / 1000);
 		kill(p->pid, SIGKILL);
-		reap(p);
+		reap(p, 1);
 	}
+}
+
+int ms_proc_restart(ms_proc *p, const mc_config *cfg, const mh_table *t, const mh_host *def,
+		    mc_err *e)
+{
+	if (p->pid > 1) {
+		mc_debug("served: the running check (process %ld) is started afresh", (long)p->pid);
+		kill(p->pid, SIGKILL);
+		reap(p, 1);
+		mc_buf_reset(&p->out);
+	}
+	return ms_proc_start(p, cfg, t, def, e);
 }
 
 void ms_proc_stop(ms_proc *p)
 {
 	if (p->pid > 1) {
 		kill(p->pid, SIGKILL);
-		reap(p);
+		reap(p, 1);
 	}
 	mc_buf_free(&p->out);
 }

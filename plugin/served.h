@@ -10,7 +10,8 @@
  * smtpd or postscreen), Dovecot (`doveconf`, inet_listener blocks of the
  * login services whose protocol is enabled), Exim (`exim -bP`) and Sendmail (its
  * sendmail.cf, DaemonPortOptions) where they listen, reads the expected leaves, gives up root (privdrop.h), probes with a deadline per
- * connection and per handshake, re-probes what is wrong a few times with
+ * connection and per handshake, judges each leaf served (verdict.h: valid now,
+ * for the name asked, the loaded set), re-probes what is wrong a few times with
  * backoff (a graceful reload takes a moment), and writes one JSON document
  * on a pipe.  The loader reads that as hostile input: bounded, and every
  * field checked before it reaches milter.json (shape in loaded.h).
@@ -26,23 +27,23 @@
 #include "conf.h"
 #include "err.h"
 #include "hosts.h"
+#include "verdict.h"
 #include "xalloc.h"
 
 #define MS_CONNECT_MS 3000     /* per connection */
 #define MS_HANDSHAKE_MS 5000   /* STARTTLS dialogue and TLS handshake together */
 #define MS_PROBES_MAX 256      /* listeners x (names + 1) per round, at most */
 #define MS_ROUND_MS 120000     /* a round stops probing after this long */
-#define MS_RETRIES 3           /* re-probes of what is wrong: after 1, 2, 4 s */
+#define MS_RETRIES 3           /* re-probes of what is wrong: after 1, 2, 4 s (the grace a
+				* listener has to take a reload) */
 #define MS_KILL_MS 300000      /* the loader kills a round that runs this long */
 #define MS_OUTPUT_MAX (4 * 1024 * 1024)
 #define MS_PERIOD_S 3600       /* a round at least this often, even without reloads */
+#define MS_RECHECK_S 30        /* ...and this often while the last one found a problem */
 
 /* how a listener is spoken to */
 enum { MS_IMPLICIT, MS_SMTP, MS_IMAP, MS_POP3 };
 
-/* what a probe found */
-enum { MS_OK, MS_MISMATCH, MS_UNREACHABLE, MS_NO_TLS };
-extern const char *const ms_result_names[4];
 
 typedef struct ms_listener {
 	char label[160];   /* "postfix smtpd 127.0.0.1:25", "dovecot imaps 127.0.0.1:993" */
@@ -113,13 +114,23 @@ int ms_proc_fd(const ms_proc *p);
 /* read what the pipe holds; when the round ended, its checked result (for
  * loaded.h's "served" object, hosts not in T dropped) is returned, else NULL */
 json_t *ms_proc_read(ms_proc *p, const mh_table *t);
+/* kill the running round, if any (its result is dropped), and start one:
+ * SIGUSR1 wants a fresh answer, not the end of a round's waits */
+int ms_proc_restart(ms_proc *p, const mc_config *cfg, const mh_table *t, const mh_host *def,
+		    mc_err *e);
 /* kill a round that overran MS_KILL_MS */
 void ms_proc_tick(ms_proc *p, long long now_ms);
 void ms_proc_stop(ms_proc *p);
 
 /* check a round's raw document (exported for the unit tests); NULL when unusable */
 json_t *ms_accept(json_t *raw, const mh_table *t);
-/* log what a checked round found: mismatches as errors */
-void ms_log(json_t *doc);
+/* 1 when entry V (of a checked round's "hosts") was judged against the set
+ * host H has now: a round that began before a reload compared some listeners
+ * with the sets they served before it, and those entries say nothing */
+int ms_entry_current(json_t *v, const mh_host *h);
+/* log what a checked round found for the sets of T: mismatches as errors;
+ * entries judged against a set replaced since (a reload during the round)
+ * are left out.  Returns 1 when something was not ok (a re-check is due soon) */
+int ms_log(json_t *doc, const mh_table *t);
 
 #endif

@@ -30,6 +30,7 @@ PLUGIN_TESTS += tests/plugin/restart-unchanged.sh
 PLUGIN_TESTS += tests/plugin/milter-hostile.sh
 EXTRA_DIST += tests/plugin/hostile-filter.py
 PLUGIN_TESTS += tests/plugin/served.sh
+PLUGIN_TESTS += tests/plugin/served-renewal.sh tests/plugin/served-expired.sh tests/plugin/served-lag.sh
 PLUGIN_TESTS += tests/plugin/trust.sh
 PLUGIN_TESTS += tests/plugin/check-mtaconf.sh
 PLUGIN_TESTS += tests/plugin/sendmail-real.sh

@@ -14,6 +14,8 @@
 #include <jansson.h>
 
 #include "loaded.h"
+#include "timefmt.h"
+#include "xalloc.h"
 #include "unit.h"
 
 static const char doc_text[] =
@@ -228,6 +230,79 @@ START_TEST(milter_liveness)
 }
 END_TEST
 
+
+/* what the listeners served, judged again when status runs; and per listener,
+ * when it was last probed */
+START_TEST(served_judged_at_status_time)
+{
+	json_t *h, *doc, *probes, *l;
+	char **problems = NULL;
+	time_t t;
+
+	h = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:s, s:s}, {s:s, s:n, s:s, s:s, s:s, s:s, s:s}]}",
+		      "host", "a.example.test", "served",
+		      "listener", "postfix smtpd 127.0.0.1:25", "name", "a.example.test", "result", "ok",
+		      "serial", "0a", "time", "2026-11-30T10:00:00Z", "not_before", "2026-11-01T00:00:00Z",
+		      "not_after", "2026-12-01T00:00:00Z",
+		      "listener", "dovecot imaps 127.0.0.1:993", "name", "result", "ok", "serial", "0a", "time",
+		      "2026-11-30T10:00:05Z", "not_before", "2026-11-01T00:00:00Z", "not_after",
+		      "2026-12-01T00:00:00Z");
+	ck_assert_int_eq(mc_time_parse("2026-11-30T12:00:00Z", &t), 0);
+	ck_assert_str_eq(mc_loaded_served(h, &problems, t), "ok");
+	ck_assert_ptr_null(problems);
+	/* the day after it expired: nobody probed again, status knows anyway */
+	ck_assert_int_eq(mc_time_parse("2026-12-02T00:00:00Z", &t), 0);
+	ck_assert_str_eq(mc_loaded_served(h, &problems, t), "expired");
+	ck_assert_ptr_nonnull(problems);
+	ck_assert_str_eq(problems[0], "a.example.test: postfix smtpd 127.0.0.1:25 serves an expired certificate "
+				      "for a.example.test: serves serial 0a, expired at 2026-12-01T00:00:00Z");
+	ck_assert_str_eq(problems[1], "a.example.test: dovecot imaps 127.0.0.1:993 serves an expired certificate "
+				      "for clients without SNI: serves serial 0a, expired at 2026-12-01T00:00:00Z");
+	ck_assert_ptr_null(problems[2]);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(h, "served"), 0),
+							    "result")), "expired");
+	mc_strv_free(problems);
+	problems = NULL;
+	/* a clock before the leaf's start */
+	json_decref(h);
+	h = json_pack("{s:s, s:[{s:s, s:n, s:s, s:s, s:s, s:s, s:s}]}", "host", "a.example.test", "served",
+		      "listener", "x", "name", "result", "ok", "serial", "0a", "time", "2026-11-30T10:00:00Z",
+		      "not_before", "2026-11-01T00:00:00Z", "not_after", "2026-12-01T00:00:00Z");
+	ck_assert_int_eq(mc_time_parse("2026-10-01T00:00:00Z", &t), 0);
+	ck_assert_str_eq(mc_loaded_served(h, NULL, t), "not-yet-valid");
+	json_decref(h);
+
+	/* per listener: the latest probe and the worst result; a listener not probed: null */
+	doc = json_pack("{s:{s:s, s:[s, s, s]}, s:{s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]},"
+			" s:{s:[{s:s, s:s, s:s}]}}}",
+			"served", "time", "2026-11-30T10:00:09Z", "listeners", "postfix smtpd 127.0.0.1:25",
+			"dovecot imaps 127.0.0.1:993", "dovecot pop3s 127.0.0.1:995",
+			"hosts", "a.example.test", "served",
+			"listener", "postfix smtpd 127.0.0.1:25", "result", "ok", "time", "2026-11-30T10:00:00Z",
+			"listener", "dovecot imaps 127.0.0.1:993", "result", "unreachable", "time", "2026-11-30T10:00:08Z",
+			"b.example.test", "served",
+			"listener", "postfix smtpd 127.0.0.1:25", "result", "ok", "time", "2026-11-30T10:00:02Z");
+	probes = mc_loaded_probes(doc);
+	ck_assert_str_eq(json_string_value(json_object_get(probes, "time")), "2026-11-30T10:00:09Z");
+	ck_assert_uint_eq(json_array_size(json_object_get(probes, "listeners")), 3);
+	l = json_array_get(json_object_get(probes, "listeners"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(l, "listener")), "postfix smtpd 127.0.0.1:25");
+	ck_assert_str_eq(json_string_value(json_object_get(l, "probed")), "2026-11-30T10:00:02Z");
+	ck_assert_str_eq(json_string_value(json_object_get(l, "result")), "ok");
+	l = json_array_get(json_object_get(probes, "listeners"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(l, "result")), "unreachable");
+	l = json_array_get(json_object_get(probes, "listeners"), 2);
+	ck_assert(json_is_null(json_object_get(l, "probed")));
+	json_decref(probes);
+	json_decref(doc);
+	/* no record at all */
+	probes = mc_loaded_probes(NULL);
+	ck_assert(json_is_null(json_object_get(probes, "time")));
+	ck_assert_uint_eq(json_array_size(json_object_get(probes, "listeners")), 0);
+	json_decref(probes);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loaded");
@@ -242,6 +317,7 @@ int main(void)
 	tcase_add_test(tc, judge_failing_reload);
 	tcase_add_test(tc, judge_new_set_and_no_plugin);
 	tcase_add_test(tc, milter_liveness);
+	tcase_add_test(tc, served_judged_at_status_time);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -138,6 +138,42 @@ START_TEST(failed_link_is_owed)
 }
 END_TEST
 
+
+/* SIGUSR1 (loader_hurry): what waits for its backoff is tried at once */
+START_TEST(hurry_cuts_backoff)
+{
+	loader l;
+	unit_pki p;
+	char path[PATH_MAX], obstacle[PATH_MAX];
+
+	unit_pki_make(&p, "ec256", a_names);
+	put_set("a.example.test", &p, 1);
+	snprintf(path, sizeof path, "%s/run", store);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/run/default.pem", store);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(obstacle, sizeof obstacle, "%s/run/default.pem/x", store);
+	unit_write(obstacle, "in the way\n");
+	loader_init(&l, cfg);
+	ck_assert_int_eq(loader_batch(&l, t0), -1);
+	ck_assert_int_eq(loader_batch(&l, t0 + LOADER_BACKOFF_MIN), -1);
+	ck_assert_int_eq(l.link_failures, 2);
+	ck_assert_int_gt(loader_next_retry(&l), t0 + LOADER_BACKOFF_MIN + 1);
+	unlink(obstacle);
+	ck_assert_int_eq(rmdir(path), 0);
+	/* the backoff holds until it is cut */
+	ck_assert_int_eq(loader_apply(&l, t0 + LOADER_BACKOFF_MIN), -1);
+	ck_assert_int_eq(l.link_owed, 1);
+	ck_assert_int_eq(loader_hurry(&l), 1);
+	ck_assert_int_eq(loader_apply(&l, t0 + LOADER_BACKOFF_MIN), 0);
+	ck_assert_int_eq(l.link_owed, 0);
+	/* nothing waits any more */
+	ck_assert_int_eq(loader_hurry(&l), 0);
+	loader_free(&l);
+	unit_pki_free(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loader");
@@ -148,6 +184,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, default_link_follows);
 	tcase_add_test(tc, failed_link_is_owed);
+	tcase_add_test(tc, hurry_cuts_backoff);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -2,7 +2,8 @@
  * test_served - the listener lists mailcert-milter reads from `postconf -M`,
  * `doveconf service`, `exim -bP` and sendmail.cf (plugin/served.c), and the check of what a served
  * check process reports (hostile input: only known hosts, valid names, hex
- * serials and fingerprints, bounded printable text get through).
+ * serials and fingerprints, bounded printable text get through), and the verdict on
+ * a served leaf (plugin/verdict.c: valid now, for the name, the loaded set).
  */
 #include "config.h"
 
@@ -511,6 +512,117 @@ START_TEST(accept_checks_everything)
 }
 END_TEST
 
+
+/* the leaf of a probe, valid from T-1d to T+1d, for the name checked when COVERS */
+static ms_leaf leaf_at(time_t t, const char *sha, int covers)
+{
+	ms_leaf l;
+
+	memset(&l, 0, sizeof l);
+	strcpy(l.sha256, sha);
+	strcpy(l.serial, "0a1b");
+	l.not_before = t - 86400;
+	l.not_after = t + 86400;
+	l.covers = covers;
+	return l;
+}
+
+START_TEST(verdict_judges_what_is_served)
+{
+	const char *mine = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	const char *other = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+	time_t t = 1800000000;
+	ms_leaf l = leaf_at(t, mine, 1);
+	char d[300];
+
+	/* the loaded leaf, valid now, for the name */
+	ck_assert_int_eq(ms_verdict(&l, mine, "0a1b", "a.example.test", t, d, sizeof d), MS_OK);
+	ck_assert_str_eq(d, "");
+	ck_assert(ms_verdict_final(MS_OK, &l, mine));
+	/* the loaded leaf itself has expired: a problem, and probing again changes nothing */
+	ck_assert_int_eq(ms_verdict(&l, mine, "0a1b", "a.example.test", t + 86400, d, sizeof d), MS_EXPIRED);
+	ck_assert_str_eq(d, "serves serial 0a1b, expired at 2027-01-16T08:00:00Z");
+	ck_assert(ms_verdict_final(MS_EXPIRED, &l, mine));
+	/* not valid yet (a clock behind, a set issued for later) */
+	ck_assert_int_eq(ms_verdict(&l, mine, "0a1b", "a.example.test", t - 86401, d, sizeof d),
+			 MS_NOT_YET_VALID);
+	ck_assert_str_eq(d, "serves serial 0a1b, not valid before 2027-01-14T08:00:00Z");
+	/* not valid for the name asked */
+	l.covers = 0;
+	ck_assert_int_eq(ms_verdict(&l, mine, "0a1b", "b.example.test", t, d, sizeof d), MS_WRONG_NAME);
+	ck_assert_str_eq(d, "serves serial 0a1b, which is not valid for b.example.test");
+	/* another leaf, valid and for the name: the wrong set (probed again: a reload may be
+	 * under way) */
+	l = leaf_at(t, other, 1);
+	strcpy(l.serial, "0c");
+	ck_assert_int_eq(ms_verdict(&l, mine, "0a1b", "a.example.test", t, d, sizeof d), MS_MISMATCH);
+	ck_assert_str_eq(d, "serves serial 0c, the loaded set has 0a1b");
+	ck_assert(!ms_verdict_final(MS_MISMATCH, &l, mine));
+	/* another leaf that has expired: what a client sees first, and that it is not the set */
+	ck_assert_int_eq(ms_verdict(&l, mine, "0a1b", NULL, t + 86400, d, sizeof d), MS_EXPIRED);
+	ck_assert_str_eq(d, "serves serial 0c, expired at 2027-01-16T08:00:00Z, not the loaded set (0a1b)");
+	ck_assert(!ms_verdict_final(MS_EXPIRED, &l, mine));
+	/* the loaded leaf could not be read */
+	ck_assert_int_eq(ms_verdict(&l, NULL, NULL, "a.example.test", t, d, sizeof d), MS_MISMATCH);
+	ck_assert_str_eq(d, "serves serial 0c, the loaded set has (unreadable)");
+	l.covers = 0;
+	ck_assert_int_eq(ms_verdict(&l, mine, "0a1b", NULL, t, d, sizeof d), MS_WRONG_NAME);
+	ck_assert_str_eq(d, "serves serial 0c, which is not valid for the default host, not the loaded set (0a1b)");
+	ck_assert_str_eq(ms_result_names[MS_NOT_YET_VALID], "not-yet-valid");
+}
+END_TEST
+
+/* the new results and the leaf's validity get through the check; a bad time does not */
+START_TEST(accept_validity)
+{
+	mh_table t = table();
+	const char *sha = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	json_t *raw, *doc, *arr, *v;
+
+	raw = json_pack("{s:s, s:[], s:["
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n}"
+			"]}",
+			"time", "2026-11-30T10:00:00Z", "listeners", "results",
+			"host", "a.example.test", "listener", "x", "name", "a.example.test", "result", "expired",
+			"serial", "0a1b", "sha256", sha, "expected_serial", "0a1b", "time", "2026-11-30T10:00:00Z",
+			"detail", "serves serial 0a1b, expired at 2026-11-29T10:00:00Z", "not_before",
+			"2026-08-31T10:00:00Z", "not_after", "2026-11-29T10:00:00Z",
+			"host", "a.example.test", "listener", "x", "name", "a.example.test", "result", "ok",
+			"serial", "0a1b", "sha256", sha, "expected_serial", "0a1b", "time", "2026-11-30T10:00:00Z",
+			"detail", "", "not_before", "2026-08-31T10:00:00Z", "not_after", "soon",
+			"host", "a.example.test", "listener", "x", "name", "a.example.test", "result", "wrong-name",
+			"serial", "0a1b", "sha256", sha, "expected_serial", "0a1b", "time", "2026-11-30T10:00:00Z",
+			"not_before", "not_after");
+	ck_assert_ptr_nonnull(raw);
+	doc = ms_accept(raw, &t);
+	ck_assert_ptr_nonnull(doc);
+	arr = json_object_get(json_object_get(doc, "hosts"), "a.example.test");
+	ck_assert_uint_eq(json_array_size(arr), 2);
+	v = json_array_get(arr, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "result")), "expired");
+	ck_assert_str_eq(json_string_value(json_object_get(v, "not_after")), "2026-11-29T10:00:00Z");
+	ck_assert_str_eq(json_string_value(json_object_get(v, "not_before")), "2026-08-31T10:00:00Z");
+	v = json_array_get(arr, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "result")), "wrong-name");
+	ck_assert(json_is_null(json_object_get(v, "not_after")));
+	/* judged against the set loaded now (0a1b): current; against a replaced one: not */
+	strcpy(t.v[0].file, "/store/versions/a.example.test/1/cert.pem");
+	ck_assert(ms_entry_current(v, &t.v[0]));
+	strcpy(t.v[0].serial, "0c");
+	ck_assert(!ms_entry_current(v, &t.v[0]));
+	ck_assert(!ms_entry_current(v, NULL));
+	/* a round whose every problem concerns a replaced set is no reason to check again soon */
+	ck_assert_int_eq(ms_log(doc, &t), 0);
+	strcpy(t.v[0].serial, "0a1b");
+	ck_assert_int_eq(ms_log(doc, &t), 1);
+	json_decref(doc);
+	json_decref(raw);
+	free(t.v);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("served");
@@ -526,6 +638,8 @@ int main(void)
 	tcase_add_test(tc, sendmail_daemons);
 	tcase_add_test(tc, sendmail_garbage);
 	tcase_add_test(tc, accept_checks_everything);
+	tcase_add_test(tc, verdict_judges_what_is_served);
+	tcase_add_test(tc, accept_validity);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
