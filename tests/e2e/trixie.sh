@@ -1,7 +1,8 @@
 #!/bin/bash
 # Debian 13 (trixie): in the cached trixie root of tests/lib/trixie-root, on a copy
 # of this checkout's tracked files, ./autogen.sh warns of nothing, configure and
-# make build with no compiler warning (--enable-werror), packaging/build-deb builds
+# make build the programs and the test programs with no compiler warning
+# (--enable-werror --enable-test-hooks, as scripts/test), packaging/build-deb builds
 # both packages, lintian --pedantic finds no error and no warning, and dpkg -i
 # installs them into that fresh root: the group and the system user "mailcert" are
 # made, the configuration is 0640 root:mailcert, the units are in
@@ -91,7 +92,8 @@ step() {
 }
 step autogen ./autogen.sh &&
     step configure sh -c 'mkdir -p _build && cd _build && ../configure --enable-werror --enable-test-hooks' &&
-    step make make -C _build -j2
+    step make make -C _build -j2 &&
+    step make-tests make -C _build -j2 check TESTS=
 step build-deb packaging/build-deb "$out/debs"
 step lintian sh -c 'lintian -I --pedantic --fail-on error,warning /out/debs/mailcert_*.changes 2>/out/lintian.err'
 lintian --version >"$out/lintian.version" 2>&1
@@ -133,6 +135,8 @@ stepok autogen "./autogen.sh" &&
 stepok configure "configure --enable-werror"
 stepok make "make" &&
     expect_eq "$(grep 'warning:' "$IN/make.log")" "" "trixie: the compiler warns of nothing"
+stepok make-tests "make check TESTS= (the unit tests and the test programs build)" &&
+    expect_eq "$(grep 'warning:' "$IN/make-tests.log")" "" "trixie: the compiler warns of nothing in the tests either"
 stepok build-deb "packaging/build-deb"
 DEB=$(ls "$IN"/debs/mailcert_*.deb 2>/dev/null | head -1)
 MDEB=$(ls "$IN"/debs/mailcert-milter_*.deb 2>/dev/null | head -1)
