@@ -18,6 +18,14 @@
 . "$(dirname "$0")/e2e.sh"
 set -u
 [ "$(id -u)" = 0 ] || { log "SKIP: needs root (debootstrap, namespaces, dpkg in the root)"; exit 77; }
+# The suite itself runs in the trixie root (tests/lib/trixie-root checkout ...
+# scripts/test): that run, its build and deb.sh are the trixie test; no root is
+# made inside the root.
+if [ -e /etc/mailcert-test-root ]; then
+    expect_eq "$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)" "$(cat /etc/mailcert-test-root)" \
+        "this suite runs inside the $(cat /etc/mailcert-test-root) test root: the build and the other tests are the trixie test"
+    finish
+fi
 e2e_workdir
 TR=$TOP_SRCDIR/tests/lib/trixie-root
 CACHE=${MAILCERT_TRIXIE_CACHE:-/var/cache/mailcert-test}
