@@ -38,12 +38,16 @@ helpers_mailcert_LDADD = helpers/libhelper.a $(MAILCERT_LIBS) $(SECCOMP_LIBS)
 
 # The example configuration (conf.d/local.mk installs it under examples/) also
 # becomes the live config when there is none yet: an operator's file is never
-# overwritten.
+# overwritten. It can come to hold the EAB key: 0640, and group mailcert when that
+# group exists (not with DESTDIR: a package sets the group at installation).
 install-data-local: install-mailcert-conf
 install-mailcert-conf:
 	$(MKDIR_P) $(DESTDIR)$(sysconfdir)/mailcert/conf.d
-	test -f $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf || \
-	  $(INSTALL_DATA) $(srcdir)/conf.d/mailcert.conf $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf
+	if test ! -f $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf; then \
+	  $(INSTALL) -m 0640 $(srcdir)/conf.d/mailcert.conf $(DESTDIR)$(sysconfdir)/mailcert/mailcert.conf && \
+	  if test -z "$(DESTDIR)" && getent group mailcert >/dev/null 2>&1; then \
+	    chgrp mailcert $(sysconfdir)/mailcert/mailcert.conf; fi; \
+	fi
 uninstall-local: uninstall-mailcert-conf
 uninstall-mailcert-conf:
 	@# an operator's edited configuration stays; the untouched example goes

@@ -44,7 +44,7 @@ EXTRA_DIST += packaging/build-deb \
 	packaging/debian/mailcert.install packaging/debian/mailcert.dirs \
 	packaging/debian/mailcert.docs packaging/debian/mailcert.postinst \
 	packaging/debian/mailcert.postrm packaging/debian/mailcert-milter.install \
-	packaging/debian/mailcert-milter.postrm
+	packaging/debian/mailcert-milter.postinst packaging/debian/mailcert-milter.postrm
 
 # RPM packages: packaging/build-rpm OUTDIR (README, "RPM package"); the tarball
 # holds the spec, so `rpmbuild -tb mailcert-VERSION.tar.gz` works as well

@@ -78,3 +78,8 @@ E2E_TESTS += tests/e2e/deb.sh
 
 # the RPM packages: packaging/build-rpm, contents, scriptlets, rpm --root install and erase
 E2E_TESTS += tests/e2e/rpm.sh
+
+# Debian 13 (trixie): build, package, lint and install in a cached debootstrap'd
+# trixie root (tests/lib/trixie-root; scripts/test makes it before the tests)
+E2E_TESTS += tests/e2e/trixie.sh
+EXTRA_DIST += tests/lib/trixie-root

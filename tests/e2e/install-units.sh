@@ -91,6 +91,24 @@ else
     log "no systemd-analyze here: units not verified by systemd"
 fi
 
+# the configuration can hold the EAB key: installed 0640 (root's group under DESTDIR:
+# a package sets the group), and group mailcert when installed for real by root
+conf=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$D$unitdir/mailcert.service")
+expect_eq "$(stat -c %a "$D$conf")" 640 "make install: $conf is 0640"
+if [ "$(id -u)" = 0 ] && getent group mailcert >/dev/null; then
+    mkdir -p "$W/etc"
+    inner_make install-mailcert-conf sysconfdir="$W/etc" || fail "make install-mailcert-conf failed: $(tail -5 "$W/make.log")"
+    expect_eq "$(stat -c '%a %U:%G' "$W/etc/mailcert/mailcert.conf")" "640 root:mailcert" \
+        "make install without DESTDIR: the configuration is 0640 root:mailcert"
+    echo "# the operator's" >"$W/etc/mailcert/mailcert.conf"
+    chmod 600 "$W/etc/mailcert/mailcert.conf"
+    inner_make install-mailcert-conf sysconfdir="$W/etc" || fail "make install-mailcert-conf (again) failed"
+    expect_eq "$(stat -c %a "$W/etc/mailcert/mailcert.conf"):$(cat "$W/etc/mailcert/mailcert.conf")" "600:# the operator's" \
+        "make install leaves an existing configuration and its mode alone"
+else
+    log "not root or no group mailcert: the group of an installed configuration is not checked"
+fi
+
 inner_make uninstall DESTDIR="$D" || fail "make uninstall failed: $(tail -20 "$W/make.log")"
 left=$(find "$D" -name 'mailcert*.service' -o -name 'mailcert*.timer')
 [ -z "$left" ] && pass "make uninstall removed the units" || fail "left after uninstall: $left"

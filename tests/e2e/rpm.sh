@@ -4,11 +4,13 @@
 # warning from rpmbuild or the compiler; the packages hold exactly the files
 # packaging/rpm/mailcert.spec promises, with its modes (the store's key folders
 # root's alone, nothing writable by others), the configuration as
-# %config(noreplace) and the right dependencies; the scriptlets, run against
-# stand-ins for getent, groupadd and systemctl, create the group "mailcert" once,
-# enable and start nothing, and disable the units on erase. Then rpm installs both
-# packages into an empty scratch root (with --noscripts: that root has no shell,
-# getent or groupadd to run them with) where the files have their modes, rpm -V
+# %config(noreplace) (0640 root:mailcert: it can hold the EAB key) and the right
+# dependencies; the scriptlets, run against stand-ins for getent, groupadd, useradd
+# and systemctl, create the group and the user "mailcert" once each, enable and
+# start nothing, and disable the units on erase. Then rpm installs both packages
+# into an empty scratch root (with --noscripts: that root has no shell, getent or
+# groupadd to run them with; its /etc/group names mailcert, as %pre would have
+# made it) where the files have their modes and owners, rpm -V
 # finds nothing, the installed mailcert runs and accepts its configuration, an
 # operator's edit survives reinstallation and erasing keeps the store. Nothing
 # outside the test's folder is touched: the machine's own rpm database and
@@ -64,7 +66,7 @@ UNITDIR=/usr/lib/systemd/system
 cat >"$W/mailcert.want" <<EOF
 drwxr-xr-x root:root /etc/mailcert
 drwxr-xr-x root:root /etc/mailcert/conf.d
--rw-r--r-- root:root /etc/mailcert/mailcert.conf
+-rw-r----- root:mailcert /etc/mailcert/mailcert.conf
 -rw-r--r-- root:root $UNITDIR/mailcert-renew.service
 -rw-r--r-- root:root $UNITDIR/mailcert-renew.timer
 -rw-r--r-- root:root $UNITDIR/mailcert.service
@@ -111,8 +113,10 @@ for d in accounts locks; do
         pass "/var/lib/mailcert/$d is $(printf %04o $((0$mode & 07777))): not group-writable, nothing for others" ||
         fail "/var/lib/mailcert/$d has mode '$mode'"
 done
-# nothing writable by others (links aside), set-id, a key, or owned by anyone but root
-bad=$(cat "$W/mailcert.files" "$W/milter.files" | awk '($1 ~ /^[^l].{7}w/) || ($1 ~ /[sStT]/) || ($3 ~ /\.(key|pem)$/) || ($2 != "root:root")')
+# nothing writable by others (links aside), set-id, a key, or owned by anyone but
+# root (the configuration's group aside)
+bad=$(cat "$W/mailcert.files" "$W/milter.files" | awk '($1 ~ /^[^l].{7}w/) || ($1 ~ /[sStT]/) || ($3 ~ /\.(key|pem)$/) ||
+    ($2 != "root:root" && !($2 == "root:mailcert" && $3 == "/etc/mailcert/mailcert.conf"))')
 expect_eq "$bad" "" "no world-writable, set-id, sticky, key or non-root entry"
 
 # configuration files: the one %config(noreplace) file, documentation marked as such
@@ -138,20 +142,27 @@ grep -q 'libmilter' <<<"$req" && fail "mailcert requires libmilter: the split is
 for lib in libssl libcurl libconfuse libjansson; do
     grep -q "^$lib" <<<"$req" || fail "mailcert: no $lib among its requirements"
 done
-grep -qx 'shadow-utils' <<<"$req" && pass "mailcert requires shadow-utils (groupadd) for %pre" || fail "mailcert: no shadow-utils requirement"
+grep -qx 'shadow-utils' <<<"$req" && pass "mailcert requires shadow-utils (groupadd, useradd) for %pre" || fail "mailcert: no shadow-utils requirement"
 
 # ---- scriptlets, against stand-ins ----
 rpm -qp --scripts "$RPM" "$MRPM" >"$W/scripts"
 grep -q 'getent group mailcert' "$W/scripts" && grep -q 'groupadd -r mailcert' "$W/scripts" &&
     pass "rpm -qp --scripts: %pre looks the group up and creates it" || fail "no group creation in the scriptlets: $(cat "$W/scripts")"
-# stand-ins: each logs its arguments; getent answers as GETENT_RC says
+grep -q 'getent passwd mailcert' "$W/scripts" && grep -q 'useradd -r -g mailcert ' "$W/scripts" &&
+    pass "rpm -qp --scripts: %pre looks the user up and creates it" || fail "no user creation in the scriptlets: $(cat "$W/scripts")"
+# stand-ins: each logs its arguments; getent answers as GETENT_GROUP_RC and
+# GETENT_PASSWD_RC say, groupadd and useradd as GROUPADD_RC and USERADD_RC
 STUBS=$W/stubs
 mkdir -p "$STUBS"
-for t in getent groupadd systemctl; do
+for t in getent groupadd useradd systemctl; do
     printf '#!/bin/sh\necho "%s $*" >>"%s/calls"\n' "$t" "$W" >"$STUBS/$t"
 done
-echo 'exit ${GETENT_RC:-0}' >>"$STUBS/getent"
+# shellcheck disable=SC2016
+echo 'case $1 in group) exit ${GETENT_GROUP_RC:-0} ;; passwd) exit ${GETENT_PASSWD_RC:-0} ;; *) exit 2 ;; esac' >>"$STUBS/getent"
+# shellcheck disable=SC2016
 echo 'exit ${GROUPADD_RC:-0}' >>"$STUBS/groupadd"
+# shellcheck disable=SC2016
+echo 'exit ${USERADD_RC:-0}' >>"$STUBS/useradd"
 chmod +x "$STUBS"/*
 # scriptlet PKG TAG ARG: run that scriptlet with $1 = ARG; prints the calls it made
 scriptlet() {
@@ -162,14 +173,26 @@ scriptlet() {
     cat "$W/calls"
     return $rc
 }
-calls=$(GETENT_RC=2 scriptlet "$RPM" PREIN 1) && [ "$calls" = "getent group mailcert
-groupadd -r mailcert" ] && pass "%pre without the group: groupadd -r mailcert" || fail "%pre without the group: calls '$calls'"
-calls=$(GETENT_RC=0 scriptlet "$RPM" PREIN 2) && [ "$calls" = "getent group mailcert" ] &&
-    pass "%pre with the group: no groupadd" || fail "%pre with the group: calls '$calls'"
-if calls=$(GETENT_RC=2 GROUPADD_RC=1 scriptlet "$RPM" PREIN 1); then
+useradd_call="useradd -r -g mailcert -d /nonexistent -M -s /sbin/nologin mailcert"
+calls=$(GETENT_GROUP_RC=2 GETENT_PASSWD_RC=2 scriptlet "$RPM" PREIN 1) && [ "$calls" = "getent group mailcert
+groupadd -r mailcert
+getent passwd mailcert
+$useradd_call" ] && pass "%pre without group and user: groupadd -r mailcert, then $useradd_call" ||
+    fail "%pre without group and user: calls '$calls'"
+calls=$(GETENT_GROUP_RC=0 GETENT_PASSWD_RC=2 scriptlet "$RPM" PREIN 1) && [ "$calls" = "getent group mailcert
+getent passwd mailcert
+$useradd_call" ] && pass "%pre with the group, without the user: only useradd" || fail "%pre with the group only: calls '$calls'"
+calls=$(GETENT_GROUP_RC=0 GETENT_PASSWD_RC=0 scriptlet "$RPM" PREIN 2) && [ "$calls" = "getent group mailcert
+getent passwd mailcert" ] && pass "%pre with group and user: neither groupadd nor useradd" || fail "%pre with group and user: calls '$calls'"
+if calls=$(GETENT_GROUP_RC=2 GETENT_PASSWD_RC=2 GROUPADD_RC=1 scriptlet "$RPM" PREIN 1); then
     fail "%pre succeeds although groupadd failed ($calls)"
 else
     pass "%pre fails when the group cannot be made (the installation stops)"
+fi
+if calls=$(GETENT_GROUP_RC=0 GETENT_PASSWD_RC=2 USERADD_RC=1 scriptlet "$RPM" PREIN 1); then
+    fail "%pre succeeds although useradd failed ($calls)"
+else
+    pass "%pre fails when the user cannot be made (the installation stops)"
 fi
 for p in "$RPM" "$MRPM"; do
     n=$(rpm -qp --qf '%{NAME}' "$p")
@@ -188,7 +211,7 @@ calls=$(scriptlet "$RPM" PREUN 0)
 expect_eq "$calls" "systemctl --no-reload disable --now mailcert.service mailcert-renew.service mailcert-renew.timer" \
     "mailcert %preun on erase disables and stops its units"
 calls=$(scriptlet "$MRPM" PREUN 0)
-expect_eq "$calls" "systemctl --no-reload disable --now mailcert-milter.service" \
+expect_eq "$calls" "systemctl --no-reload disable --now mailcert-milter.service mailcert-prepare.service" \
     "mailcert-milter %preun on erase disables and stops its unit"
 grep -q 'rm -rf\|/var/lib/mailcert' <(rpm -qp --qf '%{POSTUN}' "$RPM" | grep -v '^#') &&
     fail "mailcert %postun touches the store: $(rpm -qp --qf '%{POSTUN}' "$RPM")"
@@ -200,7 +223,11 @@ if ! rpm --root "$R" --initdb 2>"$W/rpm.err"; then
     die "rpm --root --initdb failed: $(cat "$W/rpm.err")"
 fi
 # --noscripts: the scriptlets run chrooted into R, which has no shell, getent or
-# groupadd (they are exercised above); --nodeps: R has no libraries either
+# groupadd (they are exercised above); --nodeps: R has no libraries either. The
+# group and user %pre makes: in R's own files, where rpm looks names up.
+mkdir -p "$R/etc"
+printf 'root:x:0:0:root:/root:/bin/sh\nmailcert:x:990:990::/nonexistent:/sbin/nologin\n' >"$R/etc/passwd"
+printf 'root:x:0:\nmailcert:x:990:\n' >"$R/etc/group"
 if rpm --root "$R" --nodeps --noscripts -i "$RPM" "$MRPM" >"$W/install.log" 2>&1; then
     pass "rpm --root installed both packages into an empty root"
 else
@@ -212,9 +239,11 @@ verify=$(rpm --root "$R" -V --nodeps mailcert mailcert-milter 2>&1)
 expect_eq "$verify" "" "rpm -V: every installed file as the packages say"
 for e in "755 /var/lib/mailcert" "700 /var/lib/mailcert/accounts" "700 /var/lib/mailcert/locks" \
     "755 /var/lib/mailcert/certs" "755 /usr/sbin/mailcert" "755 /usr/sbin/mailcert-milter" \
-    "644 /etc/mailcert/mailcert.conf" "644 $UNITDIR/mailcert-milter.service"; do
+    "640 /etc/mailcert/mailcert.conf" "644 $UNITDIR/mailcert-milter.service"; do
     expect_eq "$(stat -c %a "$R${e#* }")" "${e%% *}" "installed ${e#* } has mode ${e%% *}"
 done
+expect_eq "$(stat -c '%u:%g' "$R/etc/mailcert/mailcert.conf")" "0:990" \
+    "installed /etc/mailcert/mailcert.conf belongs to root and the root's group mailcert"
 expect_eq "$("$R/usr/sbin/mailcert" --version)" "mailcert $VERSION" "the installed mailcert runs: --version"
 [ -x "$R/usr/sbin/mailcert-milter" ] && ldd "$R/usr/sbin/mailcert-milter" | grep -q libmilter &&
     ! ldd "$R/usr/sbin/mailcert-milter" | grep -q 'not found' && pass "the installed mailcert-milter finds its libraries" ||
