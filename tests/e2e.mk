@@ -42,6 +42,7 @@ E2E_TESTS = \
 	tests/e2e/metrics.sh \
 	tests/e2e/ca-bundle.sh \
 	tests/e2e/demo.sh \
+	tests/e2e/docs-agree.sh \
 	tests/e2e/resolver-ipv6.sh
 
 TESTS += $(E2E_TESTS)
@@ -82,4 +83,4 @@ E2E_TESTS += tests/e2e/rpm.sh
 # Debian 13 (trixie): build, package, lint and install in a cached debootstrap'd
 # trixie root (tests/lib/trixie-root; scripts/test makes it before the tests)
 E2E_TESTS += tests/e2e/trixie.sh
-EXTRA_DIST += tests/lib/trixie-root
+EXTRA_DIST += tests/lib/trixie-root tests/trixie/trial.sh tests/trixie/held.py

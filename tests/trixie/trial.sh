@@ -116,7 +116,7 @@ http01 {
 }
 notify {
   sendmail = "/usr/sbin/sendmail"
-  to = { "root@localhost" }
+  to = { "root@mail.example.test" }
 }
 listeners {
   postfix = true
@@ -144,7 +144,7 @@ pairs_ok() { # the number of verified listener/name pairs
         for n in mail.example.test smtp.example.test imap.example.test; do
             want=$M
             [ "$n" = imap.example.test ] && want=$I
-            [ "$(serial "${l%%:*}" "${l#*:}" "$n" "$PEBBLE_ROOT")" = "$want" ] && c=$((c + 1))
+            [ -n "$want" ] && [ "$(serial "${l%%:*}" "${l#*:}" "$n" "$PEBBLE_ROOT")" = "$want" ] && c=$((c + 1))
         done
     done
     echo "$c"
@@ -170,7 +170,7 @@ echo trial:trialpass | chpasswd
 python3 "$SRC/tests/trixie/held.py" "$W/held" 993 995 25 &
 HPID=$!
 wait_for 30 test -e "$W/held.ready" || bad "sessions not held: $(cat "$W/held.log" 2>/dev/null)"
-mailcert renew --force mail.example.test >"$W/renew.log" 2>&1 || bad "renew: $(tail -5 "$W/renew.log")"
+mailcert issue --force mail.example.test >"$W/renew.log" 2>&1 || bad "renew: $(tail -5 "$W/renew.log")"
 M2=$(fileserial "$STORE/certs/mail.example.test/cert.pem")
 [ "$M2" != "$M" ] && ok "renewed: $M -> $M2" || bad "no new certificate"
 M=$M2
@@ -185,7 +185,7 @@ hrc=$?
 # ---- 5. notifications survive a sendmail that fails
 postfix stop >/dev/null 2>&1
 wait_for 30 sh -c '! postfix status >/dev/null 2>&1' || bad "postfix did not stop"
-mailcert renew --force imap.example.test >"$W/renew2.log" 2>&1 || bad "renew imap: $(tail -5 "$W/renew2.log")"
+mailcert issue --force imap.example.test >"$W/renew2.log" 2>&1 || bad "renew imap: $(tail -5 "$W/renew2.log")"
 I=$(fileserial "$STORE/certs/imap.example.test/cert.pem")
 script -qc "postfix start" /dev/null >/dev/null 2>&1 || bad "postfix start again"
 wait_port 127.0.0.1 25 30 || bad "postfix back: not listening"
@@ -198,7 +198,7 @@ if wait_for 60 got_mail; then ok "the notification of imap.example.test reached 
 pebble_stop
 PEBBLE_START_CERT_VALIDITY=40 pebble_start "$W/pebble2"
 sed -i "s|directory = .*|directory = \"$PEBBLE_DIR_URL\"|; s|ca_bundle = .*|ca_bundle = \"$PEBBLE_API_CA\"|; s|resolver = .*|resolver = \"$PEBBLE_DNS\"|; s|listen = { .*|listen = { \"127.0.0.1:$PEBBLE_HTTP_PORT\" }|; s|public_port = .*|public_port = $PEBBLE_HTTP_PORT|" "$CONF"
-mailcert renew --force imap.example.test >"$W/renew4.log" 2>&1 || bad "short renew: $(tail -5 "$W/renew4.log")"
+mailcert issue --force imap.example.test >"$W/renew4.log" 2>&1 || bad "short renew: $(tail -5 "$W/renew4.log")"
 short=$(fileserial "$STORE/certs/imap.example.test/cert.pem")
 end=$(date -d "$(openssl x509 -in "$STORE/certs/imap.example.test/cert.pem" -noout -enddate | cut -d= -f2)" +%s)
 pebble_stop
