@@ -35,6 +35,7 @@ E2E_TESTS = \
 	tests/e2e/privsep.sh \
 	tests/e2e/privsep-kill.sh \
 	tests/e2e/notify.sh \
+	tests/e2e/notify-queue.sh \
 	tests/e2e/selfcheck.sh \
 	tests/e2e/fallback.sh \
 	tests/e2e/staging.sh \
