@@ -72,7 +72,7 @@ E2E_TESTS += tests/e2e/dns-file.sh
 E2E_TESTS += tests/e2e/eab.sh
 
 # mailcert run: the renewal daemon, on the real clock against short-lived certificates
-E2E_TESTS += tests/e2e/run-daemon.sh tests/e2e/run-kill.sh
+E2E_TESTS += tests/e2e/run-daemon.sh tests/e2e/run-kill.sh tests/e2e/run-watch.sh
 
 # the Debian packages: packaging/build-deb, lintian, contents, dpkg -i and purge
 E2E_TESTS += tests/e2e/deb.sh

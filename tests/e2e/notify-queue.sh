@@ -7,7 +7,9 @@
 #    the next run sends them, oldest first, and the queue is gone;
 #  - a sendmail that hangs costs one time-out (15 s), not one per message;
 #  - the queue is bounded: a message queued more than 7 days ago is dropped, and
-#    at most 100 are kept (the oldest go first); each drop is logged by name.
+#    at most 100 are kept (the oldest go first); each drop is logged by name;
+#  - `mailcert run` tries the queue again by itself (about a minute later), long
+#    before any host is due.
 . "$(dirname "$0")/e2e.sh"
 set -u
 e2e_workdir
@@ -128,4 +130,23 @@ expect_eq "$(delivered)" 100 "the next run sends all 100"
 expect_eq "$(queued)" 0 "and the queue is empty"
 rm -f "$W"/mail/*
 
+# 5. the daemon tries the queue again by itself, with no host due for a long time
+C=c.queue.example.test
+printf 'host "%s" { }\n' "$C" >>"$conf"
+touch "$W/fail-once"
+"$MAILCERT" -v -c "$conf" run -f >"$W/daemon.log" 2>&1 &
+DPID=$!
+on_exit "kill $DPID 2>/dev/null"
+arrived() { subjects | grep -qx "mailcert: $C: certificate issued"; }
+deadline=$((SECONDS + 400))
+while ! arrived && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$DPID" 2>/dev/null; do sleep 1; done
+grep -q "notify: $C: issued: not mailed to .*kept for the next run" "$W/daemon.log" &&
+    pass "the daemon's first pass could not mail" || fail "no failed mail in the daemon's log: $(grep notify "$W/daemon.log")"
+arrived && pass "the daemon mailed the queued message by itself" ||
+    fail "the queued message never arrived: $(grep -E 'notify|run:' "$W/daemon.log" | tail -5)"
+grep -q "run: next: the queued notifications at" "$W/daemon.log" && pass "the daemon planned a pass for the queue" ||
+    fail "no pass planned for the queue: $(grep 'run: next' "$W/daemon.log" | tail -3)"
+kill -TERM "$DPID"
+wait "$DPID"
+expect_eq "$?" 0 "the daemon stops on SIGTERM"
 finish
