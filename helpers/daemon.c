@@ -1,16 +1,22 @@
 /*
  * daemon - `mailcert run`: keep every certificate valid without a person.
  *
- * One event loop (ppoll on a signalfd, with the time to the next due host as its
- * timeout; no polling, no sleep loops) schedules the hosts from their state:
- * a host is due when it has no certificate, when its renewal time has come,
- * when its names changed, or when its retry time has come after a failure.
- * Each pass is a child process that runs what `mailcert renew` runs (the
+ * One event loop (ppoll on a signalfd and an inotify watch of STORE/certs, with
+ * the time to the next due host as its timeout; no polling, no sleep loops)
+ * schedules the hosts from their state: a host is due when it has no
+ * certificate, when its renewal time has come, when its names changed, when
+ * its retry time has come after a failure, or when the CA's renewal
+ * information is to be asked for again; the loop wakes at the first of those
+ * times, and at the time notifications sendmail did not take are tried again
+ * (notifyq.h).  A set installed by a command-line run (issue, renew, import,
+ * install, self-signed) is seen at once through the watch, and the plan made
+ * again.  Each pass is a child process that runs what `mailcert renew` runs (the
  * store, network and key processes of issue.c), so a pass starts from a
  * clean address space and the loop itself holds no key, no CA answer and no
  * network connection. SIGHUP reads the configuration again (a bad one is
  * reported with FILE:LINE and the running one kept); SIGUSR1 looks at the
- * store again at once (after an `issue` or `retry` by hand); SIGTERM and SIGINT stop
+ * store again at once (what the watch does not see: a failure recorded by a
+ * `retry` by hand); SIGTERM and SIGINT stop
  * a pass in flight (its order is resumed or replaced next time: an
  * interrupted pass leaves the previous set in place, see lib/store.c) and
  * exit 0.
@@ -24,6 +30,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +46,20 @@
 #include "http.h"
 #include "issue.h"
 #include "log.h"
+#include "notifyq.h"
 #include "state.h"
 #include "store.h"
+#include "storepath.h"
+#include "storewatch.h"
 #include "timefmt.h"
 #include "xalloc.h"
 
-/* longest sleep: state changed by a command-line run is seen within this */
+/* longest sleep: what the watch does not see (a failure recorded by a
+ * command-line run, a kernel without inotify) is seen within this */
 #define MAX_SLEEP 3600
+/* a burst of changes in the store (a command-line run installing many sets)
+ * is planned for at most this often */
+#define WATCH_SETTLE_MS 1000
 /* shortest time between the starts of two passes (a reload starts one at once) */
 #define MIN_PASS_GAP 60
 /* a pass at least this often even when no host is due: what needs a person
@@ -55,14 +69,21 @@
 /* a pass asked to stop is killed after this long */
 #define STOP_GRACE 30
 
-/* what a host's state said, kept while its state.json is unchanged */
-struct seen {
+/* a file as stat saw it */
+struct filestamp {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
-	time_t due; /* computed at time 1: a value <= now is due now; 0 never */
 	int valid;
+};
+
+/* what a host's state said, kept while its state.json is unchanged */
+struct seen {
+	struct filestamp f;
+	time_t due; /* computed at time 1: a value <= now is due now; 0 never */
+	uint64_t serial; /* a hash of its certificate's serial, 0 when none */
+	int looked;      /* DUE and SERIAL hold what was found */
 };
 
 struct daemon {
@@ -70,6 +91,11 @@ struct daemon {
 	mc_config *cfg;
 	struct seen *seen; /* one per configured host, reset with the configuration */
 	size_t reread;     /* states read again in this scheduling pass */
+	struct filestamp queue_f; /* notify.json, when its queue was last read */
+	time_t queue_due;         /* when the queued notifications are tried again; 0: none queued */
+	int wfd;                  /* the watch on STORE/certs, or -1 */
+	int replan;               /* the store changed: plan again */
+	long planned_ms;          /* when the last plan was made (monotonic) */
 	int jobs;
 	pid_t pass;          /* the running pass, or 0 */
 	time_t pass_started; /* when the last pass started */
@@ -99,6 +125,50 @@ time_t mc_daemon_host_due(const mc_config *cfg, const mc_host *h, const mc_state
 	return due;
 }
 
+/* 1 when PATH is the file F saw (F is updated to what PATH is now, or made invalid) */
+static int unchanged(struct filestamp *f, const char *path)
+{
+	struct stat sb;
+	int same;
+
+	if (stat(path, &sb) < 0) {
+		same = !f->valid;
+		memset(f, 0, sizeof *f);
+		return same;
+	}
+	same = f->valid && f->dev == sb.st_dev && f->ino == sb.st_ino && f->size == sb.st_size &&
+	       f->mtime.tv_sec == sb.st_mtim.tv_sec && f->mtime.tv_nsec == sb.st_mtim.tv_nsec;
+	f->dev = sb.st_dev;
+	f->ino = sb.st_ino;
+	f->size = sb.st_size;
+	f->mtime = sb.st_mtim;
+	f->valid = 1;
+	return same;
+}
+
+/* FNV-1a of S, never 0: what tells one certificate from the next in a few bytes a host */
+static uint64_t serial_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* a new certificate of host H came into the store (a pass's, or a command-line run's) */
+static void log_new_cert(const mc_host *h, const mc_state *st, time_t due)
+{
+	char exp[MC_TIMEFMT_LEN], when[MC_TIMEFMT_LEN];
+
+	mc_time_format(st->cert_expiration_time, exp);
+	if (due > mc_now())
+		mc_time_format(due, when);
+	else
+		snprintf(when, sizeof when, "%s", due ? "now" : "never");
+	mc_info("run: %s: certificate %s in the store, valid until %s; next due %s", h->name, st->serial, exp, when);
+}
+
 /*
  * When host I is due. Its state is read again only when its state.json has
  * changed (every install and every recorded failure or check replaces it), so
@@ -109,47 +179,63 @@ static time_t host_due(struct daemon *d, size_t i)
 	const mc_host *h = &d->cfg->hosts[i];
 	struct seen *c = &d->seen[i];
 	char path[PATH_MAX];
-	struct stat sb;
 	mc_state st;
-	int have = 0;
 
 	mc_store_path(d->cfg->store, h->dir, "state.json", path, sizeof path);
-	if (stat(path, &sb) == 0) {
-		have = 1;
-		if (c->valid && c->dev == sb.st_dev && c->ino == sb.st_ino && c->size == sb.st_size &&
-		    c->mtime.tv_sec == sb.st_mtim.tv_sec && c->mtime.tv_nsec == sb.st_mtim.tv_nsec)
-			return c->due;
-	}
-	if (!have || mc_store_state_load(d->cfg->store, h->dir, &st, NULL) < 0)
+	if (unchanged(&c->f, path) && c->looked)
+		return c->due;
+	if (!c->f.valid || mc_store_state_load(d->cfg->store, h->dir, &st, NULL) < 0)
 		mc_state_init(&st);
 	c->due = mc_daemon_host_due(d->cfg, h, &st, 1);
+	if (!st.has_cert)
+		st.serial[0] = '\0';
+	/* the first look (at start, after a reload) finds nothing new */
+	if (c->looked && st.serial[0] && serial_hash(st.serial) != c->serial)
+		log_new_cert(h, &st, c->due);
+	c->serial = st.serial[0] ? serial_hash(st.serial) : 0;
+	c->looked = 1;
 	mc_state_free(&st);
 	d->reread++;
-	c->valid = have;
-	if (have) {
-		c->dev = sb.st_dev;
-		c->ino = sb.st_ino;
-		c->size = sb.st_size;
-		c->mtime = sb.st_mtim;
-	}
 	return c->due;
+}
+
+/*
+ * When the notifications sendmail did not take are tried again (0: none are
+ * queued, or mail is off); notify.json is read again only when it changed.
+ */
+static time_t queue_due(struct daemon *d)
+{
+	char path[PATH_MAX];
+	time_t oldest, retry;
+	size_t count;
+
+	mc_store_area_path(d->cfg->store, MC_AREA_RUN, MC_STORE_NOTIFY_FILE, path, sizeof path);
+	if (unchanged(&d->queue_f, path))
+		return d->queue_due;
+	mc_notifyq_info_file(path, &count, &oldest, &retry);
+	d->queue_due = !count || !d->cfg->notify_sendmail[0] ? 0 : retry ? retry : 1;
+	return d->queue_due;
 }
 
 /* the earliest time a configured host is due (0: none ever is) */
 static time_t next_due(struct daemon *d, const char **which)
 {
-	time_t first = 0;
+	time_t first = 0, t;
 	size_t i;
 
 	*which = NULL;
 	d->reread = 0;
 	for (i = 0; i < d->cfg->nhosts; i++) {
-		time_t t = host_due(d, i);
-
+		t = host_due(d, i);
 		if (t && (!first || t < first)) {
 			first = t;
 			*which = d->cfg->hosts[i].name;
 		}
+	}
+	t = queue_due(d);
+	if (t && (!first || t < first)) {
+		first = t;
+		*which = "the queued notifications";
 	}
 	return first;
 }
@@ -189,6 +275,7 @@ static void start_pass(struct daemon *d, int sfd, const sigset_t *set)
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 			_exit(1);
 		close(sfd);
+		mc_storewatch_close(d->wfd);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
@@ -271,10 +358,111 @@ static void reload(struct daemon *d)
 	}
 	mc_config_free(d->cfg);
 	d->cfg = cfg;
+	/* the store may have moved */
+	mc_storewatch_close(d->wfd);
+	d->wfd = mc_storewatch_open(cfg->store);
+	memset(&d->queue_f, 0, sizeof d->queue_f);
 	free(d->seen);
 	d->seen = mc_calloc(cfg->nhosts ? cfg->nhosts : 1, sizeof *d->seen);
 	d->pass_now = 1;
 	mc_info("run: configuration %s read again: %zu host(s)", d->config_file, cfg->nhosts);
+}
+
+/*
+ * Plan: start a pass when something is due, else set *TS to the time until
+ * the next wake (the first due host, no sooner than the gap, no later than
+ * MAX_SLEEP).  The gap holds back only what the last pass should have done
+ * (a host due when it started and still due: one that cannot be attempted as
+ * configured, say), and doubles while that lasts; a host that came due while
+ * a pass was running gets the next pass at once.
+ */
+static void plan(struct daemon *d, int sfd, const sigset_t *set, struct timespec *ts)
+{
+	struct timespec t0, t1;
+	time_t now = mc_now(), due, wake, not_before;
+	const char *which = NULL;
+	char t[MC_TIMEFMT_LEN];
+	int left;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	d->replan = 0;
+	d->planned_ms = mc_mono_ms();
+	due = next_due(d, &which);
+	if (!due || d->pass_started + PASS_EVERY < due) {
+		due = d->pass_started + PASS_EVERY;
+		which = "the periodic pass";
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	mc_debug("run: %zu host(s) scheduled in %.1f ms (%zu state(s) read)", d->cfg->nhosts,
+		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, d->reread);
+	/* many states read and freed: give the memory back while it sleeps */
+	if (d->reread > 100)
+		malloc_trim(0);
+	left = due && due <= now && due <= d->pass_started;
+	if (d->pass_ended)
+		d->gap = left ? (d->gap * 2 > MAX_SLEEP ? MAX_SLEEP : d->gap * 2) : MIN_PASS_GAP;
+	d->pass_ended = 0;
+	if (d->pass_now)
+		d->gap = MIN_PASS_GAP;
+	not_before = left ? d->pass_started + d->gap : 0;
+	if (due && due <= now && (d->pass_now || now >= not_before)) {
+		start_pass(d, sfd, set);
+		return;
+	}
+	wake = now + MAX_SLEEP;
+	if (due && due < wake)
+		wake = due;
+	if (due && wake < not_before)
+		wake = not_before;
+	if (wake < now)
+		wake = now;
+	mc_time_format(due, t);
+	mc_debug("run: next: %s at %s%s", which, t, wake > due ? " (held back: the last pass left it due)" : "");
+	ts->tv_sec = wake - now;
+	ts->tv_nsec = 0;
+}
+
+/* what the signals say; 1 when the daemon is to stop */
+static int read_signals(struct daemon *d, int sfd)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			reload(d);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			stop = 1;
+			break;
+		case SIGCHLD:
+			reap_pass(d, 0);
+			break;
+		case SIGUSR1:
+			/* look at the store again now (what the watch does not see) */
+			mc_debug("run: SIGUSR1: scheduling again");
+			break;
+		}
+	}
+	return stop;
+}
+
+/* the store changed: plan again (once the pass in flight, if any, ends) */
+static void read_watch(struct daemon *d)
+{
+	int r = mc_storewatch_read(d->wfd);
+
+	if (r != 0) {
+		mc_debug("run: the store changed: planning again");
+		d->replan = 1;
+	}
+	if (r < 0) {
+		/* certs/ itself was replaced: watch the new one */
+		mc_storewatch_close(d->wfd);
+		d->wfd = mc_storewatch_open(d->cfg->store);
+	}
 }
 
 static int loop(struct daemon *d)
@@ -286,88 +474,38 @@ static int loop(struct daemon *d)
 		mc_error("run: signals: %s", strerror(errno));
 		return 1;
 	}
+	d->wfd = mc_storewatch_open(d->cfg->store);
 	d->pass_now = 1;
 	d->gap = MIN_PASS_GAP;
 	while (!stop) {
-		struct pollfd pfd = { sfd, POLLIN, 0 };
-		struct signalfd_siginfo si;
+		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { d->wfd, POLLIN, 0 } };
 		struct timespec ts, *tsp = NULL;
-		time_t now = mc_now(), due = 0, wake, not_before;
-		const char *which = NULL;
-		char t[MC_TIMEFMT_LEN];
+		long since = mc_mono_ms() - d->planned_ms;
 
-		if (!d->pass) {
-			struct timespec t0, t1;
-
-			clock_gettime(CLOCK_MONOTONIC, &t0);
-			due = next_due(d, &which);
-			if (!due || d->pass_started + PASS_EVERY < due) {
-				due = d->pass_started + PASS_EVERY;
-				which = "the periodic pass";
-			}
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			mc_debug("run: %zu host(s) scheduled in %.1f ms (%zu state(s) read)", d->cfg->nhosts,
-				 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-				 d->reread);
-			/* many states read and freed: give the memory back while it sleeps */
-			if (d->reread > 100)
-				malloc_trim(0);
-			/* a host still due right after a pass (one that cannot be attempted as
-			 * configured, say) is not tried in a tight loop: the gap doubles */
-			if (d->pass_ended)
-				d->gap = due && due <= now ? (d->gap * 2 > MAX_SLEEP ? MAX_SLEEP : d->gap * 2)
-							   : MIN_PASS_GAP;
-			d->pass_ended = 0;
-			if (d->pass_now)
-				d->gap = MIN_PASS_GAP;
-			/* the gap holds back only a host that the last pass left due */
-			not_before = due && due <= d->pass_end ? d->pass_started + d->gap : 0;
-			if (due && due <= now && (d->pass_now || now >= not_before)) {
-				start_pass(d, sfd, &set);
+		if (!d->pass && d->replan && since >= 0 && since < WATCH_SETTLE_MS) {
+			/* a burst of changes: plan once it settles */
+			ts.tv_sec = 0;
+			ts.tv_nsec = (WATCH_SETTLE_MS - since) * 1000000L;
+			tsp = &ts;
+		} else if (!d->pass) {
+			plan(d, sfd, &set, &ts);
+			if (d->pass)
 				continue;
-			}
-			/* the next wake: the first due host, no sooner than the gap, no later than MAX_SLEEP */
-			wake = now + MAX_SLEEP;
-			if (due && due < wake)
-				wake = due;
-			if (due && wake < not_before)
-				wake = not_before;
-			if (wake < now)
-				wake = now;
-			if (which) {
-				mc_time_format(due, t);
-				mc_debug("run: next: %s at %s", which, t);
-			}
-			ts.tv_sec = wake - now;
-			ts.tv_nsec = 0;
 			tsp = &ts;
 		}
-		if (ppoll(&pfd, 1, tsp, NULL) < 0 && errno != EINTR) {
+		if (ppoll(pfd, d->wfd >= 0 ? 2 : 1, tsp, NULL) < 0 && errno != EINTR) {
 			mc_error("run: ppoll: %s", strerror(errno));
 			break;
 		}
-		while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-			switch (si.ssi_signo) {
-			case SIGHUP:
-				reload(d);
-				break;
-			case SIGTERM:
-			case SIGINT:
-				stop = 1;
-				break;
-			case SIGCHLD:
-				reap_pass(d, 0);
-				break;
-			case SIGUSR1:
-				/* look at the store again now (after an issue or retry by hand) */
-				mc_debug("run: SIGUSR1: scheduling again");
-				break;
-			}
-		}
+		if (pfd[0].revents)
+			stop = read_signals(d, sfd);
+		if (d->wfd >= 0 && pfd[1].revents)
+			read_watch(d);
 		/* a SIGCHLD may stand for several children: reap what ended */
 		reap_pass(d, 0);
 	}
 	stop_pass(d);
+	mc_storewatch_close(d->wfd);
 	close(sfd);
 	mc_info("run: stopped after %lu pass(es)", d->passes);
 	return 0;
@@ -416,6 +554,7 @@ int mc_daemon_main(const char *config_file, int argc, char **argv, int verbose)
 
 	memset(&d, 0, sizeof d);
 	d.config_file = config_file;
+	d.wfd = -1;
 	d.jobs = 10;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fj:", opts, NULL)) != -1) {

@@ -26,6 +26,7 @@ helpers_libhelper_a_SOURCES = \
 	helpers/mtaconf.c helpers/mtaconf.h \
 	helpers/netproc.c helpers/netproc.h \
 	helpers/notify.c helpers/notify.h \
+	helpers/notifyq.c helpers/notifyq.h \
 	helpers/privsep.c helpers/privsep.h \
 	helpers/responder.c helpers/responder.h \
 	helpers/sandbox.c helpers/sandbox.h \

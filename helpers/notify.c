@@ -27,6 +27,7 @@
 #include "loaded.h"
 #include "mailaddr.h"
 #include "notify.h"
+#include "notifyq.h"
 #include "spawn.h"
 #include "store.h"
 #include "storepath.h"
@@ -37,7 +38,9 @@
 #define FAILURE_INTERVAL_S 3600 /* at most one failure mail per host this often */
 #define EXPIRY_S (7 * 86400)
 #define SHORT_LIFETIME_S (42 * 86400)
-#define SENDMAIL_TIMEOUT_MS 60000
+/* a sendmail that takes longer is not there yet (Postfix not started): its
+ * messages are queued, and one wait is all a run spends on it */
+#define SENDMAIL_TIMEOUT_MS 15000
 #define POSTFIX_TIMEOUT_MS 15000
 #define WRAP_COLUMNS 76
 #define MAX_RECIPIENTS 64
@@ -82,7 +85,9 @@ struct mc_notify {
 	struct event *ev;
 	size_t nev;
 	unsigned long msgno;
-	int sendmail_hangs; /* it timed out once: the rest of this run is not sent */
+	json_t *mem;         /* notify.json, while mc_notify_end runs */
+	time_t now;          /* when mc_notify_end started */
+	int sendmail_failed; /* it failed once: the rest of this run is queued, not tried */
 };
 
 /* ---- small text helpers ---- */
@@ -856,8 +861,9 @@ static char *message(mc_notify *n, char *const *to, const char *subject, const c
 }
 
 /* hand MSG to sendmail for TO; 0 when it took it */
-static int sendmail(mc_notify *n, char *const *to, const char *msg, mc_err *e)
+static int sendmail(void *arg, char *const *to, const char *msg, mc_err *e)
 {
+	mc_notify *n = arg;
 	size_t nto = 0, i, len = strlen(msg), done = 0;
 	char **argv;
 	int fd, rc;
@@ -907,29 +913,29 @@ static char *join(char *const *v)
 	return mc_buf_steal(&b);
 }
 
-static int deliver(mc_notify *n, char *const *to, const char *what, const char *subject, const char *body)
+/*
+ * Mail a message, or keep it in the queue for the next run when sendmail
+ * fails: after one failure (an exit status, a time-out) the rest of the run is
+ * queued without trying, so a sendmail that is not there yet costs one wait.
+ */
+static void deliver(mc_notify *n, char *const *to, const char *what, const char *subject, const char *body)
 {
-	char *msg, *list = join(to);
+	char *msg = message(n, to, subject, body), *list = join(to);
 	mc_err e;
-	int rc;
 
-	if (n->sendmail_hangs) {
-		mc_warn("notify: %s: not mailed to %s: %s timed out before in this run", what, list,
-			n->cfg->notify_sendmail);
-		free(list);
-		return -1;
-	}
-	msg = message(n, to, subject, body);
-	rc = sendmail(n, to, msg, &e);
-	if (rc < 0 && strstr(e.msg, "timed out"))
-		n->sendmail_hangs = 1; /* one wait per run, not one per message */
-	if (rc == 0)
+	if (n->sendmail_failed) {
+		mc_warn("notify: %s: not mailed to %s: %s failed before in this run; kept for the next run", what,
+			list, n->cfg->notify_sendmail);
+		mc_notifyq_add(n->mem, what, to, msg, NULL, n->now);
+	} else if (sendmail(n, to, msg, &e) == 0) {
 		mc_info("notify: %s: mailed to %s", what, list);
-	else
-		mc_warn("notify: %s: not mailed to %s: %s", what, list, e.msg);
+	} else {
+		n->sendmail_failed = 1;
+		mc_warn("notify: %s: not mailed to %s: %s; kept for the next run", what, list, e.msg);
+		mc_notifyq_add(n->mem, what, to, msg, e.msg, n->now);
+	}
 	free(msg);
 	free(list);
-	return rc;
 }
 
 /* one recipient of this run's events */
@@ -988,9 +994,9 @@ static void digest(mc_notify *n, struct addr *ad, size_t nad, size_t j)
 	}
 	mc_buf_puts(&body, "");
 	subj = mc_asprintf("%zu notifications for %zu hosts", ad[j].nev, ad[j].nhosts);
-	if (deliver(n, to, "digest", subj, body.data) == 0)
-		for (i = 0; i < ad[j].nev; i++)
-			n->ev[ad[j].ev[i]].sent = 1;
+	deliver(n, to, "digest", subj, body.data);
+	for (i = 0; i < ad[j].nev; i++)
+		n->ev[ad[j].ev[i]].sent = 1;
 	mc_buf_free(&body);
 	free(subj);
 	free(to);
@@ -1051,8 +1057,8 @@ static void dispatch(mc_notify *n)
 		if (nto) {
 			what = mc_asprintf("%s: %s", ev->nh->h->name, kind_word(ev->kind));
 			subj = mc_asprintf("%s: %s", ev->nh->h->name, ev->subject);
-			if (deliver(n, to, what, subj, ev->body) == 0)
-				ev->sent = 1;
+			deliver(n, to, what, subj, ev->body);
+			ev->sent = 1;
 			free(what);
 			free(subj);
 		}
@@ -1119,6 +1125,12 @@ void mc_notify_end(mc_notify *n)
 	before = memory_text(mem);
 	hosts = json_object_get(mem, "hosts");
 	loaded = mc_loaded_read(n->cfg->store);
+	/* what earlier runs could not mail goes first */
+	n->mem = mem;
+	n->now = now;
+	mc_notifyq_expire(mem, now);
+	if (mc_notifyq_flush(mem, sendmail, n, now) < 0)
+		n->sendmail_failed = 1;
 	for (i = 0; i < n->cfg->nhosts; i++) {
 		struct nhost *nh = &n->hosts[i];
 		json_t *hm, *lh;
@@ -1163,6 +1175,7 @@ void mc_notify_end(mc_notify *n)
 				json_object_update(json_object_get(hosts, n->ev[i].nh->h->dir), n->ev[i].remember);
 		}
 	}
+	mc_notifyq_settle(mem, n->sendmail_failed, now);
 	memory_save(n->cfg->store, mem, before);
 	free(before);
 	for (i = 0; i < n->nev; i++) {

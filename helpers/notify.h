@@ -25,7 +25,9 @@
  * left out when there is none; then notify.contact and acme.email.  When more
  * than MC_NOTIFY_DIGEST_HOSTS hosts have something for the same address in one
  * run, that address gets one digest instead.  A failing sendmail is logged,
- * never a failure of the run.
+ * never a failure of the run: what it did not take is kept in notify.json's
+ * queue (notifyq.h) and sent first at the next run; after one failure the rest
+ * of a run is queued without trying.
  */
 #ifndef MC_NOTIFY_H
 #define MC_NOTIFY_H

@@ -14,6 +14,7 @@
 #include "expiry.h"
 #include "loaded.h"
 #include "mtaconf.h"
+#include "notifyq.h"
 #include "status.h"
 #include "store.h"
 #include "timefmt.h"
@@ -184,6 +185,25 @@ static void probes_table(json_t *probes, time_t now, int only_errors)
 	}
 }
 
+/* messages sendmail did not take yet (notifyq.h): a line in the table, an object in --json */
+static json_t *queue_note(const mc_config *cfg, int json)
+{
+	char a[MC_TIMEFMT_LEN], b[MC_TIMEFMT_LEN];
+	time_t oldest, retry;
+	size_t count;
+
+	mc_notifyq_info(cfg->store, &count, &oldest, &retry);
+	fmt_time(oldest, a);
+	fmt_time(retry, b);
+	if (json)
+		return json_pack("{s:I,s:o,s:o}", "queued", (json_int_t)count, "oldest_queued_time",
+				 oldest ? json_string(a) : json_null(), "retry_time", retry ? json_string(b) : json_null());
+	if (count)
+		printf("%zu notification(s) not mailed yet (sendmail failed; the oldest from %s): sent at the next "
+		       "run (the daemon tries at %s)\n", count, a, b);
+	return NULL;
+}
+
 int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 {
 	json_t *arr = json_array(), *loaded = mc_loaded_read(cfg->store);
@@ -215,6 +235,7 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 			printf("mailcert-milter is not running (%s%s): no certificate reaches the MTAs\n",
 			       upd ? "last seen " : "never ran on this store", upd ? upd : "");
 		}
+		queue_note(cfg, 0);
 		printf("%-32s %-5s %-21s %-11s %-7s %-11s %s\n", "HOST", "CERT", "EXPIRES", "SOURCE",
 		       "LOADED", "SERVED", "STATUS");
 	}
@@ -309,9 +330,10 @@ int mc_status(mc_config *cfg, char *const *hosts, int nhosts, int flags)
 		pj = json_array();
 		for (k = 0; problems && problems[k]; k++)
 			json_array_append_new(pj, json_string(problems[k]));
-		doc = json_pack("{s:o,s:o,s:o,s:o,s:o}", "hosts", arr, "listeners", mc_loaded_listeners(loaded),
-				"milter", mc_loaded_milter_json(loaded, running), "problems", pj, "served",
-				mc_loaded_probes(loaded));
+		doc = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "hosts", arr, "listeners",
+				mc_loaded_listeners(loaded), "milter", mc_loaded_milter_json(loaded, running),
+				"problems", pj, "served", mc_loaded_probes(loaded), "notifications",
+				queue_note(cfg, 1));
 		char *s = json_dumps(doc, JSON_INDENT(2));
 		puts(s);
 		free(s);

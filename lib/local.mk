@@ -20,6 +20,7 @@ lib_libmailcert_a_SOURCES = \
 	lib/state.c lib/state.h \
 	lib/store.c lib/store.h \
 	lib/storepath.c lib/storepath.h \
+	lib/storewatch.c lib/storewatch.h \
 	lib/timefmt.c lib/timefmt.h \
 	lib/x509chk.c lib/x509chk.h \
 	lib/xalloc.c lib/xalloc.h \

@@ -10,7 +10,6 @@ plugin_libplugin_a_SOURCES = \
 	plugin/postfix.c plugin/dovecot.c plugin/sendmail.c plugin/exim.c \
 	plugin/record.c plugin/record.h \
 	plugin/resume.c plugin/resume.h \
-	plugin/watch.c plugin/watch.h \
 	plugin/milter.c plugin/milter.h \
 	plugin/counts.c plugin/counts.h \
 	plugin/filterproc.c plugin/filterproc.h \

@@ -35,7 +35,7 @@
 #include "served.h"
 #include "store.h"
 #include "timefmt.h"
-#include "watch.h"
+#include "storewatch.h"
 
 #define QUIET_MS 200        /* a burst of changes ends after this much quiet */
 #define BATCH_MAX_MS 1000   /* ...or this long after its first change */
@@ -176,7 +176,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 	sfd = sigfd_open();
 	if (sfd < 0)
 		mc_fatal("signalfd: %s", strerror(errno));
-	wfd = watch_open(l->store);
+	wfd = mc_storewatch_open(l->store);
 	if (milter && mm_proc_init(&proc, socket, foreground, verbose, &e) < 0) {
 		mc_error("%s; going on without the milter", e.msg);
 		mm_proc_free(&proc);
@@ -256,7 +256,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 					}
 				}
 			} else if (pfd[i].fd == wfd) {
-				int r = watch_read(wfd);
+				int r = mc_storewatch_read(wfd);
 				if (r != 0) {
 					if (!first_change)
 						first_change = t;
@@ -264,8 +264,8 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 				}
 				if (r < 0) {
 					/* certs/ itself was replaced: watch the new one */
-					watch_close(wfd);
-					wfd = watch_open(l->store);
+					mc_storewatch_close(wfd);
+					wfd = mc_storewatch_open(l->store);
 				}
 			} else if (pfd[i].fd == ms_proc_fd(&sp)) {
 				served_read(l, &sp, milter, started);
@@ -318,7 +318,7 @@ static int serve(loader *l, const char *socket, int foreground, int verbose, tim
 	}
 	record(l, socket != NULL, started);
 	mm_counts_free();
-	watch_close(wfd);
+	mc_storewatch_close(wfd);
 	close(sfd);
 	return 0;
 }

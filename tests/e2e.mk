@@ -35,6 +35,7 @@ E2E_TESTS = \
 	tests/e2e/privsep.sh \
 	tests/e2e/privsep-kill.sh \
 	tests/e2e/notify.sh \
+	tests/e2e/notify-queue.sh \
 	tests/e2e/selfcheck.sh \
 	tests/e2e/fallback.sh \
 	tests/e2e/staging.sh \
@@ -72,7 +73,7 @@ E2E_TESTS += tests/e2e/dns-file.sh
 E2E_TESTS += tests/e2e/eab.sh
 
 # mailcert run: the renewal daemon, on the real clock against short-lived certificates
-E2E_TESTS += tests/e2e/run-daemon.sh tests/e2e/run-kill.sh
+E2E_TESTS += tests/e2e/run-daemon.sh tests/e2e/run-kill.sh tests/e2e/run-watch.sh
 
 # the Debian packages: packaging/build-deb, lintian, contents, dpkg -i and purge
 E2E_TESTS += tests/e2e/deb.sh

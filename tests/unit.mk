@@ -30,7 +30,8 @@ UNIT_TESTS = \
 	tests/unit/test_exim \
 	tests/unit/test_ari \
 	tests/unit/test_served \
-	tests/unit/test_mtaconf
+	tests/unit/test_mtaconf \
+	tests/unit/test_notifyq
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -71,6 +72,11 @@ tests_unit_test_mtaconf_SOURCES = tests/unit/test_mtaconf.c $(UNIT_COMMON)
 tests_unit_test_mtaconf_CFLAGS = $(UNIT_CF)
 tests_unit_test_mtaconf_CPPFLAGS = $(UNIT_CPPF)
 tests_unit_test_mtaconf_LDADD = $(UNIT_LINK)
+
+tests_unit_test_notifyq_SOURCES = tests/unit/test_notifyq.c $(UNIT_COMMON)
+tests_unit_test_notifyq_CFLAGS = $(UNIT_CF)
+tests_unit_test_notifyq_CPPFLAGS = $(UNIT_CPPF)
+tests_unit_test_notifyq_LDADD = $(UNIT_LINK)
 
 tests_unit_test_ipc_SOURCES = tests/unit/test_ipc.c $(UNIT_COMMON)
 tests_unit_test_ipc_CFLAGS = $(UNIT_CF)

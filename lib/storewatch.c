@@ -1,5 +1,5 @@
 /*
- * watch - inotify on STORE/certs.  The store publishes a set by renaming a
+ * storewatch - inotify on STORE/certs.  The store publishes a set by renaming a
  * symlink into certs/ (IN_MOVED_TO); hosts come and go with IN_CREATE and
  * IN_DELETE.  Events only say "look again": the scan finds what changed.
  */
@@ -16,31 +16,31 @@
 
 #include "fsutil.h"
 #include "log.h"
-#include "watch.h"
 #include "storepath.h"
+#include "storewatch.h"
 
 #ifdef HAVE_SYS_INOTIFY_H
-int watch_open(const char *store)
+int mc_storewatch_open(const char *store)
 {
 	char dir[PATH_MAX];
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 
 	if (fd < 0) {
-		mc_warn("inotify: %s; scanning the store periodically", strerror(errno));
+		mc_warn("inotify: %s; changes to the store are seen at the next periodic look", strerror(errno));
 		return -1;
 	}
 	mc_store_area_path(store, MC_AREA_CERTS, NULL, dir, sizeof dir);
 	if (inotify_add_watch(fd, dir, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
 				       IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF |
 				       IN_MOVE_SELF | IN_ONLYDIR) < 0) {
-		mc_warn("inotify on %s: %s; scanning the store periodically", dir, strerror(errno));
+		mc_warn("inotify on %s: %s; changes to the store are seen at the next periodic look", dir, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
-int watch_read(int fd)
+int mc_storewatch_read(int fd)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int any = 0, lost = 0;
@@ -61,19 +61,21 @@ int watch_read(int fd)
 	return lost ? -1 : any;
 }
 #else
-int watch_open(const char *store)
+int mc_storewatch_open(const char *store)
 {
-	mc_info("no inotify: scanning the store periodically");
+	(void)store;
+	mc_info("no inotify: changes to the store are seen at the next periodic look");
 	return -1;
 }
 
-int watch_read(int fd)
+int mc_storewatch_read(int fd)
 {
+	(void)fd;
 	return 0;
 }
 #endif
 
-void watch_close(int fd)
+void mc_storewatch_close(int fd)
 {
 	if (fd >= 0)
 		close(fd);
