@@ -22,6 +22,8 @@
 #   wait_for SECONDS CMD...  poll CMD until it succeeds
 #   milter_start CONF [ARGS...]  mailcert-milter -f in the background (MILTER_PID)
 #   write_conf FILE STORE DEFAULT_HOST "postfix=yes dovecot=yes exim=yes" HOST...
+#   two_selfsigned_started CONF STORE IMAP IMAPS POP3S   a.test and b.test loaded
+#   pebble_mta_conf CONF STORE [HOST_LINES]   a configuration for the running Pebble
 
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
@@ -192,4 +194,47 @@ milter_once_before_dovecot() {
     if [ "$rc" -ne 0 ] && grep -i 'error' "$out" | grep -qv 'error: dovecot: doveadm reload: '; then
         die "--once failed for another reason than Dovecot not running yet: $(grep -i error "$out")"
     fi
+}
+
+# two_selfsigned_started CONF STORE IMAP IMAPS POP3S: with Postfix running
+# (postfix_start), a.test (default) and b.test self-signed in STORE, Dovecot on those
+# ports, and both hosts loaded by a mailcert-milter started on CONF (MILTER_PID)
+two_selfsigned_started() {
+    local conf=$1 store=$2 h
+    write_conf "$conf" "$store" a.test "postfix=yes dovecot=yes" a.test b.test
+    for h in a.test b.test; do
+        "$MAILCERT" -c "$conf" self-signed "$h" >>"$T/mailcert.log" 2>&1 || die "self-signed $h"
+    done
+    milter_once_before_dovecot "$conf" "$store"
+    dovecot_start "$T/dc" "$store" "$3" "$4" "$5"
+    write_conf "$conf" "$store" a.test "postfix=yes dovecot=yes" a.test b.test
+    milter_start "$conf"
+}
+
+# pebble_mta_conf CONF STORE [HOST_LINES]: a configuration for the running Pebble
+# (tests/lib/pebble.sh) with Postfix (PF_DIR) and Dovecot (DC_CONF) listening, mail
+# off, and the hosts HOST_LINES (default: mail.example.test with smtp.example.test)
+pebble_mta_conf() {
+    local hosts='host "mail.example.test" { names = { "smtp.example.test" } }'
+    [ $# -ge 3 ] && hosts=$3
+    cat >"$1" <<CONF
+store = "$2"
+default_host = "mail.example.test"
+acme {
+  directory = "$PEBBLE_DIR_URL"
+  email = "postmaster@example.test"
+  agree_tos = true
+  ca_bundle = "$PEBBLE_API_CA"
+}
+http01 { listen = { "127.0.0.1:$PEBBLE_HTTP_PORT" } public_port = $PEBBLE_HTTP_PORT }
+resolver = "$PEBBLE_DNS"
+notify { sendmail = "" }
+listeners {
+  postfix = true
+  dovecot = true
+  postfix_config_dir = "$PF_DIR"
+  dovecot_config = "$DC_CONF"
+}
+$hosts
+CONF
 }

@@ -21,27 +21,8 @@ postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
 mkdir -p "$T/dc"
 DC_CONF=$T/dc/dovecot.conf
 conf=$T/mailcert.conf
-cat >"$conf" <<CONF
-store = "$STORE"
-default_host = "mail.example.test"
-acme {
-  directory = "$PEBBLE_DIR_URL"
-  email = "postmaster@example.test"
-  agree_tos = true
-  ca_bundle = "$PEBBLE_API_CA"
-}
-http01 { listen = { "127.0.0.1:$PEBBLE_HTTP_PORT" } public_port = $PEBBLE_HTTP_PORT }
-resolver = "$PEBBLE_DNS"
-notify { sendmail = "" }
-listeners {
-  postfix = true
-  dovecot = true
-  postfix_config_dir = "$PF_DIR"
-  dovecot_config = "$DC_CONF"
-}
-host "mail.example.test" { names = { "smtp.example.test" } }
-host "imap.example.test" { }
-CONF
+pebble_mta_conf "$conf" "$STORE" 'host "mail.example.test" { names = { "smtp.example.test" } }
+host "imap.example.test" { }'
 "$MAILCERT" -c "$conf" issue >"$T/issue.out" 2>&1 || die "mailcert issue: $(tail -5 "$T/issue.out")"
 pebble_root_refresh
 ROOT=$PEBBLE_ROOT

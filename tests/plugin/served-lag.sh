@@ -18,13 +18,7 @@ STORE=$T/store
 read -r SMTP SMTPS IMAP IMAPS POP3S < <(freeport 5 | tr '\n' ' ')
 postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
 conf=$T/mailcert.conf
-write_conf "$conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
-"$MAILCERT" -c "$conf" self-signed a.test >>"$T/mailcert.log" 2>&1 || die "self-signed a.test"
-"$MAILCERT" -c "$conf" self-signed b.test >>"$T/mailcert.log" 2>&1 || die "self-signed b.test"
-milter_once_before_dovecot "$conf" "$STORE"
-dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
-write_conf "$conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
-milter_start "$conf"
+two_selfsigned_started "$conf" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
 
 fail=0
 ok() { log "ok   $*"; }

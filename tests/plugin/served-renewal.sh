@@ -22,13 +22,7 @@ postconf -c "$PF_DIR" -M "127.0.0.1:$SLOW/inet = 127.0.0.1:$SLOW inet n - n - - 
 postfix -c "$PF_DIR" reload >/dev/null 2>&1 || die "postfix reload"
 wait_port 127.0.0.1 "$SLOW" 30 || die "the slow listener did not start"
 conf=$T/mailcert.conf
-write_conf "$conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
-"$MAILCERT" -c "$conf" self-signed a.test >>"$T/mailcert.log" 2>&1 || die "self-signed a.test"
-"$MAILCERT" -c "$conf" self-signed b.test >>"$T/mailcert.log" 2>&1 || die "self-signed b.test"
-milter_once_before_dovecot "$conf" "$STORE"
-dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
-write_conf "$conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
-milter_start "$conf"
+two_selfsigned_started "$conf" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
 
 fail=0
 ok() { log "ok   $*"; }

@@ -14,13 +14,7 @@ command -v jq >/dev/null || skip "no jq"
 STORE=$T/store
 read -r SMTP SMTPS IMAP IMAPS POP3S < <(freeport 5 | tr '\n' ' ')
 postfix_start "$T/pf" "$STORE" "$SMTP" "$SMTPS"
-write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
-"$MAILCERT" -c "$T/mailcert.conf" self-signed a.test >>"$T/mailcert.log" 2>&1 || die "self-signed a.test"
-"$MAILCERT" -c "$T/mailcert.conf" self-signed b.test >>"$T/mailcert.log" 2>&1 || die "self-signed b.test"
-milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
-dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
-write_conf "$T/mailcert.conf" "$STORE" a.test "postfix=yes dovecot=yes" a.test b.test
-milter_start "$T/mailcert.conf"
+two_selfsigned_started "$T/mailcert.conf" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
 
 st() { "$MAILCERT" -c "$T/mailcert.conf" status "$@"; }
 # st_json: status --json into $T/st.json; its exit status in ST_RC
