@@ -99,8 +99,22 @@ for h in d["hosts"]:
     assert h["has_cert"] is True and h["last_failure_time"] is None
     assert h["cert_expiration_time"].endswith("Z")
 EOP
-# Pebble 2.4 has no renewalInfo in its directory: no window, the lifetime rule, and
-# the directory looked at again for it a day later
+# Debian 12's Pebble 2.4 has no renewalInfo in its directory: no window, the lifetime
+# rule, and the directory looked at again for it a day later. Debian 13's Pebble 2.6
+# has: the CA's window, and the renewal time inside it.
+if curl -fsS --cacert "$PEBBLE_API_CA" "$PEBBLE_DIR_URL" | grep -q '"renewalInfo"'; then
+python3 - "$W/status.json" <<'EOP' && pass "with renewal information: the CA's window" || fail "status --json ARI window"
+import json, sys, datetime
+def t(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+for h in json.load(open(sys.argv[1]))["hosts"]:
+    assert h["ari_window_start"] and h["ari_window_end"], h
+    s, e, r = t(h["ari_window_start"]), t(h["ari_window_end"]), t(h["renewal_time"])
+    assert s <= r <= e, (h["renewal_time"], h["ari_window_start"], h["ari_window_end"])
+    assert t(h["cert_start_time"]) < s < e <= t(h["cert_expiration_time"]), h
+    assert h["ari_next_check_time"], h
+EOP
+else
 python3 - "$W/status.json" <<'EOP' && pass "without renewal information: the lifetime rule" || fail "status --json ARI fallback"
 import json, sys, datetime
 def t(s):
@@ -115,6 +129,7 @@ for h in json.load(open(sys.argv[1]))["hosts"]:
     assert abs(t(h["renewal_time"]) - want) <= 1, (h["renewal_time"], want)
     assert abs(t(h["ari_next_check_time"]) - t(h["last_success_time"]) - 86400) <= 5, h
 EOP
+fi
 
 # a second run leaves valid certificates alone; --force replaces them
 before=$(leaf_serial "$W/store" imap.example.test)

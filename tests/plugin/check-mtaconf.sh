@@ -31,7 +31,7 @@ SNI_LINE=$(grep -n '^tls_server_sni_maps' "$PF_DIR/main.cf" | cut -d: -f1)
 # Dovecot: its stock layout, dovecot.conf with !include conf.d/*.conf, and the snippet
 DC=$T/dc
 mkdir -p "$DC/conf.d"
-printf 'base_dir = %s/run\n!include conf.d/*.conf\n' "$DC" >"$DC/dovecot.conf"
+{ dovecot_conf_head; printf 'base_dir = %s/run\n!include conf.d/*.conf\n' "$DC"; } >"$DC/dovecot.conf"
 echo 'protocols = imap' >"$DC/conf.d/10-master.conf"
 sed "s|/var/lib/mailcert|$STORE|g" "$srcdir/conf.d/dovecot-99-mailcert.conf" >"$DC/conf.d/99-mailcert.conf"
 DC_CONF=$DC/dovecot.conf
@@ -109,6 +109,7 @@ sed -i '$d' "$DC_CONF"
 mv "$DC/99-mailcert.conf.off" "$DC/conf.d/99-mailcert.conf"
 clean "snippet back in conf.d"
 
+if [ "$(dovecot_version)" -lt 204 ]; then
 # 5. Dovecot 2.3 (the installed one) and 2.4's names, or ssl_cert without '<'
 printf '# TLS\nssl_server_cert_file = %s/run/default.pem\n' "$STORE" >"$DC/conf.d/50-new.conf"
 expect_error "2.4 name on 2.3" "error: dovecot: $DC/conf.d/50-new.conf:2: ssl_server_cert_file is Dovecot 2.4's name, and Dovecot 2.3 does not start with it; write ssl_cert = <FILE"
@@ -145,4 +146,28 @@ PATH=$T/bin:$PATH check
     bad "2.4, rewritten include: $(cat "$T/check.err")"
 grep -qF "warning: dovecot: $DC/conf.d/99-mailcert.conf:1: Dovecot 2.4's ssl_server_cert_file takes a file name: drop the '<' (ssl_server_cert_file = $STORE/run/default.pem)" "$T/check.err" &&
     ok "2.4: ssl_server_cert_file with '<'" || bad "2.4, '<': $(cat "$T/check.err")"
+else
+# 5'. Dovecot 2.4 (the installed one) and 2.3's names, or ssl_server_key_file with '<'
+printf '# TLS\nssl_cert = <%s/run/default.pem\n' "$STORE" >"$DC/conf.d/50-new.conf"
+expect_error "2.3 name on 2.4" "error: dovecot: $DC/conf.d/50-new.conf:2: ssl_cert is Dovecot 2.3's name, and Dovecot 2.4 does not start with it; write ssl_server_cert_file = FILE"
+warns "error: dovecot: cannot read its configuration (doveconf -n), so Dovecot does not start with it: Fatal: Error in configuration file $DC/conf.d/50-new.conf line 2: ssl_cert: Unknown setting" &&
+    ok "... and doveconf's own reason" || bad "doveconf's reason: $(cat "$T/check.err")"
+printf 'local_name x.test {\n  ssl_server_key_file = <%s/run/default.pem\n}\n' "$STORE" >"$DC/conf.d/50-new.conf"
+expect "ssl_server_key_file with '<' on 2.4" "warning: dovecot: $DC/conf.d/50-new.conf:2: Dovecot 2.4's ssl_server_key_file takes a file name: drop the '<' (ssl_server_key_file = $STORE/run/default.pem)"
+printf '#ssl_cert = </x\n' >"$DC/conf.d/50-new.conf"
+clean "a commented-out 2.3 name"
+rm "$DC/conf.d/50-new.conf"
+
+# 6'. Dovecot 2.3, played by a `dovecot` that answers --version only: the include
+# mailcert-milter wrote for the installed 2.4 is wrong for it
+mkdir -p "$T/bin"
+printf '#!/bin/sh\n[ "$1" = --version ] && echo "2.3.21 (0000000)" && exit 0\nexit 1\n' >"$T/bin/dovecot"
+chmod 755 "$T/bin/dovecot"
+PATH=$T/bin:$PATH check
+[ "$CHECK_RC" = 78 ] && grep -qF "error: dovecot: $STORE/dovecot/mailcert.conf:" "$T/check.err" &&
+    grep -qF "mailcert-milter wrote ssl_server_cert_file for Dovecot 2.4, but Dovecot 2.3 is installed, which does not know it; restart mailcert-milter" "$T/check.err" &&
+    ok "2.3: the include written for 2.4 (exit 78)" || bad "2.3, the include: exit $CHECK_RC, $(cat "$T/check.err")"
+grep -qF "$DC/conf.d/99-mailcert.conf" "$T/check.err" && bad "2.3: the shipped snippet is blamed: $(cat "$T/check.err")" ||
+    ok "2.3: the shipped snippet, the same for both versions, is not blamed"
+fi
 exit $fail

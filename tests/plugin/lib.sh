@@ -73,7 +73,14 @@ leaf_make() {
         -keyout "$out.key" -out "$out.csr" -subj "/CN=$1" 2>/dev/null || die "leaf_make csr"
     printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
         "extendedKeyUsage=serverAuth" "subjectAltName=$san" >"$out.ext"
-    openssl x509 -req -in "$out.csr" -CA "$ca/int.pem" -CAkey "$ca/int.key" -days "$days" \
+    # DAYS < 0: OpenSSL 3.5 (Debian 13) refuses a negative -days; it takes the
+    # validity as dates instead (3.0 has no -not_after, and takes -days -1)
+    local validity=(-days "$days")
+    if [ "$days" -lt 0 ] && openssl x509 -help 2>&1 | grep -q -- '-not_after'; then
+        validity=(-not_before "$(date -u -d "$((days * 2)) days" +%Y%m%d%H%M%SZ)"
+            -not_after "$(date -u -d "$days days" +%Y%m%d%H%M%SZ)")
+    fi
+    openssl x509 -req -in "$out.csr" -CA "$ca/int.pem" -CAkey "$ca/int.key" "${validity[@]}" \
         -set_serial "0x$(openssl rand -hex 12)" -extfile "$out.ext" -out "$out.pem" \
         2>/dev/null || die "leaf_make $out"
     rm -f "$out.csr" "$out.ext"

@@ -51,9 +51,12 @@ store_put_set "$STORE" _wildcard.w.test "$T/ca" "$T/w"
 milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
 dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
 # long-lived IMAP login processes: they go on serving while the master is stopped (2.)
+# (2.4 renamed service_count to restart_request_count; 0 is "unlimited" in both)
+count=service_count
+[ "$(dovecot_version)" -ge 204 ] && count=restart_request_count
 cat >>"$DC_CONF" <<CONF
 service imap-login {
-  service_count = 0
+  $count = 0
   process_min_avail = 1
 }
 CONF
