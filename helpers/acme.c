@@ -957,19 +957,13 @@ out:
 /* ---- the order ---- */
 
 /* a CA that will not take REPLACES: the certificate was replaced already, or it
- * does not know it (RFC 9773 section 5) */
+ * does not know it (RFC 9773 section 5 names alreadyReplaced, malformed and 409).
+ * Others say it otherwise: Pebble 2.6 answers 500 serverInternal "could not find an
+ * order for the given certificate".  Any problem answer to an order that named a
+ * certificate is worth one order without it: a renewal must not hang on a hint */
 static int replaces_refused(const mc_http_resp *r, const mc_err *e)
 {
-	static const char *const kinds[] = { ERR_PREFIX "alreadyReplaced:", ERR_PREFIX "malformed:",
-					     ERR_PREFIX "conflict:", NULL };
-	size_t i;
-
-	if (r->status == 409)
-		return 1;
-	for (i = 0; kinds[i]; i++)
-		if (strncmp(e->msg, kinds[i], strlen(kinds[i])) == 0)
-			return 1;
-	return 0;
+	return r->status >= 400 || strncmp(e->msg, ERR_PREFIX, strlen(ERR_PREFIX)) == 0;
 }
 
 static int new_order(mc_acme_conn *c, char *const *names, size_t nnames, const char *replaces,

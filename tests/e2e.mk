@@ -83,5 +83,5 @@ E2E_TESTS += tests/e2e/rpm.sh
 
 # Debian 13 (trixie): build, package, lint and install in a cached debootstrap'd
 # trixie root (tests/lib/trixie-root; scripts/test makes it before the tests)
-E2E_TESTS += tests/e2e/trixie.sh
+E2E_TESTS += tests/e2e/trixie.sh tests/e2e/trixie-suite.sh
 EXTRA_DIST += tests/lib/trixie-root tests/trixie/trial.sh tests/trixie/held.py

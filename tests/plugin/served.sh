@@ -51,12 +51,12 @@ store_put_set "$STORE" _wildcard.w.test "$T/ca" "$T/w"
 milter_once_before_dovecot "$T/mailcert.conf" "$STORE"
 dovecot_start "$T/dc" "$STORE" "$IMAP" "$IMAPS" "$POP3S"
 # long-lived IMAP login processes: they go on serving while the master is stopped (2.)
-# (2.4 renamed service_count to restart_request_count; 0 is "unlimited" in both)
-count=service_count
-[ "$(dovecot_version)" -ge 204 ] && count=restart_request_count
+# (2.4 renamed service_count = 0 to restart_request_count = unlimited)
+count="service_count = 0"
+[ "$(dovecot_version)" -ge 204 ] && count="restart_request_count = unlimited"
 cat >>"$DC_CONF" <<CONF
 service imap-login {
-  $count = 0
+  $count
   process_min_avail = 1
 }
 CONF
