@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "keys.h"
 #include "unit.h"
 
 int unit_run(Suite *s)
@@ -194,14 +195,10 @@ char *unit_b64url_encode(const void *data, size_t len)
 EVP_PKEY *unit_key(const char *type)
 {
 	EVP_PKEY *k = NULL;
+	mc_err e;
 
-	if (strcmp(type, "ec256") == 0)
-		k = EVP_EC_gen("P-256");
-	else if (strcmp(type, "ec384") == 0)
-		k = EVP_EC_gen("P-384");
-	else if (strcmp(type, "rsa2048") == 0)
-		k = EVP_RSA_gen(2048);
-	ck_assert_msg(k != NULL, "cannot generate a %s key", type);
+	/* the product's own generator (lib/keys.c) */
+	ck_assert_msg(mc_key_generate(type, &k, &e) == 0, "cannot generate a %s key: %s", type, e.msg);
 	return k;
 }
 
