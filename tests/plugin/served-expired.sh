@@ -18,7 +18,9 @@ command -v jq >/dev/null || skip "no jq"
 command -v pebble >/dev/null || skip "no pebble"
 # shellcheck source=tests/lib/pebble.sh
 . "$srcdir/tests/lib/pebble.sh"
-VALIDITY=120
+# long enough for a slow or busy machine to record the first probes before the
+# expiry (the test then waits for the real expiry)
+VALIDITY=300
 
 export PEBBLE_VA_NOSLEEP=1 PEBBLE_START_CERT_VALIDITY=$VALIDITY
 pebble_start "$T/pebble"
@@ -49,17 +51,15 @@ served_all() { [ "$(hq "[.served[] | select(.result == \"$1\")] | length")" = 15
 clean() { st_json; [ "$ST_RC" = 0 ] && served_all ok; }
 
 # 1. served and valid; status with its clock past the expiry judges the probes again
-if wait_for 60 clean; then
+# (an "ok" probe was made while the certificate was valid: what status says with its
+# clock past the expiry does not depend on how long that took)
+if wait_for $((VALIDITY - 30)) clean; then
     ok "before the expiry: status exits 0, 15 probes ok"
-    if [ "$(date +%s)" -lt "$NA" ]; then
-        MAILCERT_NOW=$((NA + 1)) st_json
-        [ "$ST_RC" = 1 ] && served_all expired && ok "status at the expiry (MAILCERT_NOW): exit 1, 15 probes expired" ||
-            bad "status at the expiry: exit $ST_RC, $(hq '[.served[].result] | unique')"
-        jq -r '.problems[]' "$T/st.json" | grep -q "^mail.example.test: postfix smtpd 127.0.0.1:$SMTP serves an expired certificate for smtp.example.test: serves serial [0-9a-f]*, expired at $NA_TEXT" &&
-            ok "problems[] names it" || bad "problems: $(jq -c .problems "$T/st.json")"
-    else
-        bad "the certificate expired before its probes were recorded (the machine is too slow for a ${VALIDITY}s certificate)"
-    fi
+    MAILCERT_NOW=$((NA + 1)) st_json
+    [ "$ST_RC" = 1 ] && served_all expired && ok "status at the expiry (MAILCERT_NOW): exit 1, 15 probes expired" ||
+        bad "status at the expiry: exit $ST_RC, $(hq '[.served[].result] | unique')"
+    jq -r '.problems[]' "$T/st.json" | grep -q "^mail.example.test: postfix smtpd 127.0.0.1:$SMTP serves an expired certificate for smtp.example.test: serves serial [0-9a-f]*, expired at $NA_TEXT" &&
+        ok "problems[] names it" || bad "problems: $(jq -c .problems "$T/st.json")"
 else
     bad "never clean before the expiry: exit $ST_RC, $(jq -c .problems "$T/st.json")"
 fi
